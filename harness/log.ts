@@ -1,6 +1,6 @@
 // One logger for the harness. Quiet on the terminal (warnings and up unless --verbose); everything at debug level
 // goes to <out>/notdns.log once a run has an output folder (setLogFile).
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type StreamEntry } from 'pino';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -14,12 +14,12 @@ export const log: Logger = new Proxy({} as Logger, {
 });
 
 export function configureLog(opts: { verbose?: boolean; file?: string }): void {
-  const streams: { level: string; stream: NodeJS.WritableStream }[] = [
-    { level: opts.verbose ? 'debug' : 'warn', stream: pino.destination(2) },
+  const streams: StreamEntry[] = [
+    { level: (opts.verbose ? 'debug' : 'warn') as pino.Level, stream: pino.destination(2) },
   ];
   if (opts.file) {
     mkdirSync(dirname(opts.file), { recursive: true });
-    streams.push({ level: 'debug', stream: pino.destination({ dest: opts.file, sync: true }) });
+    streams.push({ level: 'debug' as pino.Level, stream: pino.destination({ dest: opts.file, sync: true }) });
   }
   current = pino({ level: 'debug' }, pino.multistream(streams));
 }

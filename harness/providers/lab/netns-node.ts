@@ -1,0 +1,75 @@
+// A lab node (or any host) that is a Linux network namespace. Commands run through `ip netns exec`;
+// /proc/net files are read through a sentinel process living in the namespace (/proc/<pid>/net/...),
+// so sampling needs no fork per read.
+import { readFile, readlink } from 'node:fs/promises';
+import { run, spawnLong, stopProcess, type RunOptions, type RunResult } from '../../exec.js';
+import type { ClusterNode } from '../types.js';
+import { waitFor } from '../../wait.js';
+import type { ResultPromise } from 'execa';
+
+export class NetnsNode implements ClusterNode {
+  private sentinel?: ResultPromise;
+
+  constructor(
+    readonly name: string,
+    /** The network namespace name (nd-<run>-<name>). */
+    readonly ns: string,
+    readonly ip: string,
+    readonly uplinks: readonly string[] = ['ens5', 'ens6'],
+  ) {}
+
+  exec(cmd: string, args: readonly string[], opts: Omit<RunOptions, 'ns'> = {}): Promise<RunResult> {
+    return run(cmd, args, { ...opts, ns: this.ns });
+  }
+
+  /** Start the sentinel process used for /proc/<pid>/net reads. Call once the namespace exists. */
+  async startSentinel(): Promise<void> {
+    if (this.sentinel) return;
+    this.sentinel = spawnLong('sleep', ['infinity'], { ns: this.ns });
+    const p = this.sentinel;
+    // `ip netns exec` execs in place: the pid we have is the sleep process, once it has entered the namespace.
+    await waitFor(`sentinel process in ${this.ns}`, async () => {
+      if (!p.pid) return false;
+      const link = await readlink(`/proc/${p.pid}/ns/net`).catch(() => '');
+      const self = await readlink('/proc/self/ns/net');
+      return link !== '' && link !== self;
+    }, { timeoutMs: 5000, intervalMs: 10 });
+  }
+
+  get sentinelPid(): number | undefined {
+    return this.sentinel?.pid;
+  }
+
+  async readProcNet(file: string): Promise<string> {
+    const pid = this.sentinel?.pid;
+    if (pid) return readFile(`/proc/${pid}/net/${file}`, 'utf8');
+    return (await this.exec('cat', [`/proc/net/${file}`])).stdout;
+  }
+
+  async putFile(localPath: string): Promise<string> {
+    return localPath; // same filesystem
+  }
+
+  async stopSentinel(): Promise<void> {
+    if (this.sentinel) await stopProcess(this.sentinel, 500);
+    this.sentinel = undefined;
+  }
+}
+
+/** Parse /proc/net/netstat or /proc/net/snmp ("TcpExt: names" / "TcpExt: values" line pairs) into {"TcpExtName": n}. */
+export function parseNetstat(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const lines = text.trim().split('\n');
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const h = lines[i]!.split(/\s+/), v = lines[i + 1]!.split(/\s+/);
+    const prefix = h[0]!.replace(/:$/, '');
+    for (let j = 1; j < h.length; j++) out[prefix + h[j]] = Number(v[j]);
+  }
+  return out;
+}
+
+/** Entries in the kernel conntrack table of the namespace, from /proc/net/stat/nf_conntrack (first column, hex). */
+export function parseConntrackCount(text: string): number {
+  const line = text.trim().split('\n')[1];
+  return line ? parseInt(line.trim().split(/\s+/)[0]!, 16) : 0;
+}
