@@ -81,3 +81,18 @@ export interface Topology {
   unreachableOnDelete: boolean;
   nodeLocalDns: boolean;
 }
+
+export interface UpOptions {
+  /** Per-run state directory (pid files, sockets, configs, bpffs): <stateRoot>/<runId>. */
+  stateDir: string;
+  signal?: AbortSignal;
+  /** Called with progress lines for long steps. */
+  onProgress?(line: string): void;
+}
+
+export interface Provider {
+  readonly name: ProviderName;
+  up(topology: Topology, runId: string, opts: UpOptions): Promise<Cluster>;
+  /** Remove leftovers of one run (or of every notdns run when runId is undefined). Returns what was removed. */
+  sweep(runId?: string): Promise<string[]>;
+}

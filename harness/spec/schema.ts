@@ -1,0 +1,147 @@
+// An experiment is data: this is its schema (zod). Every error names the file, the field, the expected form and
+// an example (see load.ts). Defaults live here so an experiment file says only what matters to it.
+import { z } from 'zod';
+
+export const PROBES = [
+  'syn.toOldPodIps', 'syn.in', 'syn.out',
+  'ena.allowanceExceeded', 'ena.allowanceAvailable', 'ena.trackedFlows', 'ena.newFlows',
+  'ena.flowsBySyn', 'ena.flowsByFin', 'ena.flowsByRst', 'ena.flowsByNone',
+  'ct.count', 'martian.drops', 'tcp.activeOpens', 'icmp.destUnreachIn',
+  'dns.lookups', 'dns.errors', 'dns.latencyP99', 'dnscheck.ok', 'dnscheck.failed',
+  'grpc.calls', 'grpc.errors', 'grpc.latencyP90', 'grpc.latencyP99', 'grpc.connectAttempts', 'grpc.channelsConnecting',
+  'estab.ok', 'estab.failed',
+] as const;
+export type ProbeId = (typeof PROBES)[number];
+
+export const STATS = ['total', 'peakRate', 'meanRate', 'max', 'min', 'last', 'mean'] as const;
+export const WINDOWS = ['all', 'steady', 'rollout', 'after-rollout', 'during-flood-check'] as const;
+export const OPS = ['>=', '>', '<=', '<', '=='] as const;
+
+const seconds = (max: number) => z.number({ error: 'must be a number of seconds' }).positive('must be > 0 seconds').max(max, `must be at most ${max} seconds`);
+const nonNegInt = (max: number) => z.number().int('must be a whole number').min(0, 'must be >= 0').max(max, `must be at most ${max}`);
+const posInt = (max: number) => z.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+
+export const ReconnectSchema = z.union([
+  z.literal('grpc-defaults'),
+  z.strictObject({
+    initialMs: posInt(600_000).describe('grpc.initial_reconnect_backoff_ms'),
+    maxMs: posInt(600_000).describe('grpc.max_reconnect_backoff_ms'),
+    /** The C-core client's min connect timeout (min_reconnect_backoff_ms doubles as it): attempt deadline. 0 = none (grpc-js). */
+    connectTimeoutMs: nonNegInt(600_000).default(0),
+  }),
+], { error: 'must be "grpc-defaults" or {initialMs, maxMs, connectTimeoutMs}' });
+
+export const TopologySchema = z.strictObject({
+  nodes: posInt(20).default(3),
+  serverNodes: posInt(19).default(2),
+  eniHasAddress: z.boolean().default(false),
+  unreachableOnDelete: z.boolean().default(false),
+  nodeLocalDns: z.boolean().default(true),
+});
+
+export const EnaSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  conntrackAllowance: posInt(1_000_000).default(4000),
+  timeouts: z.strictObject({
+    unrepliedSeconds: seconds(3600).default(20),
+    establishedSeconds: seconds(432_000).default(432_000),
+    closedSeconds: seconds(3600).default(5),
+  }).prefault({}),
+});
+
+export const MetricsServiceSchema = z.strictObject({
+  replicas: posInt(50).default(2),
+  gracefulStopSeconds: seconds(600).default(10),
+  dnsLookupsPerSecond: z.number().min(0, 'must be >= 0').max(2000, 'must be at most 2000').default(20),
+  dnsTimeoutMs: posInt(30_000).default(2000),
+});
+
+export const AlertingEngineSchema = z.strictObject({
+  instances: posInt(20).default(2),
+  channelsPerBackend: posInt(20_000).default(200),
+  discovery: z.enum(['per-backend', 'round-robin']).default('per-backend'),
+  callIntervalMs: posInt(60_000).default(1000),
+  callDeadlineMs: posInt(60_000).default(1000),
+  dnsPropagationSeconds: z.number().min(0).max(3600).default(20),
+  reconnect: ReconnectSchema.default('grpc-defaults'),
+});
+
+export const WorkloadsSchema = z.strictObject({
+  metricsService: MetricsServiceSchema.prefault({}),
+  alertingEngine: AlertingEngineSchema.prefault({}),
+});
+
+export const StepSchema = z.union([
+  z.strictObject({ steady: seconds(3600) }),
+  z.strictObject({ rollout: z.strictObject({ app: z.literal('metrics-service').default('metrics-service'), batch: posInt(50).default(1) }).prefault({}) }),
+  z.strictObject({ observe: seconds(3600) }),
+], { error: 'a step is one of {steady: SECONDS}, {rollout: {batch: N}}, {observe: SECONDS}' });
+
+export const TargetSchema = z.union([
+  z.enum(['sum', 'max', 'flooded-nodes', 'other-nodes', 'server-pods', 'flooded-node-pods']),
+  z.string().regex(/^(node\d+|[a-z][\w-]*)$/, 'a target is sum | max | flooded-nodes | other-nodes | server-pods | flooded-node-pods | a node name like node2'),
+]);
+
+export const ExpectationSchema = z.strictObject({
+  probe: z.enum(PROBES, { error: `unknown probe; known probes: ${PROBES.join(', ')}` }),
+  target: TargetSchema.default('sum'),
+  stat: z.enum(STATS, { error: `unknown stat; one of ${STATS.join(', ')}` }),
+  window: z.enum(WINDOWS, { error: `unknown window; one of ${WINDOWS.join(', ')}` }).default('all'),
+  op: z.enum(OPS, { error: `op must be one of ${OPS.join(' ')}` }),
+  value: z.number({ error: 'value must be a number' }),
+  /** Why this expectation matters (shown in reports). */
+  why: z.string().optional(),
+});
+
+export const CompareSchema = ExpectationSchema.extend({
+  /** measured = stat(variant a) / stat(variant b); the denominator is floored at 1 (counts). */
+  ratio: z.tuple([z.string(), z.string()]),
+});
+
+/** A variant overrides parts of the base spec. */
+export const VariantSchema = z.strictObject({
+  description: z.string().default(''),
+  topology: TopologySchema.partial().optional(),
+  ena: EnaSchema.partial().optional(),
+  workloads: z.strictObject({
+    metricsService: MetricsServiceSchema.partial().optional(),
+    alertingEngine: AlertingEngineSchema.partial().optional(),
+  }).optional(),
+});
+
+export const ExperimentSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]{1,40}$/, 'must be kebab-case, like rollout-syn-flood'),
+  description: z.string().min(1, 'say in one sentence what the experiment shows'),
+  topology: TopologySchema.prefault({}),
+  ena: EnaSchema.prefault({}),
+  workloads: WorkloadsSchema.prefault({}),
+  steps: z.array(StepSchema).min(1, 'needs at least one step'),
+  variants: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'variant names are kebab-case'), VariantSchema)
+    .refine((v) => Object.keys(v).length > 0, 'needs at least one variant'),
+  expect: z.record(z.string(), z.array(ExpectationSchema)).default({}),
+  compare: z.array(CompareSchema).default([]),
+  /** --fast multiplies every duration (steps, grace period, propagation delay, ENA idle timeouts) by this. */
+  fastTimeScale: z.number().gt(0).max(1).default(0.5),
+});
+
+export type ExperimentInput = z.input<typeof ExperimentSchema>;
+export type Experiment = z.output<typeof ExperimentSchema>;
+export type Expectation = z.output<typeof ExpectationSchema>;
+export type CompareExpectation = z.output<typeof CompareSchema>;
+export type Step = z.output<typeof StepSchema>;
+export type Reconnect = z.output<typeof ReconnectSchema>;
+
+/** The effective configuration of one variant: base spec with the variant's overrides merged in. */
+export interface VariantConfig {
+  name: string;
+  description: string;
+  topology: z.output<typeof TopologySchema>;
+  ena: z.output<typeof EnaSchema>;
+  workloads: z.output<typeof WorkloadsSchema>;
+  steps: Step[];
+}
+
+/** Identity function that gives experiment files type checking and editor completion. */
+export function defineExperiment(spec: ExperimentInput): ExperimentInput {
+  return spec;
+}
