@@ -1,0 +1,122 @@
+// DNS in the lab: an authoritative upstream (nsd, plays kube-dns/CoreDNS upstream) on the dns host, and a
+// node-local cache on every node (unbound on 169.254.20.10, plays node-local-dns). Like node-local-dns's
+// `forward . <upstream> { force_tcp }`, unbound sends every upstream query over TCP, reuses a connection only
+// briefly, and so has to open NEW TCP connections to the upstream all the time: exactly what an exhausted
+// ENA allowance breaks. CoreDNS itself is not packaged in Debian; see facts.md for the mapping.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ResultPromise } from 'execa';
+import { run, spawnLong } from '../exec.js';
+import { waitFor } from '../wait.js';
+import { NotdnsError } from '../errors.js';
+
+export const ZONE = 'cluster.local';
+
+export function zoneFile(upstreamIp: string): string {
+  return [
+    `$ORIGIN ${ZONE}.`, '$TTL 5',
+    `@ IN SOA ns.${ZONE}. hostmaster.${ZONE}. 1 3600 600 86400 5`,
+    `@ IN NS ns.${ZONE}.`,
+    `ns IN A ${upstreamIp}`,
+    // every name under default.svc resolves: the Metrics Service looks up a new name each time (a cache miss)
+    '*.default.svc IN A 10.96.0.10',
+    '',
+  ].join('\n');
+}
+
+export function nsdConf(dir: string, upstreamIp: string): string {
+  return `server:
+    ip-address: ${upstreamIp}
+    port: 53
+    username: ""
+    chroot: ""
+    zonesdir: "${dir}"
+    database: ""
+    pidfile: "${dir}/nsd.pid"
+    xfrdfile: "${dir}/nsd-xfrd.state"
+    zonelistfile: "${dir}/nsd-zone.list"
+    logfile: "${dir}/nsd.log"
+    server-count: 1
+    tcp-count: 512
+    tcp-timeout: 30
+    verbosity: 1
+remote-control:
+    control-enable: no
+zone:
+    name: "${ZONE}"
+    zonefile: "${ZONE}.zone"
+`;
+}
+
+/** unbound as node-local-dns: TCP-only upstream, short connection reuse, quick recovery (facts.md). */
+export function unboundConf(dir: string, node: string, listen: string, upstreamIp: string): string {
+  return `server:
+    interface: ${listen}
+    port: 53
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "${dir}"
+    pidfile: "${dir}/unbound-${node}.pid"
+    use-syslog: no
+    logfile: "${dir}/unbound-${node}.log"
+    log-time-ascii: yes
+    verbosity: 1
+    num-threads: 1
+    do-ip6: no
+    access-control: 0.0.0.0/0 allow
+    module-config: "iterator"
+    do-not-query-localhost: no
+    # node-local-dns: forward . <upstream> { force_tcp }
+    tcp-upstream: yes
+    outgoing-num-tcp: 16
+    num-queries-per-thread: 256
+    # CoreDNS forward keeps upstream connections for expire=10s; unbound closes idle ones after tcp-reuse-timeout
+    # and a connection after max-reuse-tcp-queries: both force new upstream connections regularly
+    tcp-reuse-timeout: 2000
+    max-reuse-tcp-queries: 100
+    # forward health: give up on an unanswered upstream quickly, forget "down" after 10 s (default 900 s)
+    infra-keep-probing: yes
+    infra-cache-max-rtt: 3000
+    infra-host-ttl: 10
+    cache-max-ttl: 5
+    cache-max-negative-ttl: 5
+forward-zone:
+    name: "${ZONE}."
+    forward-addr: ${upstreamIp}
+    forward-tcp-upstream: yes
+`;
+}
+
+/** Ask a DNS server over TCP with dig; true when it answered NOERROR. */
+export async function digTcp(ns: string, server: string, name: string, timeoutS = 2): Promise<{ ok: boolean; status: string }> {
+  const r = await run('dig', ['+tcp', '+tries=1', `+time=${timeoutS}`, `@${server}`, name], { ns, reject: false, timeoutMs: (timeoutS + 3) * 1000 });
+  const status = /status: ([A-Z]+)/.exec(r.stdout)?.[1] ?? 'TIMEOUT';
+  return { ok: status === 'NOERROR', status };
+}
+
+export async function startUpstream(dir: string, ns: string, upstreamIp: string, logDir: string): Promise<ResultPromise[]> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, `${ZONE}.zone`), zoneFile(upstreamIp));
+  await writeFile(join(dir, 'nsd.conf'), nsdConf(dir, upstreamIp));
+  const nsd = spawnLong('nsd', ['-d', '-c', join(dir, 'nsd.conf')], { ns, logFile: join(logDir, 'nsd.out') });
+  // a TCP echo service: the long-lived "established connection" probe talks to it
+  const echo = spawnLong('socat', ['TCP-LISTEN:7,fork,reuseaddr', 'EXEC:cat'], { ns, logFile: join(logDir, 'echo.out') });
+  await waitFor('nsd to answer on the upstream DNS host', async () => (await digTcp(ns, upstreamIp, `ns.${ZONE}`, 1)).ok, {
+    timeoutMs: 10_000, intervalMs: 100,
+    hint: 'Is nsd installed (apt-get install nsd)? Its log is nsd.out in the output folder.',
+  });
+  return [nsd, echo];
+}
+
+/** Returns the process wrapped in an object: an execa subprocess is a thenable, and an async function would wait for it. */
+export async function startNodeLocal(dir: string, node: string, ns: string, listen: string, upstreamIp: string, logDir: string): Promise<{ proc: ResultPromise }> {
+  const conf = join(dir, `unbound-${node}.conf`);
+  await writeFile(conf, unboundConf(dir, node, listen, upstreamIp));
+  const p = spawnLong('unbound', ['-d', '-c', conf], { ns, logFile: join(logDir, `unbound-${node}.out`) });
+  await waitFor(`node-local DNS (unbound) on ${node}`, async () => {
+    if (p.exitCode !== null && p.exitCode !== undefined) throw new NotdnsError(`unbound on ${node} exited (code ${p.exitCode}); see unbound-${node}.out`, { kind: 'environment' });
+    return (await digTcp(ns, listen, `ns.${ZONE}`, 1)).ok;
+  }, { timeoutMs: 10_000, intervalMs: 100, hint: 'Is unbound installed (apt-get install unbound)? Its log is in the output folder.' });
+  return { proc: p };
+}

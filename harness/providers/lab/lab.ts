@@ -1,0 +1,310 @@
+// The built-in lab: a cluster made of Linux network namespaces (ARCHITECTURE.md, "The one idea").
+//   vpc   : a bridge + router playing the AWS VPC fabric (knows which ENI owns which pod IP)
+//   nodeN : ens5 = primary ENI (addressed, default route), ens6 = secondary ENI WITHOUT an address and its own
+//           routing table (Cilium ENI mode), rp_filter=2, log_martians=1; node-local DNS on 169.254.20.10
+//   pods  : a namespace + veth whose node side has no address, a /32 route and Cilium's per-pod ENI rules
+//   dns   : the upstream DNS host (nsd) + a TCP echo service
+// Nothing is added to the host's root namespace except the named namespaces themselves.
+import { mkdir, rm, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ResultPromise } from 'execa';
+import { batch, run, spawnLong, stopProcess } from '../../exec.js';
+import { NotdnsError } from '../../errors.js';
+import { log } from '../../log.js';
+import { nsName, PREFIX } from '../../names.js';
+import { distDir, stateRoot } from '../../paths.js';
+import { sleep, waitFor } from '../../wait.js';
+import { fetchMetrics, postControl } from '../../../workloads/common/admin-client.js';
+import type { AppName, Cluster, PodHandle, Provider, RolloutEvents, RolloutOptions, Topology, UpOptions, WorkloadDeployment } from '../types.js';
+import { NetnsNode } from './netns-node.js';
+import * as A from './addresses.js';
+import { startNodeLocal, startUpstream } from '../../dns/lab.js';
+
+export class LabPod implements PodHandle {
+  stopping = false;
+  constructor(
+    readonly name: string, readonly app: AppName, readonly node: string, readonly nodeIndex: number,
+    readonly ip: string, readonly ns: string, readonly admin: string, readonly proc: ResultPromise,
+    /** The workload's arguments: a replacement pod in a rollout starts with the same ones. */
+    readonly args: readonly string[],
+  ) {}
+  metrics() { return fetchMetrics(this.admin); }
+  control(path: string, body: unknown) { return postControl(this.admin, path, body); }
+  get alive(): boolean { return this.proc.exitCode === null || this.proc.exitCode === undefined; }
+}
+
+type Teardown = { label: string; fn: () => Promise<void> };
+
+export class LabCluster implements Cluster {
+  readonly provider = 'lab' as const;
+  readonly dns = { upstream: A.DNS_UPSTREAM, nodeLocal: A.NODE_LOCAL_DNS };
+  readonly nodes: NetnsNode[] = [];
+  private readonly podList: LabPod[] = [];
+  private readonly podCount = new Map<number, number>();
+  private readonly teardowns: Teardown[] = [];
+  private readonly daemons: ResultPromise[] = [];
+  private destroyed = false;
+  readonly vpcNs: string;
+  readonly dnsNs: string;
+  readonly logDir: string;
+
+  constructor(readonly runId: string, readonly topology: Topology, readonly stateDir: string, logDir?: string) {
+    this.vpcNs = nsName(runId, 'vpc');
+    this.dnsNs = nsName(runId, 'dns');
+    this.logDir = logDir ?? join(stateDir, 'logs');
+  }
+
+  /** Register an undo step; destroy() runs them in reverse order. */
+  onDestroy(label: string, fn: () => Promise<void>): void {
+    this.teardowns.push({ label, fn });
+  }
+
+  node(name: string): NetnsNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new NotdnsError(`no node named ${name} in this lab (nodes: ${this.nodes.map((x) => x.name).join(', ')})`, { kind: 'harness' });
+    return n;
+  }
+
+  nodeIndex(name: string): number {
+    return this.nodes.findIndex((x) => x.name === name) + 1;
+  }
+
+  async build(opts: UpOptions): Promise<void> {
+    const t = this.topology;
+    await mkdir(this.stateDir, { recursive: true });
+    await mkdir(this.logDir, { recursive: true });
+    await writeFile(join(this.stateDir, 'owner.pid'), String(process.pid));
+    this.onDestroy('state dir', () => rm(this.stateDir, { recursive: true, force: true }));
+    const nodeNames = Array.from({ length: t.nodes }, (_, i) => `node${i + 1}`);
+    const all = [this.vpcNs, this.dnsNs, ...nodeNames.map((n) => nsName(this.runId, n))];
+    // every namespace first, so a failure part-way leaves only named namespaces that destroy()/sweep remove
+    this.onDestroy('namespaces', async () => { await deleteNamespaces(all); });
+    await batch('ip', all.map((n) => `netns add ${n}`));
+    opts.onProgress?.(`namespaces created (${all.length})`);
+
+    // VPC: bridge + router; one veth pair per ENI, created in vpc with the peer moved straight into the node
+    const vpc: string[] = ['link set lo up', 'link add br0 type bridge', `link set br0 address ${A.VPC_ROUTER_MAC}`, 'link set br0 up',
+      `addr add ${A.VPC_ROUTER}/${A.VPC_SUBNET_PREFIX} dev br0`];
+    nodeNames.forEach((n, j) => {
+      const i = j + 1, ns = nsName(this.runId, n);
+      vpc.push(`link add n${i}-ens5 type veth peer name ens5 netns ${ns}`, `link add n${i}-ens6 type veth peer name ens6 netns ${ns}`,
+        `link set n${i}-ens5 master br0 up`, `link set n${i}-ens6 master br0 up`,
+        // the VPC delivers the secondary ENI's addresses to ens6's MAC (ens6 has no IP, it cannot answer ARP)
+        `neigh replace ${A.eniIp(i)} lladdr ${A.nodeMac(i, 6)} dev br0 nud permanent`,
+        `route add ${A.podCidr(i)} via ${A.eniIp(i)} dev br0`);
+    });
+    vpc.push(`link add dns0 type veth peer name eth0 netns ${this.dnsNs}`, 'link set dns0 master br0 up');
+    await batch('ip', vpc, { ns: this.vpcNs });
+    await run('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.br0.send_redirects=0',
+      'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.br0.rp_filter=0'], { ns: this.vpcNs });
+
+    await batch('ip', ['link set lo up', 'link set eth0 up', `addr add ${A.DNS_UPSTREAM}/${A.VPC_SUBNET_PREFIX} dev eth0`,
+      `route add default via ${A.VPC_ROUTER}`], { ns: this.dnsNs });
+
+    await Promise.all(nodeNames.map(async (n, j) => {
+      const i = j + 1, ns = nsName(this.runId, n);
+      const lines = ['link set lo up',
+        `link set ens5 address ${A.nodeMac(i, 5)}`, 'link set ens5 up', `link set ens6 address ${A.nodeMac(i, 6)}`, 'link set ens6 up',
+        `addr add ${A.nodeIp(i)}/${A.VPC_SUBNET_PREFIX} dev ens5`, `route add default via ${A.VPC_ROUTER} dev ens5`];
+      if (t.eniHasAddress) lines.push(`addr add ${A.eniUnrelatedIp(i)}/32 dev ens6`);
+      // the secondary ENI's table: default via the VPC router out of ens6 (+ static neighbour: ens6 can't ARP)
+      lines.push(`neigh replace ${A.VPC_ROUTER} lladdr ${A.VPC_ROUTER_MAC} dev ens6 nud permanent`,
+        `route replace ${A.VPC_ROUTER} dev ens6 scope link table ${A.ENI_TABLE}`,
+        `route replace default via ${A.VPC_ROUTER} dev ens6 table ${A.ENI_TABLE}`);
+      if (t.nodeLocalDns) lines.push(`addr add ${A.NODE_LOCAL_DNS}/32 dev lo`);
+      await batch('ip', lines, { ns });
+      await run('sysctl', ['-qw', 'net.ipv4.ip_forward=1',
+        'net.ipv4.conf.all.rp_filter=2', 'net.ipv4.conf.default.rp_filter=2', 'net.ipv4.conf.ens5.rp_filter=2', 'net.ipv4.conf.ens6.rp_filter=2',
+        'net.ipv4.conf.all.log_martians=1', 'net.ipv4.conf.default.log_martians=1', 'net.ipv4.conf.ens6.log_martians=1'], { ns });
+      // kernel conntrack only tracks a namespace once something there uses it: a counting rule turns it on
+      await run('nft', ['-f', '-'], { ns, input: `table inet notdns {
+  chain pre { type filter hook prerouting priority -150; policy accept; ct state new counter; }
+  chain out { type filter hook output priority -150; policy accept; ct state new counter; }
+}\n` });
+      const node = new NetnsNode(n, ns, A.nodeIp(i));
+      await node.startSentinel();
+      this.nodes[j] = node;
+    }));
+    this.onDestroy('sentinels', async () => { await Promise.all(this.nodes.map((n) => n.stopSentinel())); });
+    opts.onProgress?.(`${t.nodes} nodes wired (ens5 addressed, ens6 without address, rp_filter=2)`);
+
+    if (t.nodeLocalDns) {
+      const dnsDir = join(this.stateDir, 'dns');
+      this.onDestroy('dns daemons', async () => { await Promise.all(this.daemons.map((p) => stopProcess(p, 1000))); });
+      this.daemons.push(...await startUpstream(dnsDir, this.dnsNs, A.DNS_UPSTREAM, this.logDir));
+      const caches = await Promise.all(this.nodes.map((n) => startNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, A.DNS_UPSTREAM, this.logDir)));
+      this.daemons.push(...caches.map((c) => c.proc));
+      opts.onProgress?.('DNS up: nsd upstream + node-local unbound (TCP upstream) on every node');
+    }
+    this.onDestroy('pods', async () => { await Promise.all(this.podList.map((p) => this.killPod(p))); });
+  }
+
+  pods(app?: AppName): PodHandle[] {
+    return this.podList.filter((p) => !app || p.app === app);
+  }
+
+  livePods(app?: AppName): LabPod[] {
+    return this.podList.filter((p) => (!app || p.app === app) && p.alive && !p.stopping);
+  }
+
+  async deploy(d: WorkloadDeployment): Promise<PodHandle[]> {
+    return Promise.all(Array.from({ length: d.replicas }, (_, r) => this.startPod(d.app, d.nodes[r % d.nodes.length]!, d.args)));
+  }
+
+  /** Create a pod (namespace, veth, Cilium ENI-style routes and rules) on a node and start the workload in it. */
+  async startPod(app: AppName, nodeName: string, args: readonly string[]): Promise<LabPod> {
+    const i = this.nodeIndex(nodeName);
+    if (i < 1) throw new NotdnsError(`cannot place a pod on unknown node ${nodeName}`, { kind: 'harness' });
+    const node = this.nodes[i - 1]!;
+    const k = this.podCount.get(i) ?? 0;
+    this.podCount.set(i, k + 1);
+    const ip = A.podIp(i, k), lxc = A.lxcName(i, k), mac = A.podMac(i, k);
+    const short = app === 'metrics-service' ? 'ms' : 'ae';
+    const name = `${short}-${i}-${k}`;
+    const ns = nsName(this.runId, name);
+    await run('ip', ['netns', 'add', ns]);
+    await batch('ip', [`link add ${lxc} type veth peer name eth0 netns ${ns}`, `link set ${lxc} address ${mac}`, `link set ${lxc} up`,
+      `route add ${ip}/32 dev ${lxc}`,
+      `rule add to ${ip} lookup main priority ${A.RULE_PRIO_TO_POD}`,
+      `rule add from ${ip} lookup ${A.ENI_TABLE} priority ${A.RULE_PRIO_FROM_POD}`], { ns: node.ns });
+    await batch('ip', ['link set lo up', `addr add ${ip}/32 dev eth0`, 'link set eth0 up',
+      `route add ${A.POD_GATEWAY} dev eth0 scope link`, `route add default via ${A.POD_GATEWAY} dev eth0`,
+      // Cilium answers the gateway's ARP from BPF; here a permanent neighbour does
+      `neigh replace ${A.POD_GATEWAY} lladdr ${mac} dev eth0 nud permanent`], { ns });
+    const admin = `unix:${join(this.stateDir, `${name}.sock`)}`;
+    const main = join(distDir, 'workloads', app, 'main.js');
+    const proc = spawnLong('node', [main, '--admin', admin, ...args], { ns, logFile: join(this.logDir, `${name}.log`) });
+    const pod = new LabPod(name, app, nodeName, i, ip, ns, admin, proc, args);
+    this.podList.push(pod);
+    await waitFor(`${app} pod ${name} (${ip}) to be ready`, async () => {
+      if (!pod.alive) throw new NotdnsError(`${app} in pod ${name} exited with code ${proc.exitCode}; its log: ${join(this.logDir, `${name}.log`)}`, { kind: 'harness' });
+      await pod.metrics();
+      return true;
+    }, { timeoutMs: 20_000, intervalMs: 100 });
+    return pod;
+  }
+
+  /** Graceful stop (SIGTERM, wait for the workload to exit on its own), then delete the pod. */
+  async stopPod(pod: LabPod, graceSeconds: number, events?: RolloutEvents): Promise<void> {
+    pod.stopping = true;
+    pod.proc.kill('SIGTERM');
+    events?.onPodStopping?.(pod);
+    const exited = pod.proc.then(() => true, () => true);
+    const killAfter = sleep((graceSeconds + 5) * 1000).then(() => false);
+    if (!(await Promise.race([exited, killAfter]))) {
+      log.warn({ pod: pod.name }, 'workload did not exit after its grace period: SIGKILL');
+      pod.proc.kill('SIGKILL');
+      await exited;
+    }
+    await this.deletePod(pod);
+    events?.onPodDeleted?.(pod);
+  }
+
+  /** Delete the pod like Cilium does in ENI mode: namespace and veth gone, per-pod rules removed; the IP is unbound. */
+  async deletePod(pod: LabPod): Promise<void> {
+    const node = this.node(pod.node);
+    await this.killPod(pod);
+    await run('ip', ['netns', 'del', pod.ns], { reject: false });
+    await batch('ip', [
+      `route del ${pod.ip}/32`,
+    ], { ns: node.ns }).catch(() => undefined); // already gone with the veth
+    await batch('ip', [
+      `rule del to ${pod.ip} lookup main priority ${A.RULE_PRIO_TO_POD}`,
+      `rule del from ${pod.ip} lookup ${A.ENI_TABLE} priority ${A.RULE_PRIO_FROM_POD}`,
+    ], { ns: node.ns });
+    if (this.topology.unreachableOnDelete) {
+      // cilium/cilium#18505 (--enable-unreachable-routes): the old IP answers with ICMP host unreachable
+      await batch('ip', [`route replace unreachable ${pod.ip}/32`], { ns: node.ns });
+    }
+  }
+
+  private async killPod(pod: LabPod): Promise<void> {
+    if (pod.alive) await stopProcess(pod.proc, 1000);
+  }
+
+  async rollout(app: AppName, opts: RolloutOptions, events?: RolloutEvents): Promise<void> {
+    const old = this.livePods(app);
+    const stops: Promise<void>[] = [];
+    for (let b = 0; b < old.length; b += opts.batch) {
+      const group = old.slice(b, b + opts.batch);
+      // maxSurge=batch, maxUnavailable=0: new pods first (same node, new IP), then the old ones stop
+      const fresh = await Promise.all(group.map((p) => this.startPod(app, p.node, p.args)));
+      fresh.forEach((p) => events?.onPodReady?.(p));
+      stops.push(...group.map((p) => this.stopPod(p, opts.gracefulStopSeconds, events)));
+      opts.signal?.throwIfAborted();
+    }
+    await Promise.all(stops);
+  }
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const errors: string[] = [];
+    for (const t of this.teardowns.reverse()) {
+      try { await t.fn(); } catch (e) { errors.push(`${t.label}: ${(e as Error).message}`); }
+    }
+    if (errors.length) {
+      throw new NotdnsError(`teardown was incomplete: ${errors.join('; ')}`, { kind: 'harness', phase: 'down', hint: 'Run `notdns down --all` to remove what is left.' });
+    }
+  }
+}
+
+/** Kill every process in the namespaces, then delete them. */
+export async function deleteNamespaces(names: readonly string[]): Promise<void> {
+  for (const sig of ['TERM', 'KILL'] as const) {
+    const pids = (await Promise.all(names.map((n) => run('ip', ['netns', 'pids', n], { reject: false }))))
+      .flatMap((r) => (r.exitCode === 0 ? r.stdout.split(/\s+/).filter(Boolean) : []));
+    if (pids.length === 0) break;
+    await run('kill', [`-${sig}`, ...pids], { reject: false });
+    if (sig === 'TERM') await sleep(300);
+  }
+  const existing = new Set(await listNamespaces());
+  const del = names.filter((n) => existing.has(n));
+  if (del.length) await batch('ip', del.map((n) => `netns del ${n}`)).catch(async () => {
+    for (const n of del) await run('ip', ['netns', 'del', n], { reject: false });
+  });
+}
+
+export async function listNamespaces(): Promise<string[]> {
+  const r = await run('ip', ['netns', 'list'], { reject: false });
+  return r.stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+}
+
+/** Unmount every mount below a directory (bpffs pins), deepest first. */
+export async function unmountBelow(dir: string): Promise<string[]> {
+  const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((l) => l.split(' ')[1]).filter((m): m is string => !!m && (m === dir || m.startsWith(dir + '/')));
+  for (const m of mounts.sort((a, b) => b.length - a.length)) await run('umount', ['-l', m], { reject: false });
+  return mounts;
+}
+
+export class LabProvider implements Provider {
+  readonly name = 'lab' as const;
+
+  async up(topology: Topology, runId: string, opts: UpOptions): Promise<LabCluster> {
+    const c = new LabCluster(runId, topology, opts.stateDir, (opts as UpOptions & { logDir?: string }).logDir);
+    try {
+      await c.build(opts);
+    } catch (e) {
+      await c.destroy().catch((te) => log.error({ err: te }, 'teardown after a failed bring-up'));
+      throw e;
+    }
+    return c;
+  }
+
+  /** Remove what runs left behind: processes in their namespaces, the namespaces, bpffs mounts, state dirs. */
+  async sweep(runId?: string): Promise<string[]> {
+    const prefix = runId ? `${PREFIX}${runId}-` : PREFIX;
+    const ns = (await listNamespaces()).filter((n) => n.startsWith(prefix));
+    await deleteNamespaces(ns);
+    const removed = [...ns.map((n) => `netns ${n}`)];
+    const { readdir } = await import('node:fs/promises');
+    const dirs = runId ? [runId] : await readdir(stateRoot).catch(() => [] as string[]);
+    for (const d of dirs) {
+      const dir = join(stateRoot, d);
+      removed.push(...(await unmountBelow(dir)).map((m) => `mount ${m}`));
+      await rm(dir, { recursive: true, force: true });
+      removed.push(`dir ${dir}`);
+    }
+    return removed;
+  }
+}
