@@ -83,13 +83,23 @@ export async function batch(tool: 'ip' | 'tc', lines: readonly string[], opts: R
 }
 
 /** Start a long-lived process (optionally in a netns). The caller owns it: stop it with stopProcess(). */
-export function spawnLong(cmd: string, args: readonly string[], opts: { ns?: string; env?: Record<string, string>; logFile?: string } = {}): ResultPromise {
+export function spawnLong(cmd: string, args: readonly string[], opts: { ns?: string; env?: Record<string, string>; logFile?: string; onLine?: (line: string) => void } = {}): ResultPromise {
   const [c, a] = nsArgv(opts.ns, cmd, args);
   log.debug({ cmd: commandLine(c, a) }, 'spawn');
   const out = opts.logFile ? { file: opts.logFile, append: true } as const : 'ignore';
-  return execa(c, a, {
-    reject: false, stdin: 'ignore', stdout: out, stderr: out, env: opts.env, cleanup: true, buffer: false,
+  const p = execa(c, a, {
+    reject: false, stdin: 'ignore', stdout: opts.onLine ? 'pipe' : out, stderr: out, env: opts.env, cleanup: true, buffer: false,
   });
+  if (opts.onLine) {
+    let rest = '';
+    p.stdout?.setEncoding('utf8');
+    p.stdout?.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) if (l) opts.onLine!(l);
+    });
+  }
+  return p;
 }
 
 /** SIGTERM, wait up to graceMs, then SIGKILL. Resolves when the process is gone. */

@@ -16,3 +16,6 @@ export function runIdOf(name: string): string | undefined {
   const m = /^nd-([0-9a-f]{6})-/.exec(name);
   return m?.[1];
 }
+
+/** Run ids this process created (a forced cleanup sweeps only these). */
+export const activeRuns = new Set<string>();

@@ -94,5 +94,5 @@ export interface Provider {
   readonly name: ProviderName;
   up(topology: Topology, runId: string, opts: UpOptions): Promise<Cluster>;
   /** Remove leftovers of one run (or of every notdns run when runId is undefined). Returns what was removed. */
-  sweep(runId?: string): Promise<string[]>;
+  sweep(runId?: string, opts?: { force?: boolean }): Promise<string[]>;
 }

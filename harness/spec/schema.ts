@@ -14,7 +14,7 @@ export const PROBES = [
 export type ProbeId = (typeof PROBES)[number];
 
 export const STATS = ['total', 'peakRate', 'meanRate', 'max', 'min', 'last', 'mean'] as const;
-export const WINDOWS = ['all', 'steady', 'rollout', 'after-rollout', 'during-flood-check'] as const;
+export const WINDOWS = ['all', 'steady', 'rollout', 'after-rollout'] as const;
 export const OPS = ['>=', '>', '<=', '<', '=='] as const;
 
 const seconds = (max: number) => z.number({ error: 'must be a number of seconds' }).positive('must be > 0 seconds').max(max, `must be at most ${max} seconds`);

@@ -6,12 +6,13 @@
 //   dns   : the upstream DNS host (nsd) + a TCP echo service
 // Nothing is added to the host's root namespace except the named namespaces themselves.
 import { mkdir, rm, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { batch, run, spawnLong, stopProcess } from '../../exec.js';
 import { NotdnsError } from '../../errors.js';
 import { log } from '../../log.js';
-import { nsName, PREFIX } from '../../names.js';
+import { nsName, PREFIX, runIdOf } from '../../names.js';
 import { distDir, stateRoot } from '../../paths.js';
 import { sleep, waitFor } from '../../wait.js';
 import { fetchMetrics, postControl } from '../../../workloads/common/admin-client.js';
@@ -31,6 +32,11 @@ export class LabPod implements PodHandle {
   metrics() { return fetchMetrics(this.admin); }
   control(path: string, body: unknown) { return postControl(this.admin, path, body); }
   get alive(): boolean { return this.proc.exitCode === null || this.proc.exitCode === undefined; }
+  /** The pod's own /proc/net (TcpActiveOpens, IcmpInDestUnreachs of the workload's namespace). */
+  readProcNet(file: string): Promise<string> {
+    if (!this.proc.pid || !this.alive) return Promise.reject(new Error(`pod ${this.name} is not running`));
+    return readFile(`/proc/${this.proc.pid}/net/${file}`, 'utf8');
+  }
 }
 
 type Teardown = { label: string; fn: () => Promise<void> };
@@ -44,6 +50,8 @@ export class LabCluster implements Cluster {
   private readonly teardowns: Teardown[] = [];
   private readonly daemons: ResultPromise[] = [];
   private destroyed = false;
+  /** Pod namespaces (they come and go; whatever is left is deleted on destroy). */
+  private readonly extraNs: string[] = [];
   readonly vpcNs: string;
   readonly dnsNs: string;
   readonly logDir: string;
@@ -97,6 +105,9 @@ export class LabCluster implements Cluster {
     await batch('ip', vpc, { ns: this.vpcNs });
     await run('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.br0.send_redirects=0',
       'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.br0.rp_filter=0'], { ns: this.vpcNs });
+    // AWS source/destination check: an ENI only sends packets from its own addresses. Without it, a SYN that a
+    // node forwards back out of ens5 (eniHasAddress variant) would loop between the VPC and the node.
+    await run('nft', ['-f', '-'], { ns: this.vpcNs, input: srcDstCheck(t.nodes) });
 
     await batch('ip', ['link set lo up', 'link set eth0 up', `addr add ${A.DNS_UPSTREAM}/${A.VPC_SUBNET_PREFIX} dev eth0`,
       `route add default via ${A.VPC_ROUTER}`], { ns: this.dnsNs });
@@ -136,7 +147,10 @@ export class LabCluster implements Cluster {
       this.daemons.push(...caches.map((c) => c.proc));
       opts.onProgress?.('DNS up: nsd upstream + node-local unbound (TCP upstream) on every node');
     }
-    this.onDestroy('pods', async () => { await Promise.all(this.podList.map((p) => this.killPod(p))); });
+    this.onDestroy('pods', async () => {
+      await Promise.all(this.podList.map((p) => this.killPod(p)));
+      await deleteNamespaces(this.extraNs.filter((n) => !all.includes(n)));
+    });
   }
 
   pods(app?: AppName): PodHandle[] {
@@ -151,18 +165,18 @@ export class LabCluster implements Cluster {
     return Promise.all(Array.from({ length: d.replicas }, (_, r) => this.startPod(d.app, d.nodes[r % d.nodes.length]!, d.args)));
   }
 
-  /** Create a pod (namespace, veth, Cilium ENI-style routes and rules) on a node and start the workload in it. */
-  async startPod(app: AppName, nodeName: string, args: readonly string[]): Promise<LabPod> {
+  /** Create a pod's network (namespace, veth, Cilium ENI-style routes and rules) on a node; nothing runs in it yet. */
+  async plumbPod(prefix: string, nodeName: string): Promise<{ name: string; ns: string; ip: string; nodeIndex: number }> {
     const i = this.nodeIndex(nodeName);
     if (i < 1) throw new NotdnsError(`cannot place a pod on unknown node ${nodeName}`, { kind: 'harness' });
     const node = this.nodes[i - 1]!;
     const k = this.podCount.get(i) ?? 0;
     this.podCount.set(i, k + 1);
     const ip = A.podIp(i, k), lxc = A.lxcName(i, k), mac = A.podMac(i, k);
-    const short = app === 'metrics-service' ? 'ms' : 'ae';
-    const name = `${short}-${i}-${k}`;
+    const name = `${prefix}-${i}-${k}`;
     const ns = nsName(this.runId, name);
     await run('ip', ['netns', 'add', ns]);
+    this.extraNs.push(ns);
     await batch('ip', [`link add ${lxc} type veth peer name eth0 netns ${ns}`, `link set ${lxc} address ${mac}`, `link set ${lxc} up`,
       `route add ${ip}/32 dev ${lxc}`,
       `rule add to ${ip} lookup main priority ${A.RULE_PRIO_TO_POD}`,
@@ -171,6 +185,12 @@ export class LabCluster implements Cluster {
       `route add ${A.POD_GATEWAY} dev eth0 scope link`, `route add default via ${A.POD_GATEWAY} dev eth0`,
       // Cilium answers the gateway's ARP from BPF; here a permanent neighbour does
       `neigh replace ${A.POD_GATEWAY} lladdr ${mac} dev eth0 nud permanent`], { ns });
+    return { name, ns, ip, nodeIndex: i };
+  }
+
+  /** Create a pod on a node and start the workload in it; resolves when its admin endpoint answers. */
+  async startPod(app: AppName, nodeName: string, args: readonly string[]): Promise<LabPod> {
+    const { name, ns, ip, nodeIndex: i } = await this.plumbPod(app === 'metrics-service' ? 'ms' : 'ae', nodeName);
     const admin = `unix:${join(this.stateDir, `${name}.sock`)}`;
     const main = join(distDir, 'workloads', app, 'main.js');
     const proc = spawnLong('node', [main, '--admin', admin, ...args], { ns, logFile: join(this.logDir, `${name}.log`) });
@@ -201,9 +221,9 @@ export class LabCluster implements Cluster {
   }
 
   /** Delete the pod like Cilium does in ENI mode: namespace and veth gone, per-pod rules removed; the IP is unbound. */
-  async deletePod(pod: LabPod): Promise<void> {
+  async deletePod(pod: LabPod | { ns: string; ip: string; node: string }): Promise<void> {
     const node = this.node(pod.node);
-    await this.killPod(pod);
+    if (pod instanceof LabPod) await this.killPod(pod);
     await run('ip', ['netns', 'del', pod.ns], { reject: false });
     await batch('ip', [
       `route del ${pod.ip}/32`,
@@ -277,6 +297,16 @@ export async function unmountBelow(dir: string): Promise<string[]> {
   return mounts;
 }
 
+/** nftables (netdev ingress on the VPC side of every ENI): drop what an ENI sends from an address it doesn't own. */
+export function srcDstCheck(nodes: number): string {
+  const chains = Array.from({ length: nodes }, (_, j) => {
+    const i = j + 1;
+    return `  chain n${i}e5 { type filter hook ingress device "n${i}-ens5" priority 0; policy accept; ip saddr != ${A.nodeIp(i)} counter name "dropped" drop; }
+  chain n${i}e6 { type filter hook ingress device "n${i}-ens6" priority 0; policy accept; ip saddr != ${A.podCidr(i)} counter name "dropped" drop; }`;
+  });
+  return `table netdev notdns_srcdst {\n  counter dropped { }\n${chains.join('\n')}\n}\n`;
+}
+
 export class LabProvider implements Provider {
   readonly name = 'lab' as const;
 
@@ -291,20 +321,36 @@ export class LabProvider implements Provider {
     return c;
   }
 
-  /** Remove what runs left behind: processes in their namespaces, the namespaces, bpffs mounts, state dirs. */
-  async sweep(runId?: string): Promise<string[]> {
-    const prefix = runId ? `${PREFIX}${runId}-` : PREFIX;
-    const ns = (await listNamespaces()).filter((n) => n.startsWith(prefix));
-    await deleteNamespaces(ns);
-    const removed = [...ns.map((n) => `netns ${n}`)];
+  /** Remove what runs left behind: processes in their namespaces, the namespaces, bpffs mounts, state dirs.
+   *  Without a run id: every notdns run whose owner process is gone (with force: also live ones). */
+  async sweep(runId?: string, opts: { force?: boolean } = {}): Promise<string[]> {
+    const allNs = (await listNamespaces()).filter((n) => n.startsWith(PREFIX));
     const { readdir } = await import('node:fs/promises');
-    const dirs = runId ? [runId] : await readdir(stateRoot).catch(() => [] as string[]);
-    for (const d of dirs) {
-      const dir = join(stateRoot, d);
+    const ids = runId ? [runId] : [...new Set([...allNs.map((n) => runIdOf(n)).filter((x): x is string => !!x),
+      ...(await readdir(stateRoot).catch(() => [] as string[])).filter((d) => /^[0-9a-f]{6}$/.test(d))])];
+    const removed: string[] = [];
+    for (const id of ids) {
+      const owner = await ownerAlive(id);
+      if (!runId && owner && !opts.force) { removed.push(`(skipped run ${id}: its harness, pid ${owner}, is still running; use --force)`); continue; }
+      const ns = allNs.filter((n) => n.startsWith(`${PREFIX}${id}-`));
+      await deleteNamespaces(ns);
+      removed.push(...ns.map((n) => `netns ${n}`));
+      const dir = join(stateRoot, id);
       removed.push(...(await unmountBelow(dir)).map((m) => `mount ${m}`));
-      await rm(dir, { recursive: true, force: true });
-      removed.push(`dir ${dir}`);
+      if (existsSync(dir)) { await rm(dir, { recursive: true, force: true }); removed.push(`dir ${dir}`); }
+    }
+    if (!runId) {
+      // namespaces that are ours by prefix but carry no run id (e.g. tests' nd-test-*): only with force
+      const odd = allNs.filter((n) => !runIdOf(n));
+      if (opts.force && odd.length) { await deleteNamespaces(odd); removed.push(...odd.map((n) => `netns ${n}`)); }
     }
     return removed;
   }
+}
+
+/** The pid of a run's harness if it is still alive (and is not this process). */
+async function ownerAlive(runId: string): Promise<number | undefined> {
+  const pid = Number(await readFile(join(stateRoot, runId, 'owner.pid'), 'utf8').catch(() => ''));
+  if (!pid || pid === process.pid) return undefined;
+  try { process.kill(pid, 0); return pid; } catch { return undefined; }
 }

@@ -1,0 +1,60 @@
+// The flagship: the whole incident of "It wasn't DNS" (KubeCon EU 2022) and its fixes, on one page.
+// Alerting Engine pods (one gRPC channel per backend IP, pick_first) call the Metrics Service; the Metrics Service
+// is rolled out with a graceful stop; clients keep reconnecting to the old pod IPs until "DNS" (external-dns +
+// Route 53 in the talk) tells them the new backend set. With the talk's reconnect options the reconnects become a
+// SYN flood: RSTs during the graceful stop, then SYNs into the void once the pod is deleted, dropped by the
+// node's reverse-path filter (martians) — and every one of them a new flow in the node's ENA allowance, which
+// fills up, so node-local DNS cannot open TCP connections upstream and the Metrics Service sees DNS errors.
+import { defineExperiment } from '../harness/spec/schema.js';
+
+export default defineExperiment({
+  name: 'rollout-syn-flood',
+  description: 'gRPC reconnect backoff of 300 ms SYN-floods old pod IPs during a rollout, exhausts the ENA conntrack allowance and breaks node-local DNS; default backoff does not',
+  topology: { nodes: 3, serverNodes: 2 },
+  ena: { conntrackAllowance: 4000, timeouts: { unrepliedSeconds: 20, establishedSeconds: 432_000, closedSeconds: 5 } },
+  workloads: {
+    metricsService: { replicas: 2, gracefulStopSeconds: 10, dnsLookupsPerSecond: 20 },
+    alertingEngine: { instances: 2, channelsPerBackend: 200, discovery: 'per-backend', callIntervalMs: 1000, dnsPropagationSeconds: 20 },
+  },
+  steps: [{ steady: 15 }, { rollout: { batch: 1 } }, { observe: 25 }],
+  variants: {
+    baseline: {
+      description: "the talk's client: min/initial/max reconnect backoff 100/200/300 ms (C-core: the min doubles as connect timeout)",
+      workloads: { alertingEngine: { reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 } } },
+    },
+    fix: {
+      description: 'the fix from the talk: the reconnect options removed, gRPC defaults (1 s initial, 120 s max, 20 s connect timeout)',
+      workloads: { alertingEngine: { reconnect: 'grpc-defaults' } },
+    },
+    'cilium-unreachable': {
+      description: "baseline client, but the node installs an unreachable route for a deleted pod's IP (cilium/cilium#18505)",
+      topology: { unreachableOnDelete: true },
+      workloads: { alertingEngine: { reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 } } },
+    },
+  },
+  expect: {
+    baseline: [
+      { probe: 'syn.toOldPodIps', stat: 'peakRate', window: 'rollout', op: '>=', value: 500, why: 'X channels × reconnect every 0.3 s' },
+      { probe: 'martian.drops', target: 'flooded-nodes', stat: 'total', op: '>=', value: 100, why: 'SYNs to the deleted IP die in rp_filter on the addressless ENI' },
+      { probe: 'ena.allowanceExceeded', target: 'flooded-nodes', stat: 'total', op: '>=', value: 1, why: 'every reconnect attempt is a new flow for the ENA' },
+      { probe: 'dns.errors', target: 'flooded-node-pods', stat: 'total', op: '>=', value: 1, why: 'node-local DNS cannot open TCP connections upstream' },
+      { probe: 'dnscheck.failed', target: 'flooded-nodes', stat: 'total', op: '>=', value: 1, why: 'independent check: dig +tcp through the node-local cache' },
+      { probe: 'estab.failed', target: 'flooded-nodes', stat: 'total', op: '==', value: 0, why: 'established connections keep working: only NEW flows are dropped' },
+    ],
+    fix: [
+      { probe: 'ena.allowanceExceeded', stat: 'total', op: '==', value: 0 },
+      { probe: 'dns.errors', stat: 'total', op: '==', value: 0 },
+      { probe: 'dnscheck.failed', stat: 'total', op: '==', value: 0 },
+      { probe: 'estab.failed', stat: 'total', op: '==', value: 0 },
+    ],
+    'cilium-unreachable': [
+      { probe: 'martian.drops', target: 'flooded-nodes', stat: 'total', op: '==', value: 0, why: 'an unreachable route answers before rp_filter: no martians' },
+      { probe: 'icmp.destUnreachIn', stat: 'total', op: '>=', value: 1, why: 'clients get ICMP host unreachable (rate-limited by the kernel)' },
+    ],
+  },
+  compare: [
+    { ratio: ['baseline', 'fix'], probe: 'syn.toOldPodIps', stat: 'total', op: '>=', value: 5, why: 'the fix cuts the reconnect SYNs' },
+    { ratio: ['baseline', 'cilium-unreachable'], probe: 'martian.drops', stat: 'total', op: '>=', value: 100 },
+  ],
+  fastTimeScale: 0.5,
+});

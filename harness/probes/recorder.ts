@@ -1,0 +1,215 @@
+// Probes sampled every second into one time series per (probe, target). Typed, written once against the
+// provider interface: nodes are read through ClusterNode.readProcNet and the ENA reader, pods through their
+// admin endpoint. A sample that would overlap the next one is skipped (and counted as jitter).
+import type { Cluster, ClusterNode, PodHandle } from '../providers/types.js';
+import type { Marker, Series } from '../results.js';
+import type { ProbeId } from '../spec/schema.js';
+import { metricQuantile, metricSum, type WorkloadMetrics } from '../../workloads/common/metrics-types.js';
+import { parseConntrackCount, parseNetstat } from '../providers/lab/netns-node.js';
+import { log } from '../log.js';
+import { digTcp } from '../dns/lab.js';
+
+/** What the ENA simulator gives per node per read (see harness/ena). */
+export interface EnaSample {
+  allowanceExceeded: number;
+  allowanceAvailable: number;
+  trackedFlows: number;
+  newFlows: number;
+  flowsByFlag: { syn: number; fin: number; rst: number; none: number };
+  /** Pure SYNs received per destination IP (ingress of the node's uplinks), cumulative. */
+  synsByDst: Record<string, number>;
+  /** Pure SYNs sent per destination IP (egress of the node's uplinks), cumulative. */
+  synsByDstEgress?: Record<string, number>;
+}
+export type EnaReader = (node: ClusterNode) => Promise<EnaSample | undefined>;
+
+export interface RecorderOptions {
+  intervalMs?: number;
+  ena?: EnaReader;
+  /** Nodes on which to keep an established TCP connection and run `dig +tcp` through node-local DNS. */
+  checkNodes?: ClusterNode[];
+  /** How often (ms) the independent dig check runs per check node. */
+  dnsCheckIntervalMs?: number;
+  /** Called after every sample with headline numbers (live progress). */
+  onSample?(headline: Record<string, number>): void;
+}
+
+type Key = `${string}|${string}`;
+
+export class Recorder {
+  readonly markers: Marker[] = [];
+  private readonly series = new Map<Key, Series>();
+  private readonly oldIps = new Map<string, number>(); // ip → SYN count at the moment it became old
+  private readonly t0 = performance.now();
+  private timer?: NodeJS.Timeout;
+  private busy = false;
+  skipped = 0;
+  samples = 0;
+  private readonly dnsCheck = new Map<string, { ok: number; failed: number; running: boolean }>();
+  private readonly estab = new Map<string, { ok: number; failed: number }>();
+  private lastSynsByDst: Record<string, number> = {};
+  private dnsTimer?: NodeJS.Timeout;
+  private checkSeq = 0;
+
+  constructor(private readonly cluster: Cluster, private readonly opts: RecorderOptions = {}) {}
+
+  now(): number {
+    return Math.round((performance.now() - this.t0) / 10) / 100;
+  }
+
+  mark(kind: Marker['kind'], label: string): void {
+    this.markers.push({ t: this.now(), kind, label });
+  }
+
+  /** From now on SYNs to this IP count as SYNs to an old pod IP. */
+  markOld(ip: string): void {
+    if (!this.oldIps.has(ip)) this.oldIps.set(ip, this.lastSynsByDst[ip] ?? 0);
+  }
+
+  /** Feed from an estab agent (see estab-agent.ts). */
+  estabUpdate(node: string, v: { ok: number; failed: number }): void {
+    this.estab.set(node, v);
+  }
+
+  start(): void {
+    const interval = this.opts.intervalMs ?? 1000;
+    const tick = () => {
+      if (this.busy) { this.skipped++; return; }
+      this.busy = true;
+      this.sample().catch((e) => log.warn({ err: e }, 'probe sample failed')).finally(() => { this.busy = false; });
+    };
+    tick();
+    this.timer = setInterval(tick, interval);
+    if (this.opts.checkNodes?.length) {
+      for (const n of this.opts.checkNodes) this.dnsCheck.set(n.name, { ok: 0, failed: 0, running: false });
+      this.dnsTimer = setInterval(() => this.runDnsChecks(), this.opts.dnsCheckIntervalMs ?? 2000);
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    clearInterval(this.dnsTimer);
+    while (this.busy) await new Promise((r) => setTimeout(r, 20));
+    await this.sample().catch(() => undefined); // a last point at the very end
+  }
+
+  private runDnsChecks(): void {
+    for (const n of this.opts.checkNodes ?? []) {
+      const st = this.dnsCheck.get(n.name)!;
+      if (st.running) continue;
+      st.running = true;
+      const ns = (n as { ns?: string }).ns;
+      const name = `check${++this.checkSeq}.default.svc.cluster.local`;
+      const p = ns ? digTcp(ns, this.cluster.dns.nodeLocal, name, 2)
+        : n.exec('dig', ['+tcp', '+tries=1', '+time=2', `@${this.cluster.dns.nodeLocal}`, name], { reject: false }).then((r) => ({ ok: /status: NOERROR/.test(r.stdout), status: '' }));
+      p.then((r) => { if (r.ok) st.ok++; else st.failed++; }, () => { st.failed++; }).finally(() => { st.running = false; });
+    }
+  }
+
+  private put(probe: ProbeId, target: string, unit: string, kind: Series['kind'], t: number, v: number): void {
+    if (!Number.isFinite(v)) return;
+    const k: Key = `${probe}|${target}`;
+    let s = this.series.get(k);
+    if (!s) { s = { probe, target, unit, kind, points: [] }; this.series.set(k, s); }
+    s.points.push([t, v]);
+  }
+
+  private async sample(): Promise<void> {
+    const t = this.now();
+    const nodes = this.cluster.nodes;
+    const [nodeData, podData] = await Promise.all([
+      Promise.all(nodes.map(async (n) => ({
+        n,
+        netstat: await n.readProcNet('netstat').then(parseNetstat).catch(() => undefined),
+        snmp: await n.readProcNet('snmp').then(parseNetstat).catch(() => undefined),
+        ct: await n.readProcNet('stat/nf_conntrack').then(parseConntrackCount).catch(() => undefined),
+        ena: this.opts.ena ? await this.opts.ena(n).catch((e) => { log.debug({ err: e }, 'ena read'); return undefined; }) : undefined,
+      }))),
+      Promise.all(this.cluster.pods().map(async (p) => ({ p, m: await p.metrics().catch(() => undefined), snmp: await podSnmp(p) }))),
+    ]);
+    const synsAll: Record<string, number> = {};
+    for (const d of nodeData) {
+      const name = d.n.name;
+      if (d.netstat) this.put('martian.drops', name, 'packets', 'counter', t, d.netstat.TcpExtIPReversePathFilter ?? 0);
+      if (d.ct !== undefined) this.put('ct.count', name, 'entries', 'gauge', t, d.ct);
+      if (d.ena) {
+        const e = d.ena;
+        this.put('ena.allowanceExceeded', name, 'packets', 'counter', t, e.allowanceExceeded);
+        this.put('ena.allowanceAvailable', name, 'flows', 'gauge', t, e.allowanceAvailable);
+        this.put('ena.trackedFlows', name, 'flows', 'gauge', t, e.trackedFlows);
+        this.put('ena.newFlows', name, 'flows', 'counter', t, e.newFlows);
+        this.put('ena.flowsBySyn', name, 'flows', 'counter', t, e.flowsByFlag.syn);
+        this.put('ena.flowsByFin', name, 'flows', 'counter', t, e.flowsByFlag.fin);
+        this.put('ena.flowsByRst', name, 'flows', 'counter', t, e.flowsByFlag.rst);
+        this.put('ena.flowsByNone', name, 'flows', 'counter', t, e.flowsByFlag.none);
+        let inSum = 0;
+        for (const [ip, c] of Object.entries(e.synsByDst)) { inSum += c; synsAll[ip] = (synsAll[ip] ?? 0) + c; }
+        this.put('syn.in', name, 'SYNs', 'counter', t, inSum);
+        if (e.synsByDstEgress) this.put('syn.out', name, 'SYNs', 'counter', t, Object.values(e.synsByDstEgress).reduce((a, b) => a + b, 0));
+      }
+      const dc = this.dnsCheck.get(name);
+      if (dc) { this.put('dnscheck.ok', name, 'queries', 'counter', t, dc.ok); this.put('dnscheck.failed', name, 'queries', 'counter', t, dc.failed); }
+      const es = this.estab.get(name);
+      if (es) { this.put('estab.ok', name, 'pings', 'counter', t, es.ok); this.put('estab.failed', name, 'pings', 'counter', t, es.failed); }
+    }
+    if (this.opts.ena) {
+      this.lastSynsByDst = synsAll;
+      let old = 0;
+      for (const [ip, base] of this.oldIps) old += Math.max(0, (synsAll[ip] ?? base) - base);
+      this.put('syn.toOldPodIps', 'all', 'SYNs', 'counter', t, old);
+    }
+    const head: Record<string, number> = {};
+    for (const { p, m, snmp } of podData) {
+      if (snmp) {
+        this.put('tcp.activeOpens', p.name, 'connects', 'counter', t, snmp.TcpActiveOpens ?? 0);
+        this.put('icmp.destUnreachIn', p.name, 'packets', 'counter', t, snmp.IcmpInDestUnreachs ?? 0);
+      }
+      if (!m) continue;
+      this.podSeries(p, m, t);
+    }
+    this.samples++;
+    this.opts.onSample?.(Object.assign(head, this.headline()));
+  }
+
+  private podSeries(p: PodHandle, m: WorkloadMetrics, t: number): void {
+    if (p.app === 'metrics-service') {
+      this.put('dns.lookups', p.name, 'lookups', 'counter', t, metricSum(m, 'ms_dns_lookups_total'));
+      this.put('dns.errors', p.name, 'errors', 'counter', t, metricSum(m, 'ms_dns_errors_total'));
+      this.put('dns.latencyP99', p.name, 's', 'gauge', t, metricQuantile(m, 'ms_dns_latency_seconds', 0.99));
+    } else {
+      this.put('grpc.calls', p.name, 'calls', 'counter', t, metricSum(m, 'ae_calls_total'));
+      this.put('grpc.errors', p.name, 'calls', 'counter', t, metricSum(m, 'ae_call_errors_total'));
+      this.put('grpc.latencyP90', p.name, 's', 'gauge', t, metricQuantile(m, 'ae_call_latency_seconds', 0.9));
+      this.put('grpc.latencyP99', p.name, 's', 'gauge', t, metricQuantile(m, 'ae_call_latency_seconds', 0.99));
+      this.put('grpc.connectAttempts', p.name, 'attempts', 'counter', t, metricSum(m, 'ae_connect_attempts_total'));
+      this.put('grpc.channelsConnecting', p.name, 'channels', 'gauge', t, metricSum(m, 'ae_channels', { state: 'CONNECTING' }));
+    }
+  }
+
+  /** Latest per-second rates of the numbers a person watches during a run. */
+  headline(): Record<string, number> {
+    const rate = (probe: string) => {
+      let r = 0;
+      for (const s of this.series.values()) {
+        if (s.probe !== probe || s.points.length < 2) continue;
+        const [t0, v0] = s.points[s.points.length - 2]!, [t1, v1] = s.points[s.points.length - 1]!;
+        if (t1 > t0 && v1 >= v0) r += (v1 - v0) / (t1 - t0);
+      }
+      return r;
+    };
+    return {
+      'SYN/s old IPs': rate('syn.toOldPodIps'), 'exceeded/s': rate('ena.allowanceExceeded'),
+      'martians/s': rate('martian.drops'), 'dns err/s': rate('dns.errors'), 'grpc err/s': rate('grpc.errors'),
+    };
+  }
+
+  allSeries(): Series[] {
+    return [...this.series.values()];
+  }
+}
+
+async function podSnmp(p: PodHandle): Promise<Record<string, number> | undefined> {
+  const r = (p as { readProcNet?: (f: string) => Promise<string> }).readProcNet;
+  if (!r) return undefined;
+  return r.call(p, 'snmp').then(parseNetstat).catch(() => undefined);
+}

@@ -1,0 +1,182 @@
+// What kind and kubeconfig clusters share: workloads as Deployments (server-side apply), pod handles, and
+// rollouts driven by the Deployment controller and observed through a pod watch (rollout.ts).
+// The providers differ in how they reach nodes (docker exec vs a privileged DaemonSet) and pods' admin ports
+// (curl from the pod's node vs the API server's pod proxy), and in what they do when a pod is deleted.
+import type { V1Pod } from '@kubernetes/client-node';
+import { NotdnsError } from '../../errors.js';
+import { log } from '../../log.js';
+import { sleep } from '../../wait.js';
+import type { WorkloadMetrics } from '../../../workloads/common/metrics-types.js';
+import type { AppName, Cluster, ClusterNode, PodHandle, ProviderName, RolloutEvents, RolloutOptions, WorkloadDeployment } from '../types.js';
+import type { KubeClient } from './k8s.js';
+import { ADMIN_PORT, renderWorkload, rolloutPatch } from './manifests.js';
+import { podView, RolloutTracker, type PodView } from './rollout.js';
+
+/** How the harness talks HTTP to a pod's admin port. */
+export interface AdminTransport {
+  request(pod: PodView & { app: AppName }, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: string }>;
+}
+
+export class K8sPod implements PodHandle {
+  constructor(readonly name: string, readonly app: AppName, readonly node: string, readonly ip: string,
+    readonly uid: string, private readonly transport: AdminTransport) {}
+
+  private view(): PodView & { app: AppName } {
+    return { name: this.name, uid: this.uid, node: this.node, ip: this.ip, ready: true, deleting: false, app: this.app };
+  }
+
+  async metrics(): Promise<WorkloadMetrics> {
+    const r = await this.transport.request(this.view(), 'GET', '/metrics.json');
+    if (r.status !== 200) throw new NotdnsError(`GET /metrics.json on pod ${this.name} (${this.ip}): HTTP ${r.status}: ${r.body.slice(0, 200)}`, { kind: 'harness' });
+    return JSON.parse(r.body) as WorkloadMetrics;
+  }
+
+  async control(path: string, body: unknown): Promise<unknown> {
+    const r = await this.transport.request(this.view(), 'POST', path, body);
+    let parsed: unknown;
+    try { parsed = r.body ? JSON.parse(r.body) : undefined; } catch { parsed = r.body; }
+    if (r.status < 200 || r.status >= 300) {
+      const msg = (parsed as { error?: string } | undefined)?.error ?? r.body.slice(0, 200);
+      throw new NotdnsError(`POST ${path} on pod ${this.name}: HTTP ${r.status}: ${msg}`, { kind: 'harness' });
+    }
+    return parsed;
+  }
+}
+
+export interface K8sClusterOptions {
+  provider: ProviderName;
+  runId: string;
+  namespace: string;
+  client: KubeClient;
+  nodes: ClusterNode[];
+  dns: { upstream: string; nodeLocal: string };
+  transport: AdminTransport;
+  image: string;
+  /** Time for a Deployment to become available (image pulls on real clusters). */
+  deployTimeoutMs?: number;
+}
+
+export abstract class K8sCluster implements Cluster {
+  readonly provider: ProviderName;
+  readonly runId: string;
+  readonly nodes: ClusterNode[];
+  readonly dns: { upstream: string; nodeLocal: string };
+  readonly namespace: string;
+  readonly client: KubeClient;
+  /** Things this cluster does differently from the real system it stands for, in words for the report. */
+  readonly emulations: string[] = [];
+  protected readonly podList: K8sPod[] = [];
+  protected readonly transport: AdminTransport;
+  protected readonly image: string;
+  private readonly deployTimeoutMs: number;
+
+  constructor(o: K8sClusterOptions) {
+    this.provider = o.provider;
+    this.runId = o.runId;
+    this.namespace = o.namespace;
+    this.client = o.client;
+    this.nodes = o.nodes;
+    this.dns = o.dns;
+    this.transport = o.transport;
+    this.image = o.image;
+    this.deployTimeoutMs = o.deployTimeoutMs ?? 300_000;
+  }
+
+  abstract destroy(): Promise<void>;
+
+  /** Called when an old pod is gone (before RolloutEvents.onPodDeleted). */
+  protected async afterPodDeleted(_pod: K8sPod): Promise<void> {}
+  /** Called when a new pod is ready (before RolloutEvents.onPodReady). */
+  protected async afterPodReady(_pod: K8sPod): Promise<void> {}
+
+  protected handle(app: AppName, v: PodView): K8sPod {
+    return new K8sPod(v.name, app, v.node, v.ip, v.uid, this.transport);
+  }
+
+  async deploy(d: WorkloadDeployment): Promise<PodHandle[]> {
+    const { deployment, service } = renderWorkload(d, { namespace: this.namespace, runId: this.runId, image: this.image, maxSurge: 1 });
+    await this.client.apply(service ? [deployment, service] : [deployment]);
+    await this.client.waitDeploymentAvailable(this.namespace, d.app, this.deployTimeoutMs);
+    const pods = await this.livePods(d.app);
+    const handles = pods.map((p) => this.handle(d.app, p));
+    for (let i = this.podList.length - 1; i >= 0; i--) if (this.podList[i]!.app === d.app) this.podList.splice(i, 1);
+    this.podList.push(...handles);
+    return handles;
+  }
+
+  pods(app?: AppName): PodHandle[] {
+    return this.podList.filter((p) => !app || p.app === app);
+  }
+
+  /** Ready, not terminating pods of an app, from the API server. */
+  async livePods(app: AppName): Promise<PodView[]> {
+    const { pods } = await this.client.listPods(this.namespace, `app=${app}`);
+    return pods.map(podView).filter((p) => p.ready && !p.deleting && p.ip);
+  }
+
+  async rollout(app: AppName, opts: RolloutOptions, events: RolloutEvents = {}): Promise<void> {
+    const selector = `app=${app}`;
+    const listed = await this.client.listPods(this.namespace, selector);
+    const oldViews = listed.pods.map(podView).filter((p) => !p.deleting);
+    const oldByUid = new Map(oldViews.map((v) => [v.uid, this.podList.find((h) => h.uid === v.uid) ?? this.handle(app, v)]));
+    let queue: Promise<void> = Promise.resolve();
+    let failure: unknown;
+    const enqueue = (what: string, fn: () => Promise<void> | void) => {
+      queue = queue.then(fn).catch((e) => { failure ??= e; log.error({ err: e, what }, 'rollout event handler failed'); });
+    };
+    const tracker = new RolloutTracker(oldViews, oldViews.length, {
+      ready: (v) => enqueue('ready', async () => {
+        const h = this.handle(app, v);
+        this.podList.push(h);
+        await this.afterPodReady(h);
+        events.onPodReady?.(h);
+      }),
+      stopping: (v) => enqueue('stopping', () => { events.onPodStopping?.(oldByUid.get(v.uid) ?? this.handle(app, v)); }),
+      deleted: (v) => enqueue('deleted', async () => {
+        const h = oldByUid.get(v.uid) ?? this.handle(app, v);
+        const i = this.podList.indexOf(h);
+        if (i >= 0) this.podList.splice(i, 1);
+        await this.afterPodDeleted(h);
+        events.onPodDeleted?.(h);
+      }),
+    });
+
+    let stopWatch: (() => void) | undefined;
+    let watchEnded = false;
+    const startWatch = async (rv?: string) => {
+      watchEnded = false;
+      stopWatch = await this.client.watchPods(this.namespace, selector, rv,
+        (type, pod: V1Pod) => tracker.event(type, podView(pod)),
+        (err) => { watchEnded = true; if (err) log.debug({ err }, 'pod watch ended'); });
+    };
+    await startWatch(listed.resourceVersion);
+    const stamp = new Date().toISOString();
+    const budgetMs = (oldViews.length / Math.max(1, opts.batch) + 1) * (opts.gracefulStopSeconds + 90) * 1000 + 60_000;
+    const deadline = Date.now() + budgetMs;
+    try {
+      await this.client.apply([rolloutPatch(app, this.namespace, stamp, opts)], 'notdns-rollout');
+      log.info({ app, stamp, old: oldViews.length, batch: opts.batch }, 'rollout started');
+      while (!tracker.done) {
+        opts.signal?.throwIfAborted();
+        if (failure) throw failure;
+        if (Date.now() > deadline) {
+          throw new NotdnsError(`rollout of ${app} did not finish within ${Math.round(budgetMs / 1000)} s (${tracker.progress})`, {
+            kind: 'harness', hint: `kubectl -n ${this.namespace} get pods -o wide; kubectl -n ${this.namespace} rollout status deploy/${app}`,
+          });
+        }
+        if (watchEnded) {
+          // the API server closes watches now and then: re-list (that is the truth), then watch again from there
+          const again = await this.client.listPods(this.namespace, selector);
+          tracker.resync(again.pods.map(podView));
+          if (!tracker.done) await startWatch(again.resourceVersion);
+        }
+        await sleep(200, opts.signal);
+      }
+      await queue;
+      if (failure) throw failure;
+    } finally {
+      stopWatch?.();
+    }
+    log.info({ app, progress: tracker.progress }, 'rollout done');
+  }
+}
