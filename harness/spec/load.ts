@@ -38,6 +38,7 @@ export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]):
     let msg = i.message;
     if (i.code === 'unrecognized_keys') msg = `unknown field(s) ${(i as { keys: string[] }).keys.map((k) => `"${k}"`).join(', ')} (typo?)`;
     if (i.code === 'invalid_type' && /received undefined/.test(i.message)) msg = `is required (${i.message})`;
+    if (i.code === 'invalid_key') msg = `"${String(i.path[i.path.length - 1])}" is not a valid name: ${(i as { issues?: { message: string }[] }).issues?.map((x) => x.message).join('; ') ?? i.message}`;
     const ex = exampleFor(i.path);
     return `  - ${field}: ${msg}${ex ? `\n      example: ${ex}` : ''}`;
   });
