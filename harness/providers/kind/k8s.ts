@@ -138,7 +138,7 @@ export class KubeClient {
 
   /** Run a command in a pod's container (no TTY); exit code from the API server's status message. */
   async exec(namespace: string, pod: string, container: string, command: readonly string[],
-    opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+    opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
     const t0 = performance.now();
     const out = new PassThrough(), err = new PassThrough();
     const chunks = { out: [] as Buffer[], err: [] as Buffer[] };

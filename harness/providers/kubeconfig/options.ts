@@ -1,0 +1,46 @@
+// --provider kubeconfig runs the flood against an existing cluster: it is opt-in, loudly.
+import { NotdnsError } from '../../errors.js';
+
+export const I_KNOW_FLAG = '--i-know-this-is-not-a-test-cluster';
+
+export interface KubeconfigProviderOptions {
+  /** Set by --i-know-this-is-not-a-test-cluster. Without it the provider refuses to do anything. */
+  iKnowThisIsNotATestCluster?: boolean;
+  /** kubeconfig context (default: the current context of the kubeconfig). */
+  context?: string;
+  /** kubeconfig file (default: KUBECONFIG or ~/.kube/config). */
+  kubeconfig?: string;
+  /** Workload image in a registry the cluster pulls from (e.g. ECR). Env: NOTDNS_WORKLOAD_IMAGE. */
+  image?: string;
+  /** Node agent image (privileged, needs nsenter): default debian:bookworm-slim. */
+  agentImage?: string;
+}
+
+/**
+ * Refuse unless the user said, with the flag, that they know what this does. Throws NotdnsError kind 'usage'
+ * naming the flag. Returns the options otherwise.
+ */
+export function validateKubeconfigOptions(o: KubeconfigProviderOptions): KubeconfigProviderOptions & { iKnowThisIsNotATestCluster: true } {
+  if (o.iKnowThisIsNotATestCluster !== true) {
+    throw new NotdnsError(`--provider kubeconfig runs a SYN flood, fills the ENA conntrack allowance and rolls out workloads on an existing cluster; it refuses to start without ${I_KNOW_FLAG}.`, {
+      kind: 'usage',
+      hint: `Use a throwaway cluster, then pass ${I_KNOW_FLAG} (and --context NAME). For CI and laptops use --provider kind or the default lab.`,
+    });
+  }
+  return o as KubeconfigProviderOptions & { iKnowThisIsNotATestCluster: true };
+}
+
+/** Context names notdns will not touch even with the flag: they say production, or they are notdns's own kind clusters. */
+export function checkContextName(context: string): void {
+  if (!context) {
+    throw new NotdnsError('the kubeconfig has no current context', { kind: 'usage', hint: 'Pass --context NAME.' });
+  }
+  if (/(^|[^a-z])(prod|production|prd|live)([^a-z]|$)/i.test(context)) {
+    throw new NotdnsError(`context "${context}" looks like a production cluster; notdns will not flood it`, {
+      kind: 'usage', hint: 'Rename the context of a test cluster so that it does not say prod/production/prd/live, or use another cluster.',
+    });
+  }
+  if (/^kind-nd-/.test(context)) {
+    throw new NotdnsError(`context "${context}" is a notdns kind cluster`, { kind: 'usage', hint: 'Use --provider kind for those.' });
+  }
+}
