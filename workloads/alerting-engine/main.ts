@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// Alerting Engine: the gRPC client of the talk. Many channels, aggressive reconnect backoff, steady Query calls,
+// backend set changes with a DNS propagation delay. A load generator for the lab: bounded in time, channel count
+// and destinations (--allow-cidr).
+import { AdminServer } from '../common/admin.js';
+import { ADMIN_ADDRESS_FORM, parseAdminAddress } from '../common/admin-address.js';
+import { argFrom, createProgram, eventLog, intArg, manageLifetime, MAX_DURATION_LIMIT_S, numberArg, repeatable, usageError } from '../common/cli.js';
+import { inCidrs, parseBackendList, parseCidr, type Backend, type Cidr } from '../common/net-addr.js';
+import { BackendUpdates, checkBackends } from './backends.js';
+import { ChannelSet, type ChannelConfig } from './channels.js';
+import { ConnectGuard } from './connect-guard.js';
+import { createMetrics } from './metrics.js';
+
+interface Opts {
+  backends?: Backend[];
+  target?: string;
+  discovery: 'per-backend' | 'round-robin';
+  channelsPerBackend: number;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  connectTimeoutMs: number;
+  callIntervalMs: number;
+  callDeadlineMs: number;
+  callDelayMs: number;
+  dnsPropagationSeconds: number;
+  allowCidr?: Cidr[];
+  allowAnyTarget: boolean;
+  maxChannels: number;
+  admin?: string;
+  maxDurationSeconds: number;
+}
+
+const program = createProgram('alerting-engine', 'notdns Alerting Engine: gRPC load generator with one channel per backend (or round_robin), tunable reconnect backoff and a per-attempt connect timeout.')
+  .option('--backends <list>', 'initial backend set, IPv4:PORT,IPv4:PORT,... (change it later with POST /backends)', argFrom(parseBackendList))
+  .option('--target <target>', 'round-robin only: a gRPC target resolved by grpc-js, e.g. dns:///metrics.default.svc.cluster.local:50051 (instead of --backends)')
+  .option('--discovery <mode>', 'per-backend: K pick_first channels per backend (target ipv4:IP:PORT, local subchannel pool = own TCP connection each), like the talk\'s client; round-robin: ONE round_robin channel over all backends',
+    argFrom((v) => { if (v !== 'per-backend' && v !== 'round-robin') throw new Error('expected per-backend or round-robin'); return v; }), 'per-backend')
+  .option('--channels-per-backend <k>', 'per-backend: channels per backend; round-robin: call slots per backend on the one channel', intArg(1, 100_000), 1)
+  .option('--initial-backoff-ms <ms>', 'grpc.initial_reconnect_backoff_ms (unset: grpc-js default 1000)', intArg(1, 3_600_000))
+  .option('--max-backoff-ms <ms>', 'grpc.max_reconnect_backoff_ms (unset: grpc-js default 120000); the talk\'s client used 300', intArg(1, 3_600_000))
+  .option('--connect-timeout-ms <ms>', 'per-attempt connect deadline: a connect still unanswered after this long is aborted and retried on a new socket after the backoff, like C-core\'s min connect timeout (0 = none, the grpc-js behaviour: a SYN into a black hole lasts the kernel\'s ~130 s of retries)', intArg(0, 600_000), 0)
+  .option('--call-interval-ms <ms>', 'each call slot issues one Query per interval (random phase); skipped while its previous call is in flight', intArg(10, 3_600_000), 1000)
+  .option('--call-deadline-ms <ms>', 'deadline of each Query', intArg(1, 3_600_000), 1000)
+  .option('--call-delay-ms <ms>', 'QueryRequest.delay_ms: the server holds each call this long (long in-flight calls)', intArg(0, 600_000), 0)
+  .option('--dns-propagation-seconds <s>', 'a POST /backends update takes effect after this delay (external-dns + Route 53 in the talk)', numberArg(0, 3600), 0)
+  .option('--allow-cidr <cidr>', 'IPv4 CIDR backends may be in (repeatable; required unless --allow-any-target); every TCP connect outside is refused in-process', repeatable(parseCidr))
+  .option('--allow-any-target', 'disable the --allow-cidr safety net', false)
+  .option('--max-channels <n>', 'refuse backend sets that need more channels than this', intArg(1, 1_000_000), 20_000)
+  .option('--admin <addr>', `admin HTTP endpoint (GET /metrics, /metrics.json, /healthz, GET|POST /backends): ${ADMIN_ADDRESS_FORM}`, argFrom((v) => { parseAdminAddress(v); return v; }))
+  .option('--max-duration-seconds <s>', 'stop by itself (close channels, exit 0) after this many seconds', intArg(1, MAX_DURATION_LIMIT_S), 3600)
+  .addHelpText('after', `
+Metrics: ae_calls_total{code}, ae_call_errors_total, ae_calls_skipped_total, ae_call_latency_seconds (summary
+  0.5/0.9/0.99 over 10 s), ae_channels{state}, ae_connect_attempts_total, ae_connect_timeouts_total,
+  ae_connect_errors_total{kind}, ae_connects_in_progress, ae_backends, ae_pending_backend_updates,
+  ae_backend_updates_applied_total, plus process_*/nodejs_* defaults.
+Events: one JSON line per event on stdout (started, backends-accepted, backends-applied, stopping, exit).`);
+
+program.parse();
+const opts = program.opts<Opts>();
+const cidrs = opts.allowCidr ?? [];
+if (!opts.allowAnyTarget && cidrs.length === 0) usageError(program, '--allow-cidr', 'required (e.g. --allow-cidr 10.1.0.0/16) unless --allow-any-target');
+if (opts.target && opts.discovery !== 'round-robin') usageError(program, '--target', 'needs --discovery round-robin');
+if (opts.target && opts.backends) usageError(program, '--target', 'use either --target or --backends, not both');
+
+const cfg: ChannelConfig = {
+  discovery: opts.discovery, channelsPerBackend: opts.channelsPerBackend, target: opts.target,
+  initialBackoffMs: opts.initialBackoffMs, maxBackoffMs: opts.maxBackoffMs,
+  callIntervalMs: opts.callIntervalMs, callDeadlineMs: opts.callDeadlineMs, callDelayMs: opts.callDelayMs,
+};
+const policy = { allowCidrs: cidrs, allowAny: opts.allowAnyTarget, maxChannels: opts.maxChannels };
+const initial = opts.backends ?? [];
+const problem = checkBackends(initial, policy, cfg);
+if (problem) usageError(program, '--backends', problem);
+
+const log = eventLog('alerting-engine');
+let channels: ChannelSet | undefined;
+const m = createMetrics(() => channels?.states() ?? {});
+const guard = new ConnectGuard({
+  timeoutMs: opts.connectTimeoutMs,
+  allowed: (host) => opts.allowAnyTarget || inCidrs(host, cidrs),
+  onAttempt: () => m.connectAttempts.inc(),
+  onTimeout: () => m.connectTimeouts.inc(),
+  onError: (kind) => m.connectErrors.inc({ kind }),
+});
+guard.install();
+channels = new ChannelSet(cfg, m, guard, log);
+const updates = new BackendUpdates(channels, cfg, policy, opts.dnsPropagationSeconds * 1000, m, log);
+const admin = opts.admin ? new AdminServer(opts.admin, m.registry) : undefined;
+let running = false;
+
+manageLifetime({
+  maxDurationSeconds: opts.maxDurationSeconds,
+  log,
+  stop: async () => {
+    running = false;
+    updates.cancelAll();
+    channels?.close();
+    guard.abortAll();
+    await admin?.close();
+  },
+});
+
+try {
+  if (admin) {
+    admin.setServing(() => running);
+    updates.register(admin);
+    log('admin-listening', { admin: await admin.listen() });
+  }
+} catch (e) {
+  process.stderr.write(`alerting-engine: cannot start: ${(e as Error).message}\n`);
+  process.exit(1);
+}
+channels.start();
+if (!opts.target) channels.setBackends(initial);
+else m.backends.set(1);
+running = true;
+log('started', {
+  discovery: cfg.discovery, target: cfg.target, backends: initial.map((b) => b.key), channels: channels.channelCount(),
+  initialBackoffMs: cfg.initialBackoffMs ?? 'default(1000)', maxBackoffMs: cfg.maxBackoffMs ?? 'default(120000)',
+  connectTimeoutMs: opts.connectTimeoutMs, callIntervalMs: cfg.callIntervalMs, callDeadlineMs: cfg.callDeadlineMs,
+  allowCidr: opts.allowAnyTarget ? 'any' : cidrs.map((c) => c.text),
+});
