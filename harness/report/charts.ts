@@ -8,7 +8,7 @@ import type { Point } from './series.js';
 export const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif";
 
 /** Categorical palette (Tableau 10, reordered for contrast); one colour per target, stable across the page. */
-export const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#b07aa1', '#edc948', '#9c755f', '#ff9da7', '#bab0ac'];
+export const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#b07aa1', '#9c755f', '#d37295', '#b6992d', '#79706e'];
 
 export const MARKER_STYLE: Record<Marker['kind'], { color: string; dash: string; label: string }> = {
   step: { color: '#6b7280', dash: 'dashed', label: 'step' },

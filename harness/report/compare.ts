@@ -143,8 +143,10 @@ const CHANGE_TEXT: Record<ExpectationChange, string> = {
 
 export interface RenderCompareOptions {
   color?: boolean;
-  /** Show expectations that passed in both runs too (default: only changed or failing ones, plus a count). */
+  /** Show everything: expectations that passed in both runs, numbers that barely moved. */
   all?: boolean;
+  /** Numbers whose relative change is below this are counted, not listed (default 0.01 = 1%). */
+  minChange?: number;
 }
 
 export function renderComparison(c: Comparison, opts: RenderCompareOptions = {}): string {
@@ -182,15 +184,21 @@ export function renderComparison(c: Comparison, opts: RenderCompareOptions = {})
   if (hidden) out.push(s.dim(`${plural(hidden, 'expectation')} passed in both runs${shown.length ? ' (not shown; --all shows them)' : ''}`));
   out.push('');
 
-  const changed = c.numbers.filter((n) => n.a !== n.b);
+  const min = opts.minChange ?? 0.01;
+  const listed = opts.all ? c.numbers : c.numbers.filter((n) => n.relChange === null ? n.a !== n.b : Math.abs(n.relChange) >= min);
+  const quiet = c.numbers.length - listed.length;
   if (c.numbers.length) {
     out.push(s.bold('Numbers'));
-    out.push(table(
-      [{ header: 'variant' }, { header: 'number', max: 48 }, { header: 'A', align: 'right' }, { header: 'B', align: 'right' }, { header: 'Δ', align: 'right' }],
-      c.numbers.map((n) => [n.variant, n.label, fmtNumber(n.a, n.format), fmtNumber(n.b, n.format), fmtChange(n.a, n.b)]),
-      undefined, s,
-    ));
-    out.push(s.dim(`${plural(changed.length, 'number')} changed`));
+    if (listed.length) {
+      out.push(table(
+        [{ header: 'variant' }, { header: 'number', max: 48 }, { header: 'A', align: 'right' }, { header: 'B', align: 'right' }, { header: 'Δ', align: 'right' }],
+        listed.map((n) => [n.variant, n.label, fmtNumber(n.a, n.format), fmtNumber(n.b, n.format), fmtChange(n.a, n.b)]),
+        undefined, s,
+      ));
+    }
+    out.push(s.dim(opts.all
+      ? `${plural(c.numbers.filter((n) => n.a !== n.b).length, 'number')} changed`
+      : `${listed.length} of ${plural(c.numbers.length, 'number')} changed by ${fmtNum(min * 100)}% or more${quiet ? ' (--all shows the rest)' : ''}`));
     out.push('');
   }
 

@@ -81,7 +81,8 @@ export function fmtChange(a: number | null, b: number | null): string {
   if (r === 0) return '±0%';
   if (r >= 9) return `×${sig3(1 + r)}`;
   const pct = r * 100;
-  const s = Math.abs(pct) >= 10 ? String(Math.round(pct)) : sig3(pct);
+  if (Math.abs(pct) < 0.05) return '≈0%';
+  const s = Math.abs(pct) >= 10 ? String(Math.round(pct)) : pct.toFixed(1).replace(/\.0$/, '');
   return `${pct > 0 ? '+' : ''}${s}%`;
 }
 

@@ -113,7 +113,7 @@ export class ProgressView {
       if (message && this.mode !== 'quiet') this.write(message);
       return;
     }
-    const text = `${this.line()}${message ? ` — ${message}` : ''}`;
+    const text = `${this.line(true)}${message ? ` — ${message}` : ''}`;
     if (this.spinner) this.spinner.succeed(this.fit(text));
     else if (this.mode === 'plain') this.write(`✔ ${text}`);
     this.end();
@@ -145,9 +145,11 @@ export class ProgressView {
     return (this.now() - this.startedAt) / 1000;
   }
 
-  private line(): string {
+  /** The phase line; `final` (a finished phase) shows the time it took instead of the time left. */
+  private line(final = false): string {
     const c = formatCounters(this.counters);
-    return `${this.phase ?? ''}  ${formatTiming(this.elapsed(), this.total)}${c ? `  ${c}` : ''}`;
+    const timing = final ? fmtClock(this.elapsed()) : formatTiming(this.elapsed(), this.total);
+    return `${this.phase ?? ''}  ${timing}${c ? `  ${c}` : ''}`;
   }
 
   private text(): string {

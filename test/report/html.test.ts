@@ -67,7 +67,8 @@ describe('report: report.html in headless Chromium', function () {
 
   before(async function () {
     if (!existsSync(CHROMIUM)) {
-      this.skip(); // reason printed below
+      console.log(`      (skipped: ${CHROMIUM} not found; install it with \`apt-get install -y chromium\` or point NOTDNS_CHROMIUM at a Chromium binary)`);
+      this.skip();
     }
     dir = await mkdtemp(join(tmpdir(), 'notdns-report-html-'));
     userDataDir = await mkdtemp(join(tmpdir(), 'notdns-chromium-'));
@@ -77,9 +78,6 @@ describe('report: report.html in headless Chromium', function () {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
         '--disable-component-update', '--disable-sync'],
     });
-  });
-  before(function () {
-    if (!existsSync(CHROMIUM)) console.log(`      (skipped: ${CHROMIUM} not found; install it with \`apt-get install -y chromium\` or set NOTDNS_CHROMIUM)`);
   });
 
   after(async () => {
