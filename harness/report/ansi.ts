@@ -24,9 +24,19 @@ export function style(color: boolean): Style {
  * FORCE_COLOR (other than 0), otherwise only on a TTY that is not TERM=dumb.
  */
 export function useColor(stream: { isTTY?: boolean } = process.stdout, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (noColor(env)) return false;
   if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false') return true;
   return !!stream.isTTY && env.TERM !== 'dumb';
+}
+
+/** NO_COLOR is set (and not empty): no colour whatever a caller asked for. */
+export function noColor(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.NO_COLOR !== undefined && env.NO_COLOR !== '';
+}
+
+/** The colour decision for a renderer: the caller's wish (default: useColor(stdout)), overruled by NO_COLOR. */
+export function colorFor(wish: boolean | undefined, stream: { isTTY?: boolean } = process.stdout): boolean {
+  return (wish ?? useColor(stream)) && !noColor();
 }
 
 // eslint-disable-next-line no-control-regex

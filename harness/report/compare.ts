@@ -2,7 +2,7 @@
 // relative change, and the headline numbers per variant. A regression is an expectation that passed in `a`
 // and fails in `b`.
 import type { ExpectationResult, Results } from '../results.js';
-import { style, table, useColor } from './ansi.js';
+import { colorFor, style, table } from './ansi.js';
 import { fmtChange, fmtExpectationValue, fmtNum, fmtSeconds, plural, relChange } from './format.js';
 import { headlines, unitForExpectation, type Headline } from './series.js';
 
@@ -150,7 +150,7 @@ export interface RenderCompareOptions {
 }
 
 export function renderComparison(c: Comparison, opts: RenderCompareOptions = {}): string {
-  const s = style(opts.color ?? useColor(process.stdout));
+  const s = style(colorFor(opts.color));
   const out: string[] = [];
   const runLine = (tag: string, r: RunRef) => `  ${tag}  ${r.runId}  ${r.experiment}  ${r.startedAt}  notdns ${r.toolVersion}  ${r.error ? s.red('harness error') : r.pass ? s.green('pass') : s.red('fail')}`;
   out.push(s.bold('notdns compare'));

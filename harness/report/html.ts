@@ -357,7 +357,7 @@ h1{font-size:22px;margin:0 0 2px}h2{font-size:17px;margin:28px 0 10px}h3{font-si
 .banner .word{font-weight:800;font-size:26px;letter-spacing:.02em;min-width:110px}
 .banner .line{font-weight:600;font-size:16px}
 .banner.fail{background:var(--red-bg);border-color:#fecaca}.banner.fail .word{color:var(--red)}
-.banner.error{background:#fff7ed;border-color:#fdba74}.banner.error .word{color:#c2410c;font-size:20px}
+.banner.error{background:#fff7ed;border-color:#fdba74}.banner.error .word{color:#c2410c;font-size:20px;white-space:nowrap}
 .banner.pass{background:var(--green-bg);border-color:#bbf7d0}.banner.pass .word{color:var(--green)}
 .banner.none{background:var(--amber-bg);border-color:#fde68a}
 .failures{margin:8px 0 0;padding-left:18px}.failures li{margin:2px 0}.failures .more{color:var(--muted);list-style:none}

@@ -57,7 +57,7 @@ function testcase(results: Results, e: ExpectationResult, classname: string): st
   const message = expectationMessage(e, unitForExpectation(results, e));
   const body = [
     message,
-    `probe: ${e.probe}  stat: ${e.stat}  op: ${e.op}  threshold: ${fmtNum(e.threshold)} (${e.threshold})  measured: ${e.measured === null ? 'null (could not be measured)' : `${fmtNum(e.measured)} (${e.measured})`}`,
+    `probe: ${e.probe}  stat: ${e.stat}  op: ${e.op}  threshold: ${exact(e.threshold)}  measured: ${e.measured === null ? 'null (could not be measured)' : exact(e.measured)}`,
     e.detail ? `detail: ${e.detail}` : '',
   ].filter(Boolean).join('\n');
   return `${head}>\n      <failure${attrs({ message, type: 'expectation' })}>${xmlText(body)}</failure>\n    </testcase>`;
@@ -91,7 +91,7 @@ export function renderJunit(results: Results): string {
     const text = [err.message, err.hint ? `Fix: ${err.hint}` : ''].filter(Boolean).join('\n');
     tests += 1;
     errors += 1;
-    body.push(`  <testsuite${attrs({ name: classname, tests: 1, failures: 0, errors: 1, skipped: 0, time: 0, timestamp: results.startedAt, hostname: results.host.hostname })}>`);
+    body.push(`  <testsuite${attrs({ name: classname, tests: 1, failures: 0, errors: 1, skipped: 0, time: round(0), timestamp: results.startedAt, hostname: results.host.hostname })}>`);
     body.push(`    <testcase${attrs({ name, classname, time: 0 })}>\n      <error${attrs({ message, type: err.kind })}>${xmlText(text)}</error>\n    </testcase>`);
     body.push('  </testsuite>');
   }
@@ -101,6 +101,12 @@ export function renderJunit(results: Results): string {
   lines.push(...body);
   lines.push('</testsuites>');
   return lines.join('\n') + '\n';
+}
+
+/** The formatted value, with the raw number when formatting rounded it. */
+function exact(v: number): string {
+  const f = fmtNum(v);
+  return f === String(v) ? f : `${f} (${v})`;
 }
 
 function round(x: number): string {

@@ -3,7 +3,7 @@
 // Elsewhere (CI, pipes): plain lines, one per finished phase (plus an occasional heartbeat for long phases), no
 // escape codes. `quiet` prints failures only.
 import ora, { type Ora } from 'ora';
-import { stripAnsi, style, truncate, useColor } from './ansi.js';
+import { colorFor, stripAnsi, style, truncate } from './ansi.js';
 import { fmtClock, fmtNum } from './format.js';
 
 export type Counters = Record<string, number | string>;
@@ -69,7 +69,7 @@ export class ProgressView {
     this.now = opts.now ?? Date.now;
     this.heartbeatMs = (opts.heartbeatSeconds ?? 60) * 1000;
     this.mode = opts.quiet ? 'quiet' : (opts.interactive ?? isInteractive(this.stream)) ? 'live' : 'plain';
-    this.s = style(opts.color ?? (this.mode === 'live' && useColor(this.stream)));
+    this.s = style(this.mode === 'live' && colorFor(opts.color, this.stream));
   }
 
   /** Begin a phase (ends the previous one as done, if it is still running). */

@@ -1,12 +1,12 @@
 // The verdict as printed at the end of a run: harness error (if any), failures first, the full table, and one
 // closing line (`3/14 expectations failed` / `all 14 expectations passed`).
 import type { Results } from '../results.js';
-import { style, table, useColor } from './ansi.js';
+import { colorFor, style, table } from './ansi.js';
 import { expectationMessage, fmtExpectationValue, plural } from './format.js';
 import { unitForExpectation } from './series.js';
 
 export interface VerdictOptions {
-  /** Colour the output; default: useColor(process.stdout) (TTY and no NO_COLOR). */
+  /** Colour the output; default: useColor(process.stdout) (a TTY). NO_COLOR in the environment always wins. */
   color?: boolean;
   /** Longest expectation label in the table (longer ones are cut; the failure list always shows them whole). */
   maxLabel?: number;
@@ -25,7 +25,7 @@ export function verdictLine(results: Results): string {
 }
 
 export function renderVerdict(results: Results, opts: VerdictOptions = {}): string {
-  const color = opts.color ?? useColor(process.stdout);
+  const color = colorFor(opts.color);
   const s = style(color);
   const ex = results.verdict.expectations;
   const failed = ex.filter((e) => !e.pass);

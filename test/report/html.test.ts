@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -141,7 +141,7 @@ describe('report: report.html in headless Chromium', function () {
 
       const shot = join(artifactsDir(), 'report-screenshot.png');
       await page.screenshot({ path: shot, fullPage: true });
-      await writeFile(join(artifactsDir(), 'report.html'), await page.content());
+      await copyFile(paths.html, join(artifactsDir(), 'report.html'));
       console.log(`      screenshot: ${shot}`);
     } finally {
       await context.close();

@@ -52,9 +52,17 @@ describe('report: terminal verdict', () => {
 
   it('colours only when asked, and the colours do not change the text', () => {
     const r = makeResults();
-    const colored = renderVerdict(r, { color: true });
-    assert.match(colored, /\u001b\[31m/);
-    assert.equal(stripAnsi(colored), renderVerdict(r, { color: false }));
+    const saved = process.env.NO_COLOR;
+    try {
+      delete process.env.NO_COLOR;
+      const colored = renderVerdict(r, { color: true });
+      assert.match(colored, /\u001b\[31m/);
+      assert.equal(stripAnsi(colored), renderVerdict(r, { color: false }));
+      process.env.NO_COLOR = '1';
+      assert.ok(!/\u001b\[/.test(renderVerdict(r, { color: true })), 'NO_COLOR wins over the caller');
+    } finally {
+      if (saved === undefined) delete process.env.NO_COLOR; else process.env.NO_COLOR = saved;
+    }
   });
 
   it('useColor: TTY only, NO_COLOR wins, FORCE_COLOR forces', () => {
