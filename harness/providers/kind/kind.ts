@@ -25,7 +25,8 @@ export const UNREACHABLE_EMULATION = "emulated: Cilium's flag has no effect with
   + '`ip route replace unreachable <old pod IP>/32` in the node container (cilium/cilium#18505 behaviour)';
 
 export interface KindProviderOptions {
-  /** Workload image to load (default notdns/workloads:dev, built from workloads/Dockerfile unless buildImage=false). */
+  /** Workload image to load (default notdns/workloads:dev, built from workloads/Dockerfile unless buildImage=false
+   * or NOTDNS_KIND_BUILD_IMAGE=0, e.g. when CI built it in an earlier step). */
   image?: string;
   buildImage?: boolean;
   /** Base image for the workload image (default node:20-bookworm-slim; offline: notdns/node-base:bookworm). */
@@ -148,7 +149,7 @@ export class KindProvider implements Provider {
     }
 
     const image = this.opts.image ?? WORKLOAD_IMAGE;
-    if (this.opts.buildImage ?? true) {
+    if (this.opts.buildImage ?? process.env.NOTDNS_KIND_BUILD_IMAGE !== '0') {
       progress(`building the workload image ${image}`);
       await buildWorkloadImage({ stageDir: join(up.stateDir, 'image-context'), tag: image, base: this.opts.imageBase, signal: up.signal });
     }
