@@ -6,7 +6,7 @@ import type { ExpectationResult, Marker, Results, Series, VariantResult } from '
 import { MARKER_STYLE, PALETTE, WINDOW_FILL, niceScale, renderChart, renderTimeline, type ChartLine } from './charts.js';
 import { expectationMessage, fmtAxis, fmtChange, fmtClock, fmtExpectationValue, fmtNum, fmtSeconds, plural } from './format.js';
 import {
-  chartPoints, counterIncrease, counterRate, headlines, maxOf, minOf, preferNodeSeries, seriesOf, unitForExpectation,
+  chartPoints, counterIncrease, counterRate, headlines, maxOf, minOf, nodeNames, preferNodeSeries, seriesOf, unitForExpectation,
   type Headline, type Point,
 } from './series.js';
 import { verdictLine } from './terminal.js';
@@ -227,25 +227,45 @@ function renderRow(results: Results, row: RowDef, L: Layout, colors: Colors, hei
   return { html, used };
 }
 
-/** Rows for every probe the dashboards did not show (per-pod DNS, flow breakdowns, lookups, calls, ...). */
+/**
+ * Rows for every probe the dashboards did not show (per-pod DNS, flow breakdowns, lookups, calls, ...). A probe
+ * recorded both per node and per pod gets one row for each, so nodes and pods are not drawn on one scale.
+ */
 function otherRows(results: Results, consumed: Set<Series>): RowDef[] {
-  const probes: { probe: string; kind: Series['kind']; unit: string }[] = [];
+  type Scope = 'node' | 'pod' | 'any';
+  const groups: { probe: string; scope: Scope; kind: Series['kind']; unit: string }[] = [];
+  const nodesOf = new Map(results.variants.map((v) => [v, nodeNames(v)]));
+  const mixed = new Set<string>();
+  const scopes = new Map<string, Set<boolean>>();
   for (const v of results.variants) {
     for (const s of v.series) {
-      if (consumed.has(s) || probes.some((p) => p.probe === s.probe)) continue;
-      probes.push({ probe: s.probe, kind: s.kind, unit: s.unit });
+      if (consumed.has(s)) continue;
+      const set = scopes.get(s.probe) ?? new Set<boolean>();
+      set.add(nodesOf.get(v)!.has(s.target));
+      scopes.set(s.probe, set);
     }
   }
-  probes.sort((a, b) => a.probe.localeCompare(b.probe));
-  return probes.map(({ probe, kind, unit }) => {
+  for (const [probe, set] of scopes) if (set.size > 1) mixed.add(probe);
+  for (const v of results.variants) {
+    for (const s of v.series) {
+      if (consumed.has(s)) continue;
+      const scope: Scope = mixed.has(s.probe) ? (nodesOf.get(v)!.has(s.target) ? 'node' : 'pod') : 'any';
+      if (!groups.some((g) => g.probe === s.probe && g.scope === scope)) groups.push({ probe: s.probe, scope, kind: s.kind, unit: s.unit });
+    }
+  }
+  // Only non-node targets other than 'all' left for this probe (e.g. dns.errors once the per-node series are charted).
+  const perPodOnly = (probe: string) => results.variants.every((v) => v.series.every((s) => s.probe !== probe || consumed.has(s) || (!nodesOf.get(v)!.has(s.target) && s.target !== 'all')));
+  groups.sort((a, b) => a.probe.localeCompare(b.probe) || a.scope.localeCompare(b.scope));
+  return groups.map(({ probe, scope, kind, unit }) => {
     const seconds = /^(s|sec|seconds?)$/i.test(unit);
     const fmt: ValueFormat = seconds ? 'seconds' : kind === 'counter' ? 'rate' : 'count';
+    const inScope = (v: VariantResult, s: Series) => scope === 'any' || (scope === 'node') === nodesOf.get(v)!.has(s.target);
     return {
-      id: `probe-${probe.replace(/[^\w-]/g, '_')}`,
-      title: `${probe}${kind === 'counter' ? ` (${unit || 'events'}/s)` : unit && !seconds ? ` (${unit})` : ''}`,
+      id: `probe-${probe.replace(/[^\w-]/g, '_')}${scope === 'any' ? '' : `-${scope}`}`,
+      title: `${probe}${scope !== 'any' ? ` per ${scope}` : scopes.get(probe)?.has(true) ? ' per node' : perPodOnly(probe) ? ' per pod' : ''}${kind === 'counter' ? ` (${unit || 'events'}/s)` : unit && !seconds ? ` (${unit})` : ''}`,
       why: kind === 'counter' ? 'Counter, shown as its per-second rate.' : 'Gauge.',
       format: fmt, cellStat: 'peak', total: kind === 'counter',
-      build: (v) => { const ss = v.series.filter((s) => s.probe === probe && !consumed.has(s)); return { lines: perTarget(ss), used: ss }; },
+      build: (v) => { const ss = v.series.filter((s) => s.probe === probe && !consumed.has(s) && inScope(v, s)); return { lines: perTarget(ss), used: ss }; },
     } satisfies RowDef;
   });
 }
