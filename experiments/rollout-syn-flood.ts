@@ -50,10 +50,12 @@ export default defineExperiment({
     'cilium-unreachable': [
       { probe: 'martian.drops', target: 'flooded-nodes', stat: 'total', op: '==', value: 0, why: 'an unreachable route answers before rp_filter: no martians' },
       { probe: 'icmp.destUnreachIn', stat: 'total', op: '>=', value: 1, why: 'clients get ICMP host unreachable (rate-limited by the kernel)' },
+      { probe: 'ena.allowanceExceeded', target: 'flooded-nodes', stat: 'total', op: '>=', value: 1, why: 'the route alone does not save the allowance: the SYNs still arrive' },
     ],
   },
   compare: [
-    { ratio: ['baseline', 'fix'], probe: 'syn.toOldPodIps', stat: 'total', op: '>=', value: 5, why: 'the fix cuts the reconnect SYNs' },
+    { ratio: ['baseline', 'fix'], probe: 'grpc.connectAttempts', stat: 'total', window: 'rollout', op: '>=', value: 5, why: 'the fix cuts the reconnect attempts (each one a new flow)' },
+    { ratio: ['baseline', 'fix'], probe: 'syn.toOldPodIps', stat: 'total', op: '>=', value: 2.5, why: 'fewer SYNs reach the old IPs (the fix still sends kernel SYN retransmits: same flow, no new entry)' },
     { ratio: ['baseline', 'cilium-unreachable'], probe: 'martian.drops', stat: 'total', op: '>=', value: 100 },
   ],
   fastTimeScale: 0.5,

@@ -71,10 +71,13 @@ export function unboundConf(dir: string, node: string, listen: string, upstreamI
     tcp-upstream: yes
     outgoing-num-tcp: 16
     num-queries-per-thread: 256
-    # CoreDNS forward keeps upstream connections for expire=10s; unbound closes idle ones after tcp-reuse-timeout
-    # and a connection after max-reuse-tcp-queries: both force new upstream connections regularly
-    tcp-reuse-timeout: 2000
-    max-reuse-tcp-queries: 100
+    # CoreDNS forward takes a pooled connection per query (no pipelining) and opens new ones whenever the pooled
+    # ones are busy or expired (expire 10s): under node-local-dns's concurrent load, new upstream connections are
+    # needed all the time. unbound pipelines queries on one stream for as long as it is not idle for
+    # tcp-reuse-timeout (measured here: one connection for 150 queries in 8 s at the default). 1 ms makes every
+    # upstream query open a NEW TCP connection: the dependency on new flows that the incident broke.
+    # (max-reuse-tcp-queries has no effect on unbound 1.17.1's upstream streams, measured.)
+    tcp-reuse-timeout: 1
     # forward health: give up on an unanswered upstream quickly, forget "down" after 10 s (default 900 s)
     infra-keep-probing: yes
     infra-cache-max-rtt: 3000

@@ -42,6 +42,10 @@ export const TopologySchema = z.strictObject({
 export const EnaSchema = z.strictObject({
   enabled: z.boolean().default(true),
   conntrackAllowance: posInt(1_000_000).default(4000),
+  /** Enforce the allowance on the Alerting Engine's nodes too. Off by default: in the talk the clients were
+   *  spread over many instances of another cluster; here one node stands for all of them, so its flows are
+   *  counted but not capped (otherwise the client's own allowance would throttle the flood). */
+  enforceOnClientNodes: z.boolean().default(false),
   timeouts: z.strictObject({
     unrepliedSeconds: seconds(3600).default(20),
     establishedSeconds: seconds(432_000).default(432_000),

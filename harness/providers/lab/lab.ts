@@ -224,18 +224,19 @@ export class LabCluster implements Cluster {
   async deletePod(pod: LabPod | { ns: string; ip: string; node: string }): Promise<void> {
     const node = this.node(pod.node);
     if (pod instanceof LabPod) await this.killPod(pod);
+    if (this.topology.unreachableOnDelete) {
+      // cilium/cilium#18505 (--enable-unreachable-routes): on endpoint deletion the pod's /32 route is replaced by
+      // an unreachable route, so the old IP answers with ICMP host unreachable (rate-limited by the kernel)
+      await batch('ip', [`route replace unreachable ${pod.ip}/32`], { ns: node.ns });
+    }
     await run('ip', ['netns', 'del', pod.ns], { reject: false });
-    await batch('ip', [
-      `route del ${pod.ip}/32`,
-    ], { ns: node.ns }).catch(() => undefined); // already gone with the veth
+    if (!this.topology.unreachableOnDelete) {
+      await batch('ip', [`route del ${pod.ip}/32`], { ns: node.ns }).catch(() => undefined); // already gone with the veth
+    }
     await batch('ip', [
       `rule del to ${pod.ip} lookup main priority ${A.RULE_PRIO_TO_POD}`,
       `rule del from ${pod.ip} lookup ${A.ENI_TABLE} priority ${A.RULE_PRIO_FROM_POD}`,
     ], { ns: node.ns });
-    if (this.topology.unreachableOnDelete) {
-      // cilium/cilium#18505 (--enable-unreachable-routes): the old IP answers with ICMP host unreachable
-      await batch('ip', [`route replace unreachable ${pod.ip}/32`], { ns: node.ns });
-    }
   }
 
   private async killPod(pod: LabPod): Promise<void> {

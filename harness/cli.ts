@@ -1,0 +1,215 @@
+#!/usr/bin/env node
+// notdns — reproduce "It wasn't DNS" (gRPC reconnect SYN floods → rp_filter martians → ENA conntrack allowance
+// → node-local DNS errors) and prove fixes. See README.md.
+import { Command, Option } from 'commander';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { configureLog, log } from './log.js';
+import { formatError, NotdnsError } from './errors.js';
+import { listExperiments, loadExperiment } from './spec/load.js';
+import { runExperiment } from './runner.js';
+import { labChecks, renderChecks } from './doctor.js';
+import { LabProvider } from './providers/lab/lab.js';
+import type { Provider, ProviderName } from './providers/types.js';
+import { ProgressView } from './report/progress.js';
+import { renderVerdict } from './report/terminal.js';
+import { writeReports, loadResults } from './report/index.js';
+import { compareResults, compareExitCode, renderComparison } from './report/compare.js';
+import { resultsJsonSchema } from './results.js';
+import { newRunId } from './names.js';
+import { stateRoot } from './paths.js';
+import { installSignalHandlers } from './signals.js';
+
+const program = new Command('notdns')
+  .description('Chaos-testing harness for the "It wasn\'t DNS" incident: gRPC clients SYN-flood old pod IPs during a rollout,\n'
+    + 'the node drops the SYNs as martians (rp_filter edge case), the ENA conntrack allowance fills up, and node-local DNS\n'
+    + 'cannot reach its upstream. notdns builds a cluster (lab = network namespaces, kind, or an existing one), runs the\n'
+    + 'workloads, rolls them out, measures, and checks the experiment\'s expectations.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .addHelpText('after', `
+Examples:
+  notdns doctor                               is this machine ready? (prints the apt-get command for what is missing)
+  notdns list                                 the built-in experiments and their variants
+  notdns run rollout-syn-flood                both variants on the lab, verdict table, results in ./notdns-out/
+  notdns run rollout-syn-flood --fast --variant baseline
+  notdns report notdns-out/rollout-syn-flood/results.json
+  notdns compare last-night/results.json tonight/results.json
+  notdns down --all                           remove anything a killed run left behind
+
+Exit codes: 0 all expectations passed, 1 an expectation failed (a verdict), 2 bad input or environment,
+            3 the harness failed (not a verdict), 130 interrupted.`);
+
+function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new NotdnsError(`${what} needs root: the lab creates network namespaces, veth pairs and tc programs.`, {
+      kind: 'environment', hint: 'Run it as root (e.g. `sudo bin/notdns ...`); `notdns doctor` checks everything else.',
+    });
+  }
+}
+
+async function providerFor(name: ProviderName, opts: { iKnow?: boolean; context?: string }): Promise<Provider> {
+  if (name === 'lab') { requireRoot('the lab provider'); return new LabProvider(); }
+  if (name === 'kind') {
+    const m = await import('./providers/kind/index.js');
+    return m.createKindProvider({});
+  }
+  const m = await import('./providers/kubeconfig/index.js');
+  return m.createKubeconfigProvider({ iKnowThisIsNotATestCluster: !!opts.iKnow, context: opts.context });
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+program.command('run')
+  .description('run an experiment (all its variants unless --variant), print the verdict, write results.json, junit.xml, report.html')
+  .argument('<experiment>', 'a built-in experiment name (see `notdns list`) or a path to a .yaml/.json/.ts experiment file')
+  .option('--variant <name...>', 'run only these variants (repeatable)')
+  .option('--out <dir>', 'output folder (default: ./notdns-out/<experiment>-<time>)')
+  .addOption(new Option('--provider <name>', 'where to run').choices(['lab', 'kind', 'kubeconfig']).default('lab'))
+  .option('--fast', 'the fast profile: every duration scaled by the experiment\'s fastTimeScale (same verdicts, shorter run)')
+  .option('--context <name>', 'kubeconfig context (provider kubeconfig)')
+  .option('--i-know-this-is-not-a-test-cluster', 'required by --provider kubeconfig: notdns floods and rolls out workloads')
+  .option('-v, --verbose', 'print every command and debug logs (they are always saved to <out>/notdns.log)')
+  .option('-q, --quiet', 'print only failures and the verdict')
+  .action(async (exp: string, o: { variant?: string[]; out?: string; provider: ProviderName; fast?: boolean; verbose?: boolean; quiet?: boolean; context?: string; iKnowThisIsNotATestCluster?: boolean }) => {
+    const { experiment, file } = await loadExperiment(exp);
+    const outDir = resolve(o.out ?? join('notdns-out', `${experiment.name}-${stamp()}`));
+    await mkdir(outDir, { recursive: true });
+    configureLog({ verbose: o.verbose, file: join(outDir, 'notdns.log') });
+    const provider = await providerFor(o.provider, { iKnow: o.iKnowThisIsNotATestCluster, context: o.context });
+    const progress = new ProgressView({ quiet: o.quiet });
+    const ctl = installSignalHandlers(progress, provider);
+    let results;
+    try {
+      results = await runExperiment({ experiment, file, provider, variants: o.variant, fast: o.fast, outDir, progress, signal: ctl.signal });
+    } catch (e) {
+      const partial = (e as { partial?: Parameters<typeof writeReports>[0] }).partial;
+      if (partial) await writeReports(partial, outDir).catch(() => undefined);
+      throw e;
+    } finally {
+      ctl.dispose();
+    }
+    const files = await writeReports(results, outDir);
+    process.stdout.write(renderVerdict(results, { color: process.stdout.isTTY }) + '\n');
+    process.stdout.write(`results: ${files.json}\njunit:   ${files.junit}\nreport:  ${files.html}\n`);
+    process.exitCode = results.verdict.pass ? 0 : 1;
+  });
+
+program.command('list')
+  .description('list the built-in experiments with their variants')
+  .action(async () => {
+    for (const x of await listExperiments()) {
+      try {
+        const { experiment } = await loadExperiment(x.file);
+        process.stdout.write(`${experiment.name}\n  ${experiment.description}\n  variants: ${Object.entries(experiment.variants).map(([k, v]) => `${k}${v.description ? ` (${v.description})` : ''}`).join('; ')}\n\n`);
+      } catch (e) {
+        process.stdout.write(`${x.name}  (invalid: ${(e as Error).message.split('\n')[0]})\n`);
+      }
+    }
+  });
+
+program.command('validate')
+  .description('check an experiment file without running it')
+  .argument('<experiment>', 'name or path')
+  .action(async (exp: string) => {
+    const { experiment, file } = await loadExperiment(exp);
+    process.stdout.write(`${file}: valid (${Object.keys(experiment.variants).length} variants, ${Object.values(experiment.expect).flat().length + experiment.compare.length} expectations)\n`);
+  });
+
+program.command('up')
+  .description('bring up a lab cluster and leave it running (for poking around; `notdns down <run-id>` removes it)')
+  .option('--nodes <n>', 'nodes', (v) => parseInt(v, 10), 3)
+  .option('--server-nodes <n>', 'nodes that host the Metrics Service', (v) => parseInt(v, 10), 2)
+  .option('--eni-has-address', 'give ens6 an unrelated /32 (no martians)')
+  .action(async (o: { nodes: number; serverNodes: number; eniHasAddress?: boolean }) => {
+    requireRoot('notdns up');
+    if (!(o.nodes >= 2 && o.nodes <= 20) || !(o.serverNodes >= 1 && o.serverNodes < o.nodes)) {
+      throw new NotdnsError(`--nodes must be 2..20 and --server-nodes 1..nodes-1 (got ${o.nodes}, ${o.serverNodes})`, { kind: 'usage', hint: 'e.g. notdns up --nodes 3 --server-nodes 2' });
+    }
+    const runId = newRunId();
+    const c = await new LabProvider().up({ nodes: o.nodes, serverNodes: o.serverNodes, eniHasAddress: !!o.eniHasAddress, unreachableOnDelete: false, nodeLocalDns: true },
+      runId, { stateDir: join(stateRoot, runId), onProgress: (l) => process.stderr.write(`${l}\n`) });
+    process.stdout.write(`lab ${runId} is up: ${c.nodes.map((n) => `${n.name}=${(n as { ns?: string }).ns} (${n.ip})`).join(', ')}\n`
+      + `try: ip netns exec ${(c.nodes[0] as { ns?: string }).ns} dig @${c.dns.nodeLocal} x.default.svc.cluster.local\n`
+      + `remove it with: notdns down ${runId}\n`);
+    process.exit(0); // leave everything running (daemons are in the lab's namespaces)
+  });
+
+program.command('down')
+  .description('remove a lab left running by `up` or by a killed run (namespaces, processes, bpf pins, state)')
+  .argument('[run-id]', 'the run id (6 hex digits) to remove')
+  .option('--all', 'remove every notdns lab whose harness is no longer running (names nd-*), and kind clusters named nd-*')
+  .option('--force', 'with --all: also remove labs of runs that are still running')
+  .action(async (runId: string | undefined, o: { all?: boolean; force?: boolean }) => {
+    requireRoot('notdns down');
+    if (!runId && !o.all) throw new NotdnsError('say which run to remove, or --all.', { kind: 'usage', hint: 'notdns down <run-id>, or notdns down --all' });
+    if (runId && !/^[0-9a-f]{6}$/.test(runId)) throw new NotdnsError(`"${runId}" is not a run id (6 hex digits, as in the namespace names nd-<run-id>-...)`, { kind: 'usage', hint: 'See `ip netns list` for names like nd-1a2b3c-node1.' });
+    const removed = await new LabProvider().sweep(o.all ? undefined : runId, { force: o.force });
+    if (o.all) {
+      try {
+        const kind = await import('./providers/kind/index.js');
+        removed.push(...await kind.createKindProvider({}).sweep());
+      } catch (e) { log.debug({ err: e }, 'kind sweep skipped'); }
+    }
+    process.stdout.write(removed.length ? `removed:\n  ${removed.join('\n  ')}\n` : 'nothing to remove\n');
+  });
+
+program.command('doctor')
+  .description('check root, kernel features and Debian packages; print the install command for what is missing')
+  .option('--kind', 'also check the kind path (docker, kind, helm/cilium, registry access)')
+  .action(async (o: { kind?: boolean }) => {
+    const checks = await labChecks();
+    if (o.kind) {
+      const m = await import('./providers/kind/doctor.js');
+      checks.push(...(await m.kindDoctor()).map((c) => ({ ...c, optional: true })));
+    }
+    process.stdout.write(renderChecks(checks) + '\n');
+    const bad = checks.filter((c) => !c.ok && !c.optional);
+    process.stdout.write(bad.length ? `\n${bad.length} problem(s). ` + (checks.find((c) => c.check === 'install command')?.detail ? `Install the missing packages with:\n  ${checks.find((c) => c.check === 'install command')!.detail}\n` : '\n') : '\nthis machine can run the lab\n');
+    process.exitCode = bad.length ? 2 : 0;
+  });
+
+program.command('report')
+  .description('re-render junit.xml and report.html (and the verdict) from a saved results.json')
+  .argument('<results.json>')
+  .option('--out <dir>', 'where to write (default: next to results.json)')
+  .action(async (file: string, o: { out?: string }) => {
+    const results = await loadResults(file);
+    const files = await writeReports(results, resolve(o.out ?? join(file, '..')));
+    process.stdout.write(renderVerdict(results, { color: process.stdout.isTTY }) + `\nreport: ${files.html}\njunit:  ${files.junit}\n`);
+  });
+
+program.command('compare')
+  .description('show what changed between two runs (exit 1 when an expectation that passed in A fails in B)')
+  .argument('<a.json>').argument('<b.json>')
+  .action(async (a: string, b: string) => {
+    const c = compareResults(await loadResults(a), await loadResults(b));
+    process.stdout.write(renderComparison(c, { color: process.stdout.isTTY }) + '\n');
+    process.exitCode = compareExitCode(c);
+  });
+
+program.command('schema')
+  .description('print the JSON Schema of results.json')
+  .action(async () => { process.stdout.write(JSON.stringify(resultsJsonSchema(), null, 2) + '\n'); });
+
+program.exitOverride();
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    const ce = e as { code?: string; exitCode?: number };
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) {
+      process.exitCode = ce.code === 'commander.helpDisplayed' || ce.code === 'commander.version' || ce.code === 'commander.help' ? 0 : 2;
+      return;
+    }
+    const verbose = process.argv.includes('-v') || process.argv.includes('--verbose');
+    process.stderr.write(formatError(e, verbose) + '\n');
+    const kind = (e as NotdnsError).kind;
+    process.exitCode = kind === 'interrupted' ? 130 : kind === 'spec' || kind === 'usage' || kind === 'environment' ? 2 : 3;
+  }
+}
+
+await main();

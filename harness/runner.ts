@@ -1,0 +1,253 @@
+// One run: for each variant, a fresh cluster → ENA simulator → DNS → workloads → probes → steps → teardown;
+// then expectations and reports. Teardown always runs (finally), in reverse order of set-up.
+import { hostname, cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import type { ResultPromise } from 'execa';
+import { NotdnsError, inPhase } from './errors.js';
+import { spawnLong, stopProcess } from './exec.js';
+import { log } from './log.js';
+import { activeRuns, newRunId } from './names.js';
+import { distDir, repoRoot, stateRoot } from './paths.js';
+import { Recorder, type EnaReader } from './probes/recorder.js';
+import type { Cluster, PodHandle, Provider, Topology } from './providers/types.js';
+import { ResultsSchema, RESULTS_SCHEMA_VERSION, type ExpectationResult, type Results, type VariantResult } from './results.js';
+import { evaluate, evaluateCompare, type TargetContext } from './expect.js';
+import { expandVariant } from './spec/load.js';
+import type { Experiment, Reconnect, VariantConfig } from './spec/schema.js';
+import { sleep } from './wait.js';
+import { POD_SUPERNET } from './providers/lab/addresses.js';
+import { installEna, type EnaInstall } from './ena-install.js';
+
+export interface Progress {
+  start(phase: string, opts?: { totalSeconds?: number }): void;
+  update(counters: Record<string, number | string>): void;
+  log(line: string): void;
+  done(message?: string): void;
+  fail(message: string): void;
+}
+
+export interface RunExperimentOptions {
+  experiment: Experiment;
+  file: string;
+  provider: Provider;
+  variants?: string[];
+  fast?: boolean;
+  outDir: string;
+  progress: Progress;
+  signal?: AbortSignal;
+  /** Per-variant hook with the live cluster (tests use it to look inside). */
+  onCluster?(cluster: Cluster, variant: VariantConfig): Promise<void> | void;
+}
+
+const GRPC_PORT = 50051;
+
+export function alertingEngineArgs(cfg: VariantConfig, backends: string[], maxSeconds: number): string[] {
+  const ae = cfg.workloads.alertingEngine;
+  const args = ['--backends', backends.map((ip) => `${ip}:${GRPC_PORT}`).join(','), '--discovery', ae.discovery,
+    '--channels-per-backend', String(ae.channelsPerBackend), '--call-interval-ms', String(ae.callIntervalMs),
+    '--call-deadline-ms', String(ae.callDeadlineMs), '--dns-propagation-seconds', String(ae.dnsPropagationSeconds),
+    '--allow-cidr', POD_SUPERNET, '--max-duration-seconds', String(Math.ceil(maxSeconds))];
+  return [...args, ...reconnectArgs(ae.reconnect)];
+}
+
+/** 'grpc-defaults' = what the talk's fix did: remove the options, so C-core's defaults apply
+ *  (initial backoff 1 s, max 120 s, min connect timeout 20 s). */
+export function reconnectArgs(r: Reconnect): string[] {
+  if (r === 'grpc-defaults') return ['--connect-timeout-ms', '20000'];
+  return ['--initial-backoff-ms', String(r.initialMs), '--max-backoff-ms', String(r.maxMs), '--connect-timeout-ms', String(r.connectTimeoutMs)];
+}
+
+export function metricsServiceArgs(cfg: VariantConfig, dnsServer: string, maxSeconds: number): string[] {
+  const ms = cfg.workloads.metricsService;
+  return ['--port', String(GRPC_PORT), '--graceful-stop-seconds', String(ms.gracefulStopSeconds),
+    '--dns-server', dnsServer, '--dns-lookups-per-second', String(cfg.topology.nodeLocalDns ? ms.dnsLookupsPerSecond : 0),
+    '--dns-timeout-ms', String(ms.dnsTimeoutMs), '--max-duration-seconds', String(Math.ceil(maxSeconds))];
+}
+
+export function plannedSeconds(cfg: VariantConfig): number {
+  return cfg.steps.reduce((a, s) => a + ('steady' in s ? s.steady : 'observe' in s ? s.observe
+    : cfg.workloads.metricsService.gracefulStopSeconds * Math.ceil(cfg.workloads.metricsService.replicas / s.rollout.batch) + 2), 0);
+}
+
+function topologyOf(cfg: VariantConfig): Topology {
+  return { ...cfg.topology };
+}
+
+async function toolVersion(): Promise<string> {
+  return JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')).version as string;
+}
+
+export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
+  const e = o.experiment;
+  const names = o.variants?.length ? o.variants : Object.keys(e.variants);
+  for (const n of names) if (!e.variants[n]) {
+    throw new NotdnsError(`experiment ${e.name} has no variant "${n}".`, { kind: 'usage', hint: `Use --variant with one of: ${Object.keys(e.variants).join(', ')}.` });
+  }
+  const startedAt = new Date().toISOString();
+  const variants: VariantResult[] = [];
+  const ctxs: Record<string, TargetContext> = {};
+  const expectations: ExpectationResult[] = [];
+  let error: Results['error'];
+  const runId = newRunId();
+  try {
+    for (const name of names) {
+      o.signal?.throwIfAborted();
+      const cfg = expandVariant(e, name, { fast: o.fast });
+      const { result, ctx } = await runVariant(cfg, runId, o);
+      variants.push(result);
+      ctxs[name] = ctx;
+      expectations.push(...evaluate(result, e.expect[name] ?? [], ctx));
+    }
+    expectations.push(...evaluateCompare(variants, e.compare, ctxs));
+  } catch (err) {
+    const ne = o.signal?.aborted ? new NotdnsError('the run was interrupted; everything it created was torn down.', { kind: 'interrupted', cause: err })
+      : inPhase('run', err);
+    error = { kind: ne.kind, phase: ne.phase, message: ne.message, hint: ne.hint };
+    throw Object.assign(ne, { partial: await assemble() });
+  }
+  return assemble();
+
+  async function assemble(): Promise<Results> {
+    const r: Results = {
+      schemaVersion: RESULTS_SCHEMA_VERSION, tool: { name: 'notdns', version: await toolVersion() }, runId,
+      experiment: { name: e.name, description: e.description, file: o.file }, provider: o.provider.name,
+      profile: o.fast ? 'fast' : 'normal',
+      host: { hostname: hostname(), kernel: release(), cpus: cpus().length, node: process.version },
+      startedAt, finishedAt: new Date().toISOString(), variants,
+      verdict: { pass: !error && expectations.length > 0 && expectations.every((x) => x.pass), expectations }, error,
+    };
+    return ResultsSchema.parse(r);
+  }
+}
+
+async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOptions): Promise<{ result: VariantResult; ctx: TargetContext }> {
+  // each variant gets its own cluster (run id + variant index keep names distinct and sweepable)
+  const vid = `${runId.slice(0, 4)}${(Object.keys(o.experiment.variants).indexOf(cfg.name) + 16).toString(16).slice(-2)}`;
+  const stateDir = join(stateRoot, vid);
+  activeRuns.add(vid);
+  const logDir = join(o.outDir, 'logs', cfg.name);
+  await mkdir(logDir, { recursive: true });
+  const p = o.progress;
+  const planned = plannedSeconds(cfg);
+  const maxSeconds = planned + 120;
+  const startedAt = new Date().toISOString();
+  p.start(`${cfg.name}: bring up ${o.provider.name} (${cfg.topology.nodes} nodes)`);
+  let cluster: Cluster | undefined;
+  let ena: EnaInstall | undefined;
+  let recorder: Recorder | undefined;
+  const agents: ResultPromise[] = [];
+  try {
+    cluster = await o.provider.up(topologyOf(cfg), vid, { stateDir, signal: o.signal, onProgress: (l) => p.log(`  ${l}`), logDir } as Parameters<Provider['up']>[2]);
+    const serverNodes = cluster.nodes.slice(0, cfg.topology.serverNodes);
+    const clientNodes = cluster.nodes.slice(cfg.topology.serverNodes);
+    ena = await installEna(cluster, cfg, stateDir);
+    p.log(`  ENA simulator on ${cluster.nodes.length} nodes: ${cfg.ena.enabled ? `allowance ${cfg.ena.conntrackAllowance} flows, unreplied idle ${cfg.ena.timeouts.unrepliedSeconds}s` : 'counting only'}`);
+    o.signal?.throwIfAborted();
+
+    p.start(`${cfg.name}: deploy workloads`);
+    const ms = await cluster.deploy({ app: 'metrics-service', replicas: cfg.workloads.metricsService.replicas, nodes: serverNodes.map((n) => n.name),
+      args: metricsServiceArgs(cfg, cluster.dns.nodeLocal, maxSeconds) });
+    const ae = await cluster.deploy({ app: 'alerting-engine', replicas: cfg.workloads.alertingEngine.instances, nodes: clientNodes.map((n) => n.name),
+      args: alertingEngineArgs(cfg, ms.map((x) => x.ip), maxSeconds) });
+    p.log(`  ${ms.length} Metrics Service pod(s) on ${serverNodes.map((n) => n.name).join(', ')}; ${ae.length} Alerting Engine pod(s) × ${cfg.workloads.alertingEngine.channelsPerBackend} channels/backend on ${clientNodes.map((n) => n.name).join(', ')}`);
+    await o.onCluster?.(cluster, cfg);
+
+    const rec = recorder = new Recorder(cluster, {
+      ena: ena.read as EnaReader, checkNodes: cfg.topology.nodeLocalDns ? serverNodes : [],
+      onSample: (h) => p.update(Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Math.round(v)]))),
+    });
+    if (cfg.topology.nodeLocalDns) {
+      for (const n of serverNodes) {
+        const ns = (n as { ns?: string }).ns;
+        if (!ns) continue;
+        agents.push(spawnLong('node', [join(distDir, 'harness', 'probes', 'estab-agent.js'), cluster.dns.upstream, '7', String(maxSeconds)], {
+          ns, onLine: (l) => { try { rec.estabUpdate(n.name, JSON.parse(l)); } catch { /* partial line */ } },
+        }));
+      }
+    }
+    rec.start();
+    const replaced: VariantResult['replacedPods'] = [];
+    const aePods = () => cluster!.pods('alerting-engine');
+    let backendsBusy = Promise.resolve();
+    const pushBackends = (live: PodHandle[]) => {
+      const backends = live.map((x) => `${x.ip}:${GRPC_PORT}`);
+      backendsBusy = backendsBusy.then(() => Promise.all(aePods().map((a) => a.control('/backends', { backends }).catch((err) => log.warn({ err, pod: a.name }, 'backend update failed')))).then(() => undefined));
+    };
+    const stopping = new Set<string>();
+    const liveServers = () => cluster!.pods('metrics-service').filter((x) => !stopping.has(x.name) && !replaced.some((r) => r.name === x.name));
+
+    for (const step of cfg.steps) {
+      if ('steady' in step || 'observe' in step) {
+        const secs = 'steady' in step ? step.steady : step.observe;
+        const what = 'steady' in step ? 'steady' : 'observe';
+        rec.mark('step', what);
+        p.start(`${cfg.name}: ${what}`, { totalSeconds: secs });
+        await sleep(secs * 1000, o.signal);
+      } else {
+        rec.mark('step', 'rollout');
+        p.start(`${cfg.name}: rollout of metrics-service (graceful stop ${cfg.workloads.metricsService.gracefulStopSeconds}s)`, { totalSeconds: cfg.workloads.metricsService.gracefulStopSeconds });
+        await cluster.rollout('metrics-service', { batch: step.rollout.batch, gracefulStopSeconds: cfg.workloads.metricsService.gracefulStopSeconds, signal: o.signal }, {
+          onPodReady: (pod) => { rec.mark('pod-ready', `${pod.name} ready (${pod.ip})`); pushBackends(liveServers()); },
+          onPodStopping: (pod) => {
+            stopping.add(pod.name);
+            rec.markOld(pod.ip);
+            rec.mark('pod-stopping', `${pod.name} graceful stop (${pod.ip})`);
+            replaced.push({ name: pod.name, ip: pod.ip, node: pod.node, stoppingAt: rec.now(), deletedAt: null });
+            pushBackends(liveServers());
+          },
+          onPodDeleted: (pod) => {
+            rec.mark('pod-deleted', `${pod.name} deleted: ${pod.ip} unbound${cfg.topology.unreachableOnDelete ? ' (unreachable route)' : ''}`);
+            const r = replaced.find((x) => x.name === pod.name);
+            if (r) r.deletedAt = rec.now();
+          },
+        });
+        await backendsBusy;
+        rec.mark('step', 'rollout done');
+      }
+    }
+    p.start(`${cfg.name}: collect`);
+    await rec.stop();
+    const series = rec.allSeries();
+    const floodedNodes = [...new Set(replaced.map((r) => r.node))];
+    const serverPods = Object.fromEntries(cluster.pods('metrics-service').map((x) => [x.name, x.node]));
+    const ctx: TargetContext = { floodedNodes, serverNodes: serverNodes.map((n) => n.name), serverPods };
+    const result: VariantResult = {
+      name: cfg.name, description: cfg.description, startedAt, durationSeconds: rec.now(),
+      config: { topology: cfg.topology, ena: cfg.ena, workloads: cfg.workloads, steps: cfg.steps },
+      series, markers: rec.markers, replacedPods: replaced, summary: summarize(series, ctx, rec),
+    };
+    p.done(`${cfg.name}: ${rec.samples} samples${rec.skipped ? `, ${rec.skipped} skipped` : ''}`);
+    return { result, ctx };
+  } catch (err) {
+    p.fail(`${cfg.name}: ${(err as Error).message.split('\n')[0]}`);
+    throw err;
+  } finally {
+    p.start(`${cfg.name}: tear down`);
+    await recorder?.stop().catch(() => undefined);
+    await Promise.all(agents.map((a) => stopProcess(a, 500)));
+    await ena?.remove().catch((err) => log.error({ err }, 'ENA removal failed'));
+    await cluster?.destroy().catch((err) => { log.error({ err }, 'teardown failed'); p.log(`teardown problem: ${(err as Error).message}; run \`notdns down --all\``); });
+    await o.provider.sweep(vid).catch(() => undefined);
+    activeRuns.delete(vid);
+    p.done(`${cfg.name}: torn down`);
+  }
+}
+
+function summarize(series: VariantResult['series'], ctx: TargetContext, rec: Recorder): Record<string, number> {
+  const tot = (probe: string, only?: string[]) => series.filter((s) => s.probe === probe && (!only || only.includes(s.target)))
+    .reduce((a, s) => { let d = 0; for (let i = 1; i < s.points.length; i++) { const x = s.points[i]![1] - s.points[i - 1]![1]; d += x >= 0 ? x : s.points[i]![1]; } return a + d; }, 0);
+  const peak = (probe: string) => {
+    const s = series.find((x) => x.probe === probe);
+    let m = 0;
+    if (s) for (let i = 1; i < s.points.length; i++) m = Math.max(m, (s.points[i]![1] - s.points[i - 1]![1]) / (s.points[i]![0] - s.points[i - 1]![0]));
+    return m;
+  };
+  return {
+    synToOldPodIpsTotal: tot('syn.toOldPodIps'), synToOldPodIpsPeakPerSecond: Math.round(peak('syn.toOldPodIps')),
+    allowanceExceededFlooded: tot('ena.allowanceExceeded', ctx.floodedNodes), allowanceExceededAll: tot('ena.allowanceExceeded'),
+    martianDrops: tot('martian.drops'), dnsErrors: tot('dns.errors'), dnsLookups: tot('dns.lookups'),
+    dnsCheckFailed: tot('dnscheck.failed'), grpcErrors: tot('grpc.errors'), grpcCalls: tot('grpc.calls'),
+    connectAttempts: tot('grpc.connectAttempts'), estabFailed: tot('estab.failed'), samplesSkipped: rec.skipped,
+  };
+}
