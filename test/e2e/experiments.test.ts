@@ -16,7 +16,8 @@ async function leftovers(runId: string): Promise<string[]> {
   const ids = [runId.slice(0, 4)];
   const ns = (await listNamespaces()).filter((n) => ids.some((id) => n.startsWith(`nd-${id}`)));
   const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').filter((l) => l.includes(stateRoot));
-  const procs = (await execa('pgrep', ['-af', 'dist/workloads/|estab-agent|unbound -d -c /run/notdns|nsd -d -c /run/notdns'], { reject: false })).stdout.split('\n').filter(Boolean);
+  // every process of a run carries its state dir (/run/notdns/<id>...) in its arguments, but the estab agent
+  const procs = (await execa('pgrep', ['-af', `${stateRoot}/${ids[0]}|estab-agent`], { reject: false })).stdout.split('\n').filter(Boolean);
   return [...ns, ...mounts, ...procs];
 }
 
