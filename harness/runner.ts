@@ -18,6 +18,7 @@ import type { Experiment, Reconnect, VariantConfig } from './spec/schema.js';
 import { sleep } from './wait.js';
 import { POD_SUPERNET } from './providers/lab/addresses.js';
 import { installEna, type EnaInstall } from './ena-install.js';
+import { configuredFaults, fault } from './faults.js';
 
 export interface Progress {
   start(phase: string, opts?: { totalSeconds?: number }): void;
@@ -84,6 +85,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
   for (const n of names) if (!e.variants[n]) {
     throw new NotdnsError(`experiment ${e.name} has no variant "${n}".`, { kind: 'usage', hint: `Use --variant with one of: ${Object.keys(e.variants).join(', ')}.` });
   }
+  configuredFaults(); // a bad NOTDNS_FAULT is bad input, refused before anything is created
   const startedAt = new Date().toISOString();
   const variants: VariantResult[] = [];
   const ctxs: Record<string, TargetContext> = {};
@@ -132,27 +134,37 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
   const planned = plannedSeconds(cfg);
   const maxSeconds = planned + 120;
   const startedAt = new Date().toISOString();
+  // named before anything exists: after a crash this is what `notdns down` needs
+  p.log(`${cfg.name}: run ${runId}, resources nd-${vid}-*, state ${stateDir} (if notdns dies: notdns down ${vid})`);
   p.start(`${cfg.name}: bring up ${o.provider.name} (${cfg.topology.nodes} nodes)`);
+  // set-up/teardown steps of this level go to the log (the lab logs its own): teardown is their reverse
+  const trace = (what: 'set up' | 'tear down', name: string) => log.info({ [what === 'set up' ? 'setup' : 'teardown']: name, scope: 'runner', run: vid }, what);
   let cluster: Cluster | undefined;
   let ena: EnaInstall | undefined;
   let recorder: Recorder | undefined;
   const agents: ResultPromise[] = [];
   try {
     cluster = await o.provider.up(topologyOf(cfg), vid, { stateDir, signal: o.signal, onProgress: (l) => p.log(`  ${l}`), logDir } as Parameters<Provider['up']>[2]);
+    trace('set up', 'cluster');
     const serverNodes = cluster.nodes.slice(0, cfg.topology.serverNodes);
     const clientNodes = cluster.nodes.slice(cfg.topology.serverNodes);
+    throwFault('up');
     ena = await installEna(cluster, cfg, stateDir);
+    trace('set up', 'ena');
+    throwFault('ena');
     p.log(`  ENA simulator on ${cluster.nodes.length} nodes: ${cfg.ena.enabled ? `allowance ${cfg.ena.conntrackAllowance} flows, unreplied idle ${cfg.ena.timeouts.unrepliedSeconds}s` : 'counting only'}`);
     o.signal?.throwIfAborted();
 
     p.start(`${cfg.name}: deploy workloads`);
     const ms = await cluster.deploy({ app: 'metrics-service', replicas: cfg.workloads.metricsService.replicas, nodes: serverNodes.map((n) => n.name),
       args: metricsServiceArgs(cfg, cluster.dns.nodeLocal, maxSeconds) });
+    throwFault('deploy');
     const ae = await cluster.deploy({ app: 'alerting-engine', replicas: cfg.workloads.alertingEngine.instances, nodes: clientNodes.map((n) => n.name),
       args: alertingEngineArgs(cfg, ms.map((x) => x.ip), maxSeconds) });
     p.log(`  ${ms.length} Metrics Service pod(s) on ${serverNodes.map((n) => n.name).join(', ')}; ${ae.length} Alerting Engine pod(s) × ${cfg.workloads.alertingEngine.channelsPerBackend} channels/backend on ${clientNodes.map((n) => n.name).join(', ')}`);
     await o.onCluster?.(cluster, cfg);
 
+    trace('set up', 'probes');
     const rec = recorder = new Recorder(cluster, {
       ena: ena.read as EnaReader, checkNodes: cfg.topology.nodeLocalDns ? serverNodes : [],
       onSample: (h) => p.update(Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Math.round(v)]))),
@@ -182,6 +194,7 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
         const secs = 'steady' in step ? step.steady : step.observe;
         const what = 'steady' in step ? 'steady' : 'observe';
         rec.mark('step', what);
+        throwFault(what);
         p.start(`${cfg.name}: ${what}`, { totalSeconds: secs });
         await sleep(secs * 1000, o.signal);
       } else {
@@ -191,6 +204,8 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
           onPodReady: (pod) => { rec.mark('pod-ready', `${pod.name} ready (${pod.ip})`); pushBackends(liveServers()); },
           onPodStopping: (pod) => {
             stopping.add(pod.name);
+            const f = fault('rollout');
+            if (f) throw f;
             rec.markOld(pod.ip);
             rec.mark('pod-stopping', `${pod.name} graceful stop (${pod.ip})`);
             replaced.push({ name: pod.name, ip: pod.ip, node: pod.node, stoppingAt: rec.now(), deletedAt: null });
@@ -207,6 +222,7 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
       }
     }
     p.start(`${cfg.name}: collect`);
+    throwFault('collect');
     await rec.stop();
     const series = rec.allSeries();
     const floodedNodes = [...new Set(replaced.map((r) => r.node))];
@@ -224,14 +240,22 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
     throw err;
   } finally {
     p.start(`${cfg.name}: tear down`);
+    if (recorder || agents.length) trace('tear down', 'probes');
     await recorder?.stop().catch(() => undefined);
     await Promise.all(agents.map((a) => stopProcess(a, 500)));
+    if (ena) trace('tear down', 'ena');
     await ena?.remove().catch((err) => log.error({ err }, 'ENA removal failed'));
+    if (cluster) trace('tear down', 'cluster');
     await cluster?.destroy().catch((err) => { log.error({ err }, 'teardown failed'); p.log(`teardown problem: ${(err as Error).message}; run \`notdns down --all\``); });
     await o.provider.sweep(vid).catch(() => undefined);
     activeRuns.delete(vid);
     p.done(`${cfg.name}: torn down`);
   }
+}
+
+function throwFault(point: Parameters<typeof fault>[0]): void {
+  const f = fault(point);
+  if (f) throw f;
 }
 
 function summarize(series: VariantResult['series'], ctx: TargetContext, rec: Recorder): Record<string, number> {

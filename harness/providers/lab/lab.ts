@@ -64,6 +64,7 @@ export class LabCluster implements Cluster {
 
   /** Register an undo step; destroy() runs them in reverse order. */
   onDestroy(label: string, fn: () => Promise<void>): void {
+    log.info({ setup: label, scope: 'lab', run: this.runId }, 'set up');
     this.teardowns.push({ label, fn });
   }
 
@@ -262,6 +263,7 @@ export class LabCluster implements Cluster {
     this.destroyed = true;
     const errors: string[] = [];
     for (const t of this.teardowns.reverse()) {
+      log.info({ teardown: t.label, scope: 'lab', run: this.runId }, 'tear down');
       try { await t.fn(); } catch (e) { errors.push(`${t.label}: ${(e as Error).message}`); }
     }
     if (errors.length) {
