@@ -75,10 +75,12 @@ program.command('run')
   .option('-q, --quiet', 'print only failures and the verdict')
   .action(async (exp: string, o: { variant?: string[]; out?: string; provider: ProviderName; fast?: boolean; verbose?: boolean; quiet?: boolean; context?: string; iKnowThisIsNotATestCluster?: boolean }) => {
     const { experiment, file } = await loadExperiment(exp);
-    const outDir = resolve(o.out ?? join('notdns-out', `${experiment.name}-${stamp()}`));
-    await mkdir(outDir, { recursive: true });
-    configureLog({ verbose: o.verbose, file: join(outDir, 'notdns.log') });
     const provider = await providerFor(o.provider, { iKnow: o.iKnowThisIsNotATestCluster, context: o.context });
+    const outDir = resolve(o.out ?? join('notdns-out', `${experiment.name}-${stamp()}`));
+    await mkdir(outDir, { recursive: true }).catch((e: Error) => {
+      throw new NotdnsError(`cannot create the output folder ${outDir}: ${e.message}`, { kind: 'environment', cause: e, hint: 'Choose a writable folder with --out.' });
+    });
+    configureLog({ verbose: o.verbose, file: join(outDir, 'notdns.log') });
     const progress = new ProgressView({ quiet: o.quiet });
     const ctl = installSignalHandlers(progress, provider);
     let results;

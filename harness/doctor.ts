@@ -58,14 +58,14 @@ async function kernelChecks(nft: boolean): Promise<Check[]> {
   out.push({ check: 'network namespaces', ok: add.exitCode === 0, detail: add.exitCode === 0 ? 'ip netns add works' : add.stderr, fix: 'Needs a kernel with CONFIG_NET_NS and root.' });
   if (add.exitCode !== 0) return out;
   try {
-    const veth = await run('ip', ['-n', ns, 'link', 'add', 'a', 'type', 'veth', 'peer', 'name', 'b'], { reject: false });
+    const veth = await run('ip', ['-n', ns, 'link', 'add', 'name', 'ndv0', 'type', 'veth', 'peer', 'name', 'ndv1'], { reject: false });
     out.push({ check: 'veth', ok: veth.exitCode === 0, detail: veth.exitCode === 0 ? 'ok' : veth.stderr, fix: 'Needs CONFIG_VETH.' });
     const br = await run('ip', ['-n', ns, 'link', 'add', 'br0', 'type', 'bridge'], { reject: false });
     out.push({ check: 'bridge', ok: br.exitCode === 0, detail: br.exitCode === 0 ? 'ok' : br.stderr, fix: 'Needs CONFIG_BRIDGE.' });
-    const q = await run('tc', ['-n', ns, 'qdisc', 'add', 'dev', 'a', 'clsact'], { reject: false });
+    const q = await run('tc', ['-n', ns, 'qdisc', 'add', 'dev', 'ndv0', 'clsact'], { reject: false });
     out.push({ check: 'tc clsact', ok: q.exitCode === 0, detail: q.exitCode === 0 ? 'ok' : q.stderr, fix: 'Needs CONFIG_NET_SCH_INGRESS (clsact) for the ENA simulator.' });
     if (nft) {
-      const t = await run('nft', ['-f', '-'], { ns, input: 'table inet t { chain c { type filter hook prerouting priority 0; ct state new counter; } }\n', reject: false });
+      const t = await run('nft', ['-f', '-'], { ns, input: 'table inet t {\n  chain c { type filter hook prerouting priority 0; ct state new counter; }\n}\n', reject: false });
       out.push({ check: 'nftables + conntrack', ok: t.exitCode === 0, detail: t.exitCode === 0 ? 'ok' : t.stderr, fix: 'Needs nf_tables and nf_conntrack.' });
     }
   } finally {
