@@ -128,7 +128,7 @@ const PROBE_LABEL: Record<string, string> = {
   'syn.toOldPodIps': 'SYNs to old pod IPs', 'syn.in': 'SYNs received', 'syn.out': 'SYNs sent',
   'ena.allowanceExceeded': 'ENA conntrack_allowance_exceeded', 'ena.allowanceAvailable': 'ENA conntrack_allowance_available',
   'ena.trackedFlows': 'ENA tracked flows', 'ena.newFlows': 'ENA new flows', 'ct.count': 'kernel conntrack entries',
-  'martian.drops': 'martian drops (IPReversePathFilter)', 'dns.errors': 'DNS errors', 'dns.lookups': 'DNS lookups',
+  'martian.drops': 'martian drops (IPReversePathFilter)', 'dns.errors': 'DNS errors', 'dns.lookups': 'DNS lookups', 'dns.timeouts': 'DNS timeouts', 'dns.servfails': 'DNS SERVFAILs',
   'dnscheck.failed': 'dig +tcp via node-local DNS failures', 'dnscheck.ok': 'dig +tcp via node-local DNS successes',
   'grpc.errors': 'gRPC errors', 'grpc.calls': 'gRPC calls', 'grpc.latencyP99': 'gRPC p99 latency (s)', 'grpc.latencyP90': 'gRPC p90 latency (s)',
   'grpc.connectAttempts': 'gRPC connect attempts', 'estab.ok': 'established-connection pings ok', 'estab.failed': 'established-connection pings failed',

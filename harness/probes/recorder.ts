@@ -175,6 +175,8 @@ export class Recorder {
     if (p.app === 'metrics-service') {
       this.put('dns.lookups', p.name, 'lookups', 'counter', t, metricSum(m, 'ms_dns_lookups_total'));
       this.put('dns.errors', p.name, 'errors', 'counter', t, metricSum(m, 'ms_dns_errors_total'));
+      this.put('dns.timeouts', p.name, 'errors', 'counter', t, metricSum(m, 'ms_dns_errors_total', { kind: 'timeout' }));
+      this.put('dns.servfails', p.name, 'errors', 'counter', t, metricSum(m, 'ms_dns_errors_total', { kind: 'servfail' }));
       this.put('dns.latencyP99', p.name, 's', 'gauge', t, metricQuantile(m, 'ms_dns_latency_seconds', 0.99));
     } else {
       this.put('grpc.calls', p.name, 'calls', 'counter', t, metricSum(m, 'ae_calls_total'));

@@ -7,7 +7,7 @@ export const PROBES = [
   'ena.allowanceExceeded', 'ena.allowanceAvailable', 'ena.trackedFlows', 'ena.newFlows',
   'ena.flowsBySyn', 'ena.flowsByFin', 'ena.flowsByRst', 'ena.flowsByNone',
   'ct.count', 'martian.drops', 'tcp.activeOpens', 'icmp.destUnreachIn',
-  'dns.lookups', 'dns.errors', 'dns.latencyP99', 'dnscheck.ok', 'dnscheck.failed',
+  'dns.lookups', 'dns.errors', 'dns.timeouts', 'dns.servfails', 'dns.latencyP99', 'dnscheck.ok', 'dnscheck.failed',
   'grpc.calls', 'grpc.errors', 'grpc.latencyP90', 'grpc.latencyP99', 'grpc.connectAttempts', 'grpc.channelsConnecting',
   'estab.ok', 'estab.failed',
 ] as const;
