@@ -83,20 +83,29 @@ program.command('run')
     configureLog({ verbose: o.verbose, file: join(outDir, 'notdns.log') });
     const progress = new ProgressView({ quiet: o.quiet });
     const ctl = installSignalHandlers(progress, provider);
-    let results;
     try {
-      results = await runExperiment({ experiment, file, provider, variants: o.variant, fast: o.fast, outDir, progress, signal: ctl.signal });
-    } catch (e) {
-      const partial = (e as { partial?: Parameters<typeof writeReports>[0] }).partial;
-      if (partial) await writeReports(partial, outDir).catch(() => undefined);
-      throw e;
+      let results;
+      try {
+        results = await runExperiment({ experiment, file, provider, variants: o.variant, fast: o.fast, outDir, progress, signal: ctl.signal });
+      } catch (e) {
+        const partial = (e as { partial?: Parameters<typeof writeReports>[0] }).partial;
+        if (partial) await writeReports(partial, outDir).catch(() => undefined);
+        throw e;
+      }
+      const files = await writeReports(results, outDir);
+      // a signal that came once the last variant was measured (during its teardown, or while writing) still means
+      // "interrupted": exit 130, never a verdict the user did not wait for
+      if (ctl.signal.aborted) {
+        throw new NotdnsError(`the run was interrupted after its measurements were complete; teardown finished and the results were written to ${outDir}.`, {
+          kind: 'interrupted', hint: `\`notdns report ${files.json}\` shows the verdict.`,
+        });
+      }
+      process.stdout.write(renderVerdict(results, { color: process.stdout.isTTY }) + '\n');
+      process.stdout.write(`results: ${files.json}\njunit:   ${files.junit}\nreport:  ${files.html}\n`);
+      process.exitCode = results.verdict.pass ? 0 : 1;
     } finally {
       ctl.dispose();
     }
-    const files = await writeReports(results, outDir);
-    process.stdout.write(renderVerdict(results, { color: process.stdout.isTTY }) + '\n');
-    process.stdout.write(`results: ${files.json}\njunit:   ${files.junit}\nreport:  ${files.html}\n`);
-    process.exitCode = results.verdict.pass ? 0 : 1;
   });
 
 program.command('list')
