@@ -27,6 +27,8 @@ export async function installEna(cluster: Cluster, cfg: VariantConfig, stateDir:
         pinDir: enaPinDir(bpffs, n.name),
         timeouts: { unrepliedSeconds: cfg.ena.timeouts.unrepliedSeconds, establishedSeconds: cfg.ena.timeouts.establishedSeconds, closedSeconds: cfg.ena.timeouts.closedSeconds },
         stateDir,
+        // lab nodes share the host's filesystem and bpffs: read the pins from here without `ip netns exec`
+        readOnHost: cluster.provider === 'lab',
       }));
     }
   } catch (e) {
