@@ -58,6 +58,7 @@ describe('workloads: alerting-engine @root', function () {
       return {
         opens: b.activeOpens - a.activeOpens, retrans: b.retransSegs - a.retransSegs,
         attempts: await ae.sum('ae_connect_attempts_total'), timeouts: await ae.sum('ae_connect_timeouts_total'),
+        timeoutErrors: await ae.sum('ae_connect_errors_total', { kind: 'connect_timeout' }),
       };
     };
     const [withT, without] = await Promise.all([measure(300), measure(0)]);
@@ -65,8 +66,11 @@ describe('workloads: alerting-engine @root', function () {
     assert.ok(without.opens <= channels + 2, `without a timeout each channel keeps its first SYN: ${without.opens}`);
     assert.ok(without.retrans >= channels, 'the kernel retransmits those SYNs instead');
     assert.ok(withT.opens >= 5 * channels, `with a timeout: ${withT.opens} new flows`);
-    assert.equal(withT.attempts, withT.opens, 'ae_connect_attempts_total counts every connect()');
+    // read a moment after the kernel counter: at most one more round of attempts (one per channel)
+    assert.ok(withT.attempts >= withT.opens && withT.attempts <= withT.opens + channels, `ae_connect_attempts_total ${withT.attempts} counts every connect() (${withT.opens})`);
     assert.ok(withT.timeouts >= withT.opens - 2 * channels);
+    assert.equal(withT.timeoutErrors, withT.timeouts, 'each aborted attempt is a connect error of kind connect_timeout');
+    assert.equal(without.timeouts, 0);
   });
 
   it('POST /backends is applied after --dns-propagation-seconds; backends outside --allow-cidr are refused', async () => {
@@ -80,6 +84,7 @@ describe('workloads: alerting-engine @root', function () {
     await assert.rejects(postControl(ae.admin, '/backends', { backends: ['10.1.0.10:50051', '192.168.7.1:50051'] }),
       (e: AdminRequestError) => e.status === 400 && /192\.168\.7\.1:50051 outside --allow-cidr/.test(e.message));
     await assert.rejects(postControl(ae.admin, '/backends', { backends: ['10.1.0.10'] }), (e: AdminRequestError) => e.status === 400);
+    await assert.rejects(postControl(ae.admin, '/backends', { backend: [] }), (e: AdminRequestError) => e.status === 400);
 
     const t0 = Date.now();
     const r = await postControl(ae.admin, '/backends', { backends: ['10.1.0.10:50051', '10.1.0.11:50051'] }) as { applied: boolean };
@@ -103,5 +108,36 @@ describe('workloads: alerting-engine @root', function () {
     const m = await ae.metrics();
     const total = m.find((f) => f.name === 'ae_channels')!.values.reduce((s, v) => s + v.value, 0);
     assert.equal(total, 2, 'two channels left (B)');
+  });
+
+  it('round-robin: one channel spreads calls over the backends; --target dns:/// connects only inside --allow-cidr', async () => {
+    const lab = await newLab(['10.1.0.10', '10.1.0.11']);
+    const [a, b, local] = await Promise.all([
+      lab.start(WORKLOADS.metricsService, ['--host', '10.1.0.10', '--id', 'A'], { name: 'ms-a' }),
+      lab.start(WORKLOADS.metricsService, ['--host', '10.1.0.11', '--id', 'B'], { name: 'ms-b' }),
+      lab.start(WORKLOADS.metricsService, ['--host', '127.0.0.1', '--id', 'L'], { name: 'ms-l' }),
+    ]);
+    const rr = ['--discovery', 'round-robin', '--channels-per-backend', '5', '--call-interval-ms', '200'];
+    const [ae, viaDns, refused] = await Promise.all([
+      lab.start(WORKLOADS.alertingEngine, [...rr, '--backends', '10.1.0.10:50051,10.1.0.11:50051', ...ALLOW], { name: 'ae-rr' }),
+      lab.start(WORKLOADS.alertingEngine, [...rr, '--target', 'dns:///localhost:50051', '--allow-cidr', '127.0.0.0/8'], { name: 'ae-dns' }),
+      lab.start(WORKLOADS.alertingEngine, [...rr, '--target', 'dns:///localhost:50051', ...ALLOW], { name: 'ae-dns-refused' }),
+    ]);
+    await waitMetric(a, 'calls on A', 'ms_rpcs_total', (v) => v >= 5);
+    await waitMetric(b, 'calls on B', 'ms_rpcs_total', (v) => v >= 5);
+    await waitMetric(viaDns, 'OK calls via dns:///localhost', 'ae_calls_total', (v) => v >= 5, { labels: { code: 'OK' } });
+    await waitMetric(refused, 'connects refused by --allow-cidr', 'ae_connect_errors_total', (v) => v >= 1, { labels: { kind: 'not_allowed' } });
+    const m = await ae.metrics();
+    assert.equal(m.find((f) => f.name === 'ae_channels')!.values.reduce((s, v) => s + v.value, 0), 1, 'one channel');
+    assert.equal(await refused.sum('ae_calls_total', { code: 'OK' }), 0);
+    assert.ok(await local.sum('ms_rpcs_total') >= 5);
+    // A new set rebuilds the one channel: only B gets calls afterwards.
+    await postControl(ae.admin, '/backends', { backends: ['10.1.0.11:50051'] });
+    await sleep(300);
+    const aCalls = await a.sum('ms_rpcs_total');
+    const bCalls = await b.sum('ms_rpcs_total');
+    await sleep(600);
+    assert.equal(await a.sum('ms_rpcs_total'), aCalls, 'A left the set');
+    assert.ok(await b.sum('ms_rpcs_total') > bCalls, 'B still called');
   });
 });

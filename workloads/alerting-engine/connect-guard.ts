@@ -106,8 +106,9 @@ export class ConnectGuard {
   }
 
   private fail(socket: net.Socket, code: string, message: string): void {
-    socket.destroy(codeError(code, message)); // 'error' handler above counts it and removes it from pending
-    this.pending.delete(socket);
+    // Counted here: the 'error' event comes later and finds the socket no longer pending.
+    if (this.pending.delete(socket)) this.hooks.onError(CODES[code]);
+    socket.destroy(codeError(code, message));
   }
 }
 
