@@ -117,6 +117,10 @@ channels.start();
 if (!opts.target) channels.setBackends(initial);
 else m.backends.set(1);
 running = true;
+const effInitial = cfg.initialBackoffMs ?? 1000;
+if (cfg.maxBackoffMs !== undefined && effInitial > cfg.maxBackoffMs) {
+  log('warning', { message: `initial backoff ${effInitial} ms > --max-backoff-ms ${cfg.maxBackoffMs}: grpc-js waits the initial backoff once, then at most the max (set --initial-backoff-ms too, the talk's client used 200/300)` });
+}
 log('started', {
   discovery: cfg.discovery, target: cfg.target, backends: initial.map((b) => b.key), channels: channels.channelCount(),
   initialBackoffMs: cfg.initialBackoffMs ?? 'default(1000)', maxBackoffMs: cfg.maxBackoffMs ?? 'default(120000)',
