@@ -90,4 +90,17 @@ describe('workloads: metrics-service @root', function () {
     }
     console.log(`      dns: ${report.join('; ')}`);
   });
+
+  it('both workloads stop by themselves after --max-duration-seconds (exit 0)', async () => {
+    const t0 = Date.now();
+    const [ms, ae] = await Promise.all([
+      lab.start(WORKLOADS.metricsService, ['--host', '127.0.0.1', '--port', '50070', '--max-duration-seconds', '2', '--graceful-stop-seconds', '0'], { name: 'ms-bounded' }),
+      lab.start(WORKLOADS.alertingEngine, ['--backends', '127.0.0.1:50070', '--allow-cidr', '127.0.0.0/8', '--max-duration-seconds', '2'], { name: 'ae-bounded' }),
+    ]);
+    const [rm, ra] = await Promise.all([ms.proc, ae.proc]);
+    assert.equal(rm.exitCode, 0);
+    assert.equal(ra.exitCode, 0);
+    assert.ok(Date.now() - t0 < 5000);
+    assert.match(ae.log(), /"event":"stopping","reason":"max-duration"/);
+  });
 });
