@@ -14,11 +14,15 @@ export interface EnaInstall {
 
 export async function installEna(cluster: Cluster, cfg: VariantConfig, stateDir: string): Promise<EnaInstall> {
   const servers = new Set(cluster.nodes.slice(0, cfg.topology.serverNodes));
-  const bpffs = await ensureBpffs(enaBpffsDir(stateDir));
+  // lab nodes share the host's filesystem: a private bpffs of the run on the host holds every node's pins, read
+  // from here. A kind/kubeconfig node is another machine (container): pins go to its own /sys/fs/bpf (Cilium
+  // mounts it there), under notdns/<run>/<node>, and are read on the node.
+  const lab = cluster.provider === 'lab';
+  const bpffs = lab ? await ensureBpffs(enaBpffsDir(stateDir)) : `/sys/fs/bpf/notdns/${cluster.runId}`;
   const handles: EnaHandle[] = [];
   const remove = async () => {
     for (const h of handles.splice(0)) await detachEna(h).catch(() => undefined);
-    await releaseBpffs(bpffs);
+    if (lab) await releaseBpffs(bpffs);
   };
   try {
     for (const n of cluster.nodes) {
@@ -27,8 +31,7 @@ export async function installEna(cluster: Cluster, cfg: VariantConfig, stateDir:
         pinDir: enaPinDir(bpffs, n.name),
         timeouts: { unrepliedSeconds: cfg.ena.timeouts.unrepliedSeconds, establishedSeconds: cfg.ena.timeouts.establishedSeconds, closedSeconds: cfg.ena.timeouts.closedSeconds },
         stateDir,
-        // lab nodes share the host's filesystem and bpffs: read the pins from here without `ip netns exec`
-        readOnHost: cluster.provider === 'lab',
+        readOnHost: lab,
       }));
     }
   } catch (e) {
