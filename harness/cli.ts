@@ -3,12 +3,13 @@
 // → node-local DNS errors) and prove fixes. See README.md.
 import { Command, Option } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { accessSync, constants as fsc } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configureLog, log } from './log.js';
 import { formatError, NotdnsError } from './errors.js';
-import { listExperiments, loadExperiment } from './spec/load.js';
-import { runExperiment } from './runner.js';
-import { labChecks, renderChecks } from './doctor.js';
+import { expandVariant, listExperiments, loadExperiment } from './spec/load.js';
+import { runExperiment, selectVariants } from './runner.js';
+import { installCommand, LAB_PACKAGES, labChecks, renderChecks } from './doctor.js';
 import { LabProvider } from './providers/lab/lab.js';
 import type { Provider, ProviderName } from './providers/types.js';
 import { ProgressView } from './report/progress.js';
@@ -58,6 +59,20 @@ async function providerFor(name: ProviderName, opts: { iKnow?: boolean; context?
   return m.createKubeconfigProvider({ iKnowThisIsNotATestCluster: !!opts.iKnow, context: opts.context });
 }
 
+/** Commands every lab run executes (with node-local DNS also the DNS daemons and dig): refused up front when one is
+ *  missing, before anything is created, instead of a timeout half-way through bring-up. */
+function requireLabTools(nodeLocalDns: boolean): void {
+  const cmds = ['ip', 'tc', 'nft', 'bpftool', ...(nodeLocalDns ? ['unbound', 'nsd', 'dig', 'socat'] : [])];
+  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
+  const onPath = (c: string) => dirs.some((d) => { try { accessSync(join(d, c), fsc.X_OK); return true; } catch { return false; } });
+  const missing = cmds.filter((c) => !onPath(c));
+  if (!missing.length) return;
+  const pkgs = [...new Set(missing.map((c) => LAB_PACKAGES[c] ?? c))];
+  throw new NotdnsError(`the lab needs ${missing.map((c) => `${c} (Debian package ${LAB_PACKAGES[c] ?? c})`).join(', ')}, not found on PATH.`, {
+    kind: 'environment', hint: `Install it: ${installCommand(pkgs)}. \`notdns doctor\` checks everything the lab needs.`,
+  });
+}
+
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
@@ -75,7 +90,10 @@ program.command('run')
   .option('-q, --quiet', 'print only failures and the verdict')
   .action(async (exp: string, o: { variant?: string[]; out?: string; provider: ProviderName; fast?: boolean; verbose?: boolean; quiet?: boolean; context?: string; iKnowThisIsNotATestCluster?: boolean }) => {
     const { experiment, file } = await loadExperiment(exp);
+    // everything that can be refused is refused before anything is created (output folder, log, lab)
+    const variants = selectVariants(experiment, o.variant);
     const provider = await providerFor(o.provider, { iKnow: o.iKnowThisIsNotATestCluster, context: o.context });
+    if (o.provider === 'lab') requireLabTools(variants.some((v) => expandVariant(experiment, v).topology.nodeLocalDns));
     const outDir = resolve(o.out ?? join('notdns-out', `${experiment.name}-${stamp()}`));
     await mkdir(outDir, { recursive: true }).catch((e: Error) => {
       throw new NotdnsError(`cannot create the output folder ${outDir}: ${e.message}`, { kind: 'environment', cause: e, hint: 'Choose a writable folder with --out.' });
@@ -86,7 +104,7 @@ program.command('run')
     try {
       let results;
       try {
-        results = await runExperiment({ experiment, file, provider, variants: o.variant, fast: o.fast, outDir, progress, signal: ctl.signal });
+        results = await runExperiment({ experiment, file, provider, variants, fast: o.fast, outDir, progress, signal: ctl.signal });
       } catch (e) {
         const partial = (e as { partial?: Parameters<typeof writeReports>[0] }).partial;
         if (partial) await writeReports(partial, outDir).catch(() => undefined);
