@@ -73,6 +73,20 @@ function requireLabTools(nodeLocalDns: boolean): void {
   });
 }
 
+/** A failed write into the output folder (disk full, read-only, permissions) as one paragraph with the path and the fix. */
+function outputError(e: unknown, outDir: string, what: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  const why: Record<string, string> = { ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EROFS: 'the file system is read-only',
+    EACCES: 'permission denied', EPERM: 'operation not permitted', EIO: 'I/O error' };
+  if (!err?.code || !why[err.code]) return e;
+  const full = err.code === 'ENOSPC' || err.code === 'EDQUOT';
+  return new NotdnsError(`could not write ${what} to the output folder ${outDir}${err.path && err.path !== outDir ? ` (${err.path})` : ''}: ${why[err.code]} (${err.code}). The lab was already torn down.`, {
+    kind: 'harness', phase: 'report', cause: e,
+    hint: full ? `Free space on the file system of ${outDir} (see \`df -h ${outDir}\`) or pass --out <a folder with room>, and run again.`
+      : `Pass --out <a folder you can write to>, and run again.`,
+  });
+}
+
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
@@ -110,7 +124,7 @@ program.command('run')
         if (partial) await writeReports(partial, outDir).catch(() => undefined);
         throw e;
       }
-      const files = await writeReports(results, outDir);
+      const files = await writeReports(results, outDir).catch((e: unknown) => { throw outputError(e, outDir, 'the reports'); });
       // a signal that came once the last variant was measured (during its teardown, or while writing) still means
       // "interrupted": exit 130, never a verdict the user did not wait for
       if (ctl.signal.aborted) {
