@@ -110,7 +110,11 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
       ctxs[name] = ctx;
       expectations.push(...evaluate(result, e.expect[name] ?? [], ctx));
     }
-    expectations.push(...evaluateCompare(variants, e.compare, ctxs));
+    // a comparison needs both of its variants: with --variant it may have only one, then it is not evaluated
+    const ran = new Set(variants.map((v) => v.name));
+    const comparable = e.compare.filter((c) => c.ratio.every((n) => ran.has(n)));
+    if (comparable.length < e.compare.length) o.progress.log(`${e.compare.length - comparable.length} comparison(s) not evaluated: their variants were not all run`);
+    expectations.push(...evaluateCompare(variants, comparable, ctxs));
   } catch (err) {
     const ne = o.signal?.aborted ? new NotdnsError('the run was interrupted; everything it created was torn down.', { kind: 'interrupted', cause: err })
       : inPhase('run', err);

@@ -55,6 +55,8 @@ export interface WorkloadDeployment {
   nodes: readonly string[];
   /** Command-line arguments for the workload (see workloads/<app>/main.ts --help). */
   args: readonly string[];
+  /** Node.js runtime flags (e.g. --max-semi-space-size=1 for small pods); providers that run images may ignore them. */
+  runtimeArgs?: readonly string[];
 }
 
 export interface Cluster {

@@ -28,6 +28,7 @@ export class LabPod implements PodHandle {
     readonly ip: string, readonly ns: string, readonly admin: string, readonly proc: ResultPromise,
     /** The workload's arguments: a replacement pod in a rollout starts with the same ones. */
     readonly args: readonly string[],
+    readonly runtimeArgs: readonly string[] = [],
   ) {}
   metrics() { return fetchMetrics(this.admin); }
   control(path: string, body: unknown) { return postControl(this.admin, path, body); }
@@ -50,6 +51,7 @@ export class LabCluster implements Cluster {
   private readonly teardowns: Teardown[] = [];
   private readonly daemons: ResultPromise[] = [];
   private destroyed = false;
+  private readonly exitWatchers: ((pod: LabPod, how: string, logFile: string) => void)[] = [];
   /** Pod namespaces (they come and go; whatever is left is deleted on destroy). */
   private readonly extraNs: string[] = [];
   readonly vpcNs: string;
@@ -163,7 +165,7 @@ export class LabCluster implements Cluster {
   }
 
   async deploy(d: WorkloadDeployment): Promise<PodHandle[]> {
-    return Promise.all(Array.from({ length: d.replicas }, (_, r) => this.startPod(d.app, d.nodes[r % d.nodes.length]!, d.args)));
+    return Promise.all(Array.from({ length: d.replicas }, (_, r) => this.startPod(d.app, d.nodes[r % d.nodes.length]!, d.args, d.runtimeArgs)));
   }
 
   /** Create a pod's network (namespace, veth, Cilium ENI-style routes and rules) on a node; nothing runs in it yet. */
@@ -190,19 +192,29 @@ export class LabCluster implements Cluster {
   }
 
   /** Create a pod on a node and start the workload in it; resolves when its admin endpoint answers. */
-  async startPod(app: AppName, nodeName: string, args: readonly string[]): Promise<LabPod> {
+  async startPod(app: AppName, nodeName: string, args: readonly string[], runtimeArgs: readonly string[] = []): Promise<LabPod> {
     const { name, ns, ip, nodeIndex: i } = await this.plumbPod(app === 'metrics-service' ? 'ms' : 'ae', nodeName);
     const admin = `unix:${join(this.stateDir, `${name}.sock`)}`;
     const main = join(distDir, 'workloads', app, 'main.js');
-    const proc = spawnLong('node', [main, '--admin', admin, ...args], { ns, logFile: join(this.logDir, `${name}.log`) });
-    const pod = new LabPod(name, app, nodeName, i, ip, ns, admin, proc, args);
+    const proc = spawnLong('node', [...runtimeArgs, main, '--admin', admin, ...args], { ns, logFile: join(this.logDir, `${name}.log`) });
+    const pod = new LabPod(name, app, nodeName, i, ip, ns, admin, proc, args, runtimeArgs);
     this.podList.push(pod);
     await waitFor(`${app} pod ${name} (${ip}) to be ready`, async () => {
       if (!pod.alive) throw new NotdnsError(`${app} in pod ${name} exited with code ${proc.exitCode}; its log: ${join(this.logDir, `${name}.log`)}`, { kind: 'harness' });
       await pod.metrics();
       return true;
     }, { timeoutMs: 20_000, intervalMs: 100 });
+    void proc.then((r) => {
+      if (pod.stopping || this.destroyed) return; // a graceful stop or the teardown: expected
+      const how = r.signal ? `was killed by ${r.signal}` : `exited with code ${r.exitCode}`;
+      for (const cb of this.exitWatchers) cb(pod, how, join(this.logDir, `${name}.log`));
+    });
     return pod;
+  }
+
+  /** Call `cb` when a running workload exits although nothing asked it to (not a graceful stop, not teardown). */
+  onUnexpectedExit(cb: (pod: LabPod, how: string, logFile: string) => void): void {
+    this.exitWatchers.push(cb);
   }
 
   /** Graceful stop (SIGTERM, wait for the workload to exit on its own), then delete the pod. */
@@ -250,7 +262,7 @@ export class LabCluster implements Cluster {
     for (let b = 0; b < old.length; b += opts.batch) {
       const group = old.slice(b, b + opts.batch);
       // maxSurge=batch, maxUnavailable=0: new pods first (same node, new IP), then the old ones stop
-      const fresh = await Promise.all(group.map((p) => this.startPod(app, p.node, p.args)));
+      const fresh = await Promise.all(group.map((p) => this.startPod(app, p.node, p.args, p.runtimeArgs)));
       fresh.forEach((p) => events?.onPodReady?.(p));
       stops.push(...group.map((p) => this.stopPod(p, opts.gracefulStopSeconds, events)));
       opts.signal?.throwIfAborted();
