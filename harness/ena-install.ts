@@ -1,7 +1,7 @@
 // Put the ENA simulator (harness/ena) on every node of a cluster for one variant, and read it for the recorder.
 // With ena.enabled=false it runs in counting-only mode (never drops): the same program is then just the exact
 // SYN-per-destination counter on the node's uplinks.
-import { attachEna, detachEna, enaBpffsDir, enaPinDir, ensureBpffs, readEnaStats, releaseBpffs, type EnaHandle } from './ena/index.js';
+import { attachEna, detachEna, enaBpffsDir, enaPinDir, ensureBpffs, readEnaStats, releaseBpffs, type EnaHandle, type EnaStats } from './ena/index.js';
 import type { EnaSample } from './probes/recorder.js';
 import type { Cluster, ClusterNode } from './providers/types.js';
 import type { VariantConfig } from './spec/schema.js';
@@ -45,12 +45,16 @@ export async function installEna(cluster: Cluster, cfg: VariantConfig, stateDir:
     async read(node) {
       const h = byNode.get(node);
       if (!h) return undefined;
-      const s = await readEnaStats(h);
-      return {
-        allowanceExceeded: s.allowanceExceeded, allowanceAvailable: s.allowanceAvailable, trackedFlows: s.trackedFlows, newFlows: s.newFlows,
-        flowsByFlag: { syn: s.flowsByFlag.syn, fin: s.flowsByFlag.fin, rst: s.flowsByFlag.rst, none: s.flowsByFlag.none },
-        synsByDst: s.synsByDst, synsByDstEgress: s.synsByDstEgress,
-      };
+      return toEnaSample(await readEnaStats(h));
     },
+  };
+}
+
+/** What the recorder keeps of a read of the simulator. */
+export function toEnaSample(s: EnaStats): EnaSample {
+  return {
+    allowanceExceeded: s.allowanceExceeded, allowanceAvailable: s.allowanceAvailable, trackedFlows: s.trackedFlows, newFlows: s.newFlows,
+    flowsByFlag: { syn: s.flowsByFlag.syn, fin: s.flowsByFlag.fin, rst: s.flowsByFlag.rst, none: s.flowsByFlag.none },
+    synsByDst: s.synsByDst, synsByDstEgress: s.synsByDstEgress,
   };
 }
