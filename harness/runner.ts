@@ -156,9 +156,20 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
   let ena: EnaInstall | undefined;
   let recorder: Recorder | undefined;
   const agents: ResultPromise[] = [];
+  // a workload that dies while nothing stops it is a harness fault, not a verdict: it aborts the variant
+  const broken = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, broken.signal]) : broken.signal;
+  let phase = 'bring-up';
   try {
     cluster = await o.provider.up(topologyOf(cfg), vid, { stateDir, signal: o.signal, onProgress: (l) => p.log(`  ${l}`), logDir } as Parameters<Provider['up']>[2]);
     trace('set up', 'cluster');
+    (cluster as Cluster & Partial<UnexpectedExits>).onUnexpectedExit?.((pod, how, logFile) => {
+      log.info({ pod: pod.name, how, phase }, 'workload died');
+      broken.abort(new NotdnsError(`the ${pod.app} workload of pod ${pod.name} ${how} during ${phase}, and nothing had asked it to stop. `
+        + 'This is a harness fault, not a verdict: the measurements of this variant are incomplete, so no expectation was evaluated.', {
+        kind: 'harness', phase, hint: `Its log is ${logFile}. If something outside notdns killed it (the OOM killer, a stray kill), run again; otherwise the log says why it stopped.`,
+      }));
+    });
     const serverNodes = cluster.nodes.slice(0, cfg.topology.serverNodes);
     const clientNodes = cluster.nodes.slice(cfg.topology.serverNodes);
     throwFault('up');
@@ -166,9 +177,10 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
     trace('set up', 'ena');
     throwFault('ena');
     p.log(`  ENA simulator on ${cluster.nodes.length} nodes: ${cfg.ena.enabled ? `allowance ${cfg.ena.conntrackAllowance} flows, unreplied idle ${cfg.ena.timeouts.unrepliedSeconds}s` : 'counting only'}`);
-    o.signal?.throwIfAborted();
+    signal.throwIfAborted();
 
     p.start(`${cfg.name}: deploy workloads`);
+    phase = 'deploy';
     const ms = await cluster.deploy({ app: 'metrics-service', replicas: cfg.workloads.metricsService.replicas, nodes: serverNodes.map((n) => n.name),
       args: metricsServiceArgs(cfg, cluster.dns.nodeLocal, maxSeconds), runtimeArgs: SMALL_POD_V8 });
     throwFault('deploy');
@@ -209,12 +221,16 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
         const what = 'steady' in step ? 'steady' : 'observe';
         rec.mark('step', what);
         throwFault(what);
+        phase = what;
+        signal.throwIfAborted();
         p.start(`${cfg.name}: ${what}`, { totalSeconds: secs });
-        await sleep(secs * 1000, o.signal);
+        await sleep(secs * 1000, signal);
       } else {
         rec.mark('step', 'rollout');
+        phase = 'rollout';
+        signal.throwIfAborted();
         p.start(`${cfg.name}: rollout of metrics-service (graceful stop ${cfg.workloads.metricsService.gracefulStopSeconds}s)`, { totalSeconds: cfg.workloads.metricsService.gracefulStopSeconds });
-        await cluster.rollout('metrics-service', { batch: step.rollout.batch, gracefulStopSeconds: cfg.workloads.metricsService.gracefulStopSeconds, signal: o.signal }, {
+        await cluster.rollout('metrics-service', { batch: step.rollout.batch, gracefulStopSeconds: cfg.workloads.metricsService.gracefulStopSeconds, signal }, {
           onPodReady: (pod) => { rec.mark('pod-ready', `${pod.name} ready (${pod.ip})`); pushBackends(liveServers()); },
           onPodStopping: (pod) => {
             stopping.add(pod.name);
@@ -237,6 +253,8 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
     }
     p.start(`${cfg.name}: collect`);
     throwFault('collect');
+    signal.throwIfAborted();
+    phase = 'collect';
     await rec.stop();
     const series = rec.allSeries();
     const floodedNodes = [...new Set(replaced.map((r) => r.node))];
@@ -265,6 +283,11 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
     activeRuns.delete(vid);
     p.done(`${cfg.name}: torn down`);
   }
+}
+
+/** Lab clusters report workloads that exit on their own (LabCluster.onUnexpectedExit). */
+interface UnexpectedExits {
+  onUnexpectedExit(cb: (pod: PodHandle & { app: string }, how: string, logFile: string) => void): void;
 }
 
 function throwFault(point: Parameters<typeof fault>[0]): void {
