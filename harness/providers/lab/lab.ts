@@ -7,7 +7,7 @@
 // Nothing is added to the host's root namespace except the named namespaces themselves.
 import { mkdir, rm, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { batch, run, spawnLong, stopProcess } from '../../exec.js';
 import { NotdnsError } from '../../errors.js';
@@ -82,7 +82,16 @@ export class LabCluster implements Cluster {
 
   async build(opts: UpOptions): Promise<void> {
     const t = this.topology;
-    await mkdir(this.stateDir, { recursive: true });
+    // claim the run id: its namespaces must not exist and its state dir is created here, atomically; otherwise the id
+    // is another run's and nothing of it may be touched (no teardown is registered before the claim)
+    await mkdir(dirname(this.stateDir), { recursive: true });
+    const taken = (await listNamespaces()).filter((n) => n.startsWith(`${PREFIX}${this.runId}-`));
+    const claimed = taken.length ? false : await mkdir(this.stateDir).then(() => true, (e: NodeJS.ErrnoException) => { if (e.code === 'EEXIST') return false; throw e; });
+    if (!claimed) {
+      throw new NotdnsError(`run id ${this.runId} is already in use on this host (${taken.length ? `namespaces ${taken.join(', ')}` : this.stateDir} exist${taken.length ? '' : 's'}); nothing was created or removed.`, {
+        kind: 'harness', phase: 'up', hint: 'Run again: a new run gets a new random id. If the other run is dead, `notdns down --all` removes what it left.',
+      });
+    }
     await mkdir(this.logDir, { recursive: true });
     await writeFile(join(this.stateDir, 'owner.pid'), String(process.pid));
     this.onDestroy('state dir', () => rm(this.stateDir, { recursive: true, force: true }));
@@ -346,7 +355,7 @@ export class LabProvider implements Provider {
     const removed: string[] = [];
     for (const id of ids) {
       const owner = await ownerAlive(id);
-      if (!runId && owner && !opts.force) { removed.push(`(skipped run ${id}: its harness, pid ${owner}, is still running; use --force)`); continue; }
+      if (owner && !opts.force) { removed.push(`(skipped run ${id}: its harness, pid ${owner}, is still running; use --force)`); continue; }
       const ns = allNs.filter((n) => n.startsWith(`${PREFIX}${id}-`));
       await deleteNamespaces(ns);
       removed.push(...ns.map((n) => `netns ${n}`));
