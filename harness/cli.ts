@@ -184,12 +184,18 @@ program.command('down')
   .description('remove a lab left running by `up` or by a killed run (namespaces, processes, bpf pins, state)')
   .argument('[run-id]', 'the run id (6 hex digits) to remove')
   .option('--all', 'remove every notdns lab whose harness is no longer running (names nd-*), and kind clusters named nd-*')
-  .option('--force', 'with --all: also remove labs of runs that are still running')
+  .option('--force', 'also remove labs of runs that are still running (their harness then fails)')
   .action(async (runId: string | undefined, o: { all?: boolean; force?: boolean }) => {
     requireRoot('notdns down');
     if (!runId && !o.all) throw new NotdnsError('say which run to remove, or --all.', { kind: 'usage', hint: 'notdns down <run-id>, or notdns down --all' });
     if (runId && !/^[0-9a-f]{6}$/.test(runId)) throw new NotdnsError(`"${runId}" is not a run id (6 hex digits, as in the namespace names nd-<run-id>-...)`, { kind: 'usage', hint: 'See `ip netns list` for names like nd-1a2b3c-node1.' });
     const removed = await new LabProvider().sweep(o.all ? undefined : runId, { force: o.force });
+    const live = runId && !o.all ? /^\(skipped run \w+: its harness, pid (\d+)/.exec(removed[0] ?? '') : null;
+    if (live) {
+      throw new NotdnsError(`run ${runId} is still running (harness pid ${live[1]}); removing its lab now would pull it out from under that run. Nothing was removed.`, {
+        kind: 'usage', hint: `Stop that run with Ctrl-C (it tears its lab down itself), or add --force: notdns down ${runId} --force.`,
+      });
+    }
     if (o.all) {
       try {
         const kind = await import('./providers/kind/index.js');
