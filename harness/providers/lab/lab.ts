@@ -201,7 +201,7 @@ export class LabCluster implements Cluster {
   }
 
   /** Create a pod on a node and start the workload in it; resolves when its admin endpoint answers. */
-  async startPod(app: AppName, nodeName: string, args: readonly string[], runtimeArgs: readonly string[] = []): Promise<LabPod> {
+  async startPod(app: AppName, nodeName: string, args: readonly string[], runtimeArgs: readonly string[] = [], signal?: AbortSignal): Promise<LabPod> {
     const { name, ns, ip, nodeIndex: i } = await this.plumbPod(app === 'metrics-service' ? 'ms' : 'ae', nodeName);
     const admin = `unix:${join(this.stateDir, `${name}.sock`)}`;
     const main = join(distDir, 'workloads', app, 'main.js');
@@ -212,7 +212,7 @@ export class LabCluster implements Cluster {
       if (!pod.alive) throw new NotdnsError(`${app} in pod ${name} exited with code ${proc.exitCode}; its log: ${join(this.logDir, `${name}.log`)}`, { kind: 'harness' });
       await pod.metrics();
       return true;
-    }, { timeoutMs: 20_000, intervalMs: 100 });
+    }, { timeoutMs: 20_000, intervalMs: 100, signal });
     void proc.then((r) => {
       if (pod.stopping || this.destroyed) return; // a graceful stop or the teardown: expected
       const how = r.signal ? `was killed by ${r.signal}` : `exited with code ${r.exitCode}`;
@@ -232,8 +232,11 @@ export class LabCluster implements Cluster {
     pod.proc.kill('SIGTERM');
     events?.onPodStopping?.(pod);
     const exited = pod.proc.then(() => true, () => true);
-    const killAfter = sleep((graceSeconds + 5) * 1000).then(() => false);
-    if (!(await Promise.race([exited, killAfter]))) {
+    let timer: NodeJS.Timeout | undefined;
+    const killAfter = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), (graceSeconds + 5) * 1000); });
+    const inTime = await Promise.race([exited, killAfter]);
+    clearTimeout(timer); // a pending timer would keep the harness alive long after an interrupted run is torn down
+    if (!inTime) {
       log.warn({ pod: pod.name }, 'workload did not exit after its grace period: SIGKILL');
       pod.proc.kill('SIGKILL');
       await exited;
@@ -268,15 +271,22 @@ export class LabCluster implements Cluster {
   async rollout(app: AppName, opts: RolloutOptions, events?: RolloutEvents): Promise<void> {
     const old = this.livePods(app);
     const stops: Promise<void>[] = [];
-    for (let b = 0; b < old.length; b += opts.batch) {
-      const group = old.slice(b, b + opts.batch);
-      // maxSurge=batch, maxUnavailable=0: new pods first (same node, new IP), then the old ones stop
-      const fresh = await Promise.all(group.map((p) => this.startPod(app, p.node, p.args, p.runtimeArgs)));
-      fresh.forEach((p) => events?.onPodReady?.(p));
-      stops.push(...group.map((p) => this.stopPod(p, opts.gracefulStopSeconds, events)));
-      opts.signal?.throwIfAborted();
+    try {
+      for (let b = 0; b < old.length; b += opts.batch) {
+        const group = old.slice(b, b + opts.batch);
+        // maxSurge=batch, maxUnavailable=0: new pods first (same node, new IP), then the old ones stop
+        const fresh = await Promise.all(group.map((p) => this.startPod(app, p.node, p.args, p.runtimeArgs, opts.signal)));
+        fresh.forEach((p) => events?.onPodReady?.(p));
+        stops.push(...group.map((p) => this.stopPod(p, opts.gracefulStopSeconds, events)));
+        opts.signal?.throwIfAborted();
+      }
+      await abortable(Promise.all(stops), opts.signal);
+    } catch (e) {
+      // aborted (Ctrl-C, a dead workload) or failed: teardown takes over the pods still stopping; their promises
+      // settle quietly (an unawaited rejection would crash the harness in the middle of its teardown)
+      void Promise.allSettled(stops);
+      throw e;
     }
-    await Promise.all(stops);
   }
 
   async destroy(): Promise<void> {
@@ -291,6 +301,17 @@ export class LabCluster implements Cluster {
       throw new NotdnsError(`teardown was incomplete: ${errors.join('; ')}`, { kind: 'harness', phase: 'down', hint: 'Run `notdns down --all` to remove what is left.' });
     }
   }
+}
+
+/** Wait for `p`, or reject with the signal's reason as soon as it aborts. */
+function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Kill every process in the namespaces, then delete them. */
