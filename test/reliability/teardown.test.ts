@@ -31,6 +31,7 @@ describe('reliability: teardown on every exit path @root', function () {
     dir = await tempDir();
     spec = await writeSpec(dir, 'tiny.yaml', tinySpec());
     await writeSpec(dir, 'fails.yaml', tinySpec('reliability-fails', { expectValue: 1e12 }));
+    await writeSpec(dir, 'grace8.yaml', tinySpec('reliability-grace8').replace('gracefulStopSeconds: 1,', 'gracefulStopSeconds: 8,'));
     console.log(`      seed ${S} (RELIABILITY_SEED=${S} replays the random moments)`);
   });
   after(async () => { await rm(dir, { recursive: true, force: true }); });
@@ -84,7 +85,8 @@ describe('reliability: teardown on every exit path @root', function () {
     });
   }
 
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  // SIGHUP: the terminal (an ssh session) went away mid-run
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     it(`${sig} at a random moment: exit 130, everything torn down by the run itself`, async () => {
       const out = join(dir, `sig-${sig}`);
       const r = startCli(['run', spec, '--out', out]);
@@ -102,6 +104,23 @@ describe('reliability: teardown on every exit path @root', function () {
       await finish(r);
     });
   }
+
+  it('SIGINT mid-rollout while an old pod is in an 8 s graceful stop: teardown starts at once, the process exits right after it', async () => {
+    const out = join(dir, 'grace8');
+    const r = startCli(['run', join(dir, 'grace8.yaml'), '--out', out]);
+    await r.waitForLine(/✔ .*: steady/);
+    await sleep(1500 + Math.round(rand() * 2500)); // the new pod is ready after ~1 s; the old one then stops for 8 s
+    const sent = Date.now();
+    r.child.kill('SIGINT');
+    const said = await r.waitForLine(/^notdns: interrupted/).then(() => Date.now());
+    const e = await r.exited;
+    console.log(`      SIGINT → "interrupted" printed after ${said - sent} ms → exit after ${e.at - sent} ms`);
+    assert.equal(e.code, 130, r.stderr);
+    assert.ok(said - sent < 5000, `teardown should not wait for the graceful stop (${said - sent} ms)`);
+    assert.ok(e.at - said < 1500, `nothing (a pending graceful stop, a timer) keeps the process alive after it is done (${e.at - said} ms)`);
+    assertNoStack(r.stderr);
+    await finish(r);
+  });
 
   it('SIGINT during the last teardown (measurements complete): still exit 130, not a verdict; results written, nothing left', async () => {
     const out = join(dir, 'late');
