@@ -9,12 +9,14 @@
 //   rollout   in the middle of a rollout: when the first old pod starts its graceful stop
 //   observe   at the start of an {observe} step
 //   collect   after the last step, before the results are assembled
+//   uncaught  at a {steady} step, an exception thrown from a timer callback, outside any promise chain:
+//             what a bug in an event handler looks like (the run must still be torn down and reported, exit 3)
 //
 // The injected error is a harness error (exit code 3, `error` set in results.json), exactly like a real failure at
 // that point: teardown must still run, in reverse order of set-up, and leave nothing behind.
 import { NotdnsError } from './errors.js';
 
-export const FAULT_POINTS = ['up', 'ena', 'deploy', 'steady', 'rollout', 'observe', 'collect'] as const;
+export const FAULT_POINTS = ['up', 'ena', 'deploy', 'steady', 'rollout', 'observe', 'collect', 'uncaught'] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 /** The fault points named by NOTDNS_FAULT (unknown names are an error: a typo must not silently test nothing). */
@@ -37,4 +39,10 @@ export function fault(point: FaultPoint): NotdnsError | undefined {
     kind: 'harness', phase: point,
     hint: 'This failure was requested by the NOTDNS_FAULT environment variable (reliability tests); unset it for a real run.',
   });
+}
+
+/** NOTDNS_FAULT=uncaught: throw from a timer callback, an exception that no caller can catch. */
+export function scheduleUncaught(): void {
+  if (!configuredFaults().has('uncaught')) return;
+  setTimeout(() => { throw new Error('injected uncaught exception (NOTDNS_FAULT=uncaught)'); }, 10);
 }

@@ -18,7 +18,7 @@ import type { Experiment, Reconnect, VariantConfig } from './spec/schema.js';
 import { sleep } from './wait.js';
 import { POD_SUPERNET } from './providers/lab/addresses.js';
 import { installEna, type EnaInstall } from './ena-install.js';
-import { configuredFaults, fault } from './faults.js';
+import { configuredFaults, fault, scheduleUncaught } from './faults.js';
 
 export interface Progress {
   start(phase: string, opts?: { totalSeconds?: number }): void;
@@ -221,6 +221,7 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
         const what = 'steady' in step ? 'steady' : 'observe';
         rec.mark('step', what);
         throwFault(what);
+        if (what === 'steady') scheduleUncaught();
         phase = what;
         signal.throwIfAborted();
         p.start(`${cfg.name}: ${what}`, { totalSeconds: secs });
