@@ -135,6 +135,8 @@ program.command('run')
       process.stdout.write(renderVerdict(results, { color: process.stdout.isTTY }) + '\n');
       process.stdout.write(`results: ${files.json}\njunit:   ${files.junit}\nreport:  ${files.html}\n`);
       process.exitCode = results.verdict.pass ? 0 : 1;
+    } catch (e) {
+      throw ctl.crash ?? e; // an internal error aborted the run: report it (exit 3), not "interrupted"
     } finally {
       ctl.dispose();
     }

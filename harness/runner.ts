@@ -116,8 +116,10 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
     if (comparable.length < e.compare.length) o.progress.log(`${e.compare.length - comparable.length} comparison(s) not evaluated: their variants were not all run`);
     expectations.push(...evaluateCompare(variants, comparable, ctxs));
   } catch (err) {
-    const ne = o.signal?.aborted ? new NotdnsError('the run was interrupted; everything it created was torn down.', { kind: 'interrupted', cause: err })
-      : inPhase('run', err);
+    // aborted by a signal: interrupted; aborted with a harness error as the reason (an internal error): that error
+    const reason: unknown = o.signal?.aborted ? o.signal.reason : undefined;
+    const ne = o.signal?.aborted && !(reason instanceof NotdnsError) ? new NotdnsError('the run was interrupted; everything it created was torn down.', { kind: 'interrupted', cause: err })
+      : inPhase('run', reason ?? err);
     error = { kind: ne.kind, phase: ne.phase, message: ne.message, hint: ne.hint };
     throw Object.assign(ne, { partial: await assemble() });
   }
@@ -269,6 +271,7 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
     p.done(`${cfg.name}: ${rec.samples} samples${rec.skipped ? `, ${rec.skipped} skipped` : ''}`);
     return { result, ctx };
   } catch (err) {
+    if (err instanceof NotdnsError && !err.phase) err.phase = phase;
     p.fail(`${cfg.name}: ${(err as Error).message.split('\n')[0]}`);
     throw err;
   } finally {

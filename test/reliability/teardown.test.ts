@@ -85,6 +85,20 @@ describe('reliability: teardown on every exit path @root', function () {
     });
   }
 
+  it('an uncaught exception inside the harness (NOTDNS_FAULT=uncaught): torn down anyway, exit 3, one paragraph, error in results.json', async () => {
+    const out = join(dir, 'uncaught');
+    const r = startCli(['run', spec, '--out', out], { env: { NOTDNS_FAULT: 'uncaught' } });
+    const e = await r.exited;
+    assert.equal(e.code, 3, r.stderr);
+    assert.match(r.stderr, /notdns: error \(phase: steady\)\nnotdns hit an internal error: injected uncaught exception \(NOTDNS_FAULT=uncaught\)[^\n]*\nFix: /);
+    assertNoStack(r.stderr);
+    const res = await readResults(out);
+    assert.equal(res.error?.kind, 'harness');
+    assert.match(res.error!.message, /internal error/);
+    await assertReverseTeardown(join(out, 'notdns.log'), ['cluster', 'ena', 'probes']);
+    await finish(r);
+  });
+
   // SIGHUP: the terminal (an ssh session) went away mid-run
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     it(`${sig} at a random moment: exit 130, everything torn down by the run itself`, async () => {
