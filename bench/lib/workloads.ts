@@ -1,0 +1,54 @@
+// The flagship's workloads (rollout-syn-flood, baseline variant, --fast), deployed exactly like the runner does:
+// Metrics Service replicas on the server nodes, Alerting Engine instances on the client nodes.
+import { loadExperiment, expandVariant } from '../../harness/spec/load.js';
+import { alertingEngineArgs, metricsServiceArgs } from '../../harness/runner.js';
+import type { VariantConfig } from '../../harness/spec/schema.js';
+import type { LabCluster, LabPod } from '../../harness/providers/lab/lab.js';
+
+/** Node.js flags the runner gives small pods (harness/runner.ts SMALL_POD_V8, not exported; keep in sync): V8's
+ *  young generation at 1 MB for every Metrics Service and for Alerting Engines with at most 1000 channels. */
+export const SMALL_POD_V8 = ['--max-semi-space-size=1'];
+export const aeRuntimeArgs = (channels: number): string[] => (channels <= 1000 ? SMALL_POD_V8 : []);
+
+export async function flagshipConfig(variant = 'baseline'): Promise<VariantConfig> {
+  const { experiment } = await loadExperiment('rollout-syn-flood');
+  return expandVariant(experiment, variant, { fast: true });
+}
+
+export interface Deployed {
+  ms: LabPod[];
+  ae: LabPod[];
+}
+
+/** Metrics Service pods (idle until something calls them). */
+export async function deployMetricsService(cluster: LabCluster, cfg: VariantConfig, maxSeconds: number): Promise<LabPod[]> {
+  const servers = cluster.nodes.slice(0, cfg.topology.serverNodes);
+  return (await cluster.deploy({
+    app: 'metrics-service', replicas: cfg.workloads.metricsService.replicas, nodes: servers.map((n) => n.name),
+    args: metricsServiceArgs(cfg, cluster.dns.nodeLocal, maxSeconds), runtimeArgs: SMALL_POD_V8,
+  })) as LabPod[];
+}
+
+/** Alerting Engine pods calling `backends`; channelsPerBackend overrides the experiment's value. */
+export async function deployAlertingEngine(cluster: LabCluster, cfg: VariantConfig, backends: string[], maxSeconds: number,
+  opts: { instances?: number; channelsPerBackend?: number } = {}): Promise<LabPod[]> {
+  const clients = cluster.nodes.slice(cfg.topology.serverNodes);
+  const c: VariantConfig = opts.channelsPerBackend === undefined ? cfg
+    : { ...cfg, workloads: { ...cfg.workloads, alertingEngine: { ...cfg.workloads.alertingEngine, channelsPerBackend: opts.channelsPerBackend } } };
+  return (await cluster.deploy({
+    app: 'alerting-engine', replicas: opts.instances ?? cfg.workloads.alertingEngine.instances, nodes: clients.map((n) => n.name),
+    args: alertingEngineArgs(c, backends, maxSeconds), runtimeArgs: aeRuntimeArgs(c.workloads.alertingEngine.channelsPerBackend * backends.length),
+  })) as LabPod[];
+}
+
+export async function deployFlagship(cluster: LabCluster, cfg: VariantConfig, maxSeconds: number): Promise<Deployed> {
+  const ms = await deployMetricsService(cluster, cfg, maxSeconds);
+  const ae = await deployAlertingEngine(cluster, cfg, ms.map((p) => p.ip), maxSeconds);
+  return { ms, ae };
+}
+
+export function pidOf(p: LabPod): number {
+  const pid = p.proc.pid;
+  if (!pid) throw new Error(`pod ${p.name} has no pid`);
+  return pid;
+}
