@@ -10,9 +10,14 @@ import {
 } from './helpers.js';
 
 type Phase = 'bring-up' | 'deploy' | 'steady' | 'rollout' | 'observe' | 'teardown';
+/** The phase a run was in, from the last phase it reported done (plain progress prints a line when a phase ends). */
+function phaseAfter(stderr: string): string {
+  const done = [...stderr.matchAll(/^✔ [^:]+: (bring up|deploy workloads|steady|rollout of|observe|collect|tear down)/gm)].at(-1)?.[1];
+  return ({ 'bring up': 'deploy', 'deploy workloads': 'steady', steady: 'rollout', 'rollout of': 'observe', observe: 'collect', collect: 'teardown', 'tear down': 'reports' } as Record<string, string>)[done ?? ''] ?? 'bring-up';
+}
 /** Where each phase starts (a line the CLI prints) and how long it lasts at most with the tiny spec (ms). */
 const PHASES: Record<Phase, { after: RegExp; windowMs: number }> = {
-  'bring-up': { after: /nd-[0-9a-f]{6}-\*/, windowMs: 1200 },
+  'bring-up': { after: /nd-[0-9a-f]{6}-\*/, windowMs: 700 },
   deploy: { after: /✔ .*bring up/, windowMs: 1500 },
   steady: { after: /✔ .*deploy workloads/, windowMs: 2000 },
   rollout: { after: /✔ .*: steady/, windowMs: 1800 },
@@ -40,14 +45,15 @@ describe('reliability: SIGKILL at 10 random points, then down --all leaves nothi
   it('10 kills, one run each: every kill is fully swept by `notdns down --all`', async () => {
     const t0 = Date.now();
     const evidence: string[] = [];
+    const hits = new Set<string>();
     for (const [i, phase] of plan.entries()) {
       const { after, windowMs } = PHASES[phase];
       const r = startCli(['run', spec, '--out', join(dir, `kill-${i}`)]);
       const trigger = await r.waitForLine(after, 60_000);
       const delay = Math.round(rand() * windowMs);
       await sleep(delay);
-      const during = r.lastLine().trim().replace(/\s{2,}.*/, '');
       const wasRunning = r.exit === undefined;
+      const hit = phaseAfter(r.stderr);
       r.child.kill('SIGKILL');
       const e = await r.exited;
       const ids = r.ids();
@@ -59,10 +65,11 @@ describe('reliability: SIGKILL at 10 random points, then down --all leaves nothi
       await until(`processes started by run ${ids[0]} to be gone`, async () => (await taggedProcesses(r.tag)).length === 0, 5000)
         .catch(() => undefined);
       const afterSweep = await leftovers(ids, r.tag);
-      const line = `kill ${i + 1}/10 in ${phase} (${delay} ms after "${trigger.trim().replace(/\s{2,}.*/, '')}", last line "${during}"`
+      const line = `kill ${i + 1}/10 aimed at ${phase}, hit ${hit} (${delay} ms after "${trigger.trim().replace(/\s{2,}.*/, '').slice(0, 40)}"`
         + `${wasRunning ? '' : ', run had already ended'}; ${e.signal ?? e.code}) run ${ids[0]}: left ${describeLeftovers(before)}`
         + ` → down --all ${down.ms} ms → ${describeLeftovers(afterSweep)}`;
       evidence.push(line);
+      hits.add(hit);
       console.log(`      ${line}`);
       assert.ok(isClean(afterSweep), `after down --all, kill ${i + 1} (${phase}) still left: ${describeLeftovers(afterSweep)}\ndown said: ${down.stdout}${down.stderr}\nrun said: ${r.stderr.slice(-1500)}`);
       if (!isClean(before)) {
@@ -70,7 +77,7 @@ describe('reliability: SIGKILL at 10 random points, then down --all leaves nothi
       }
     }
     console.log(`      ${await hostWide()}`);
-    console.log(`      10 kills in ${Math.round((Date.now() - t0) / 1000)} s`);
+    console.log(`      10 kills in ${Math.round((Date.now() - t0) / 1000)} s; phases hit: ${[...hits].join(', ')}`);
     assert.equal(evidence.length, 10);
   });
 });
