@@ -69,8 +69,10 @@ export function unboundConf(dir: string, node: string, listen: string, upstreamI
     do-not-query-localhost: no
     # node-local-dns: forward . <upstream> { force_tcp }
     tcp-upstream: yes
-    outgoing-num-tcp: 16
-    num-queries-per-thread: 256
+    # enough parallel upstream connections that a burst of CPU contention (a rollout starting pods, reconnect
+    # storms) queues nothing: 20 queries/s × 2 s of client timeout fit easily
+    outgoing-num-tcp: 64
+    num-queries-per-thread: 512
     # CoreDNS forward takes a pooled connection per query (no pipelining) and opens new ones whenever the pooled
     # ones are busy or expired (expire 10s): under node-local-dns's concurrent load, new upstream connections are
     # needed all the time. unbound pipelines queries on one stream for as long as it is not idle for
@@ -78,10 +80,13 @@ export function unboundConf(dir: string, node: string, listen: string, upstreamI
     # upstream query open a NEW TCP connection: the dependency on new flows that the incident broke.
     # (max-reuse-tcp-queries has no effect on unbound 1.17.1's upstream streams, measured.)
     tcp-reuse-timeout: 1
-    # forward health: give up on an unanswered upstream quickly, forget "down" after 10 s (default 900 s)
+    # forward health: a slow TCP handshake under CPU contention must not count as a dead upstream (default
+    # unknown-server-time-limit 376 ms); a really unreachable upstream (SYNs dropped) still fails every try.
+    # "down" is forgotten after 3 s (default 900 s) so the cache recovers as soon as new flows fit again.
+    unknown-server-time-limit: 1000
     infra-keep-probing: yes
     infra-cache-max-rtt: 3000
-    infra-host-ttl: 10
+    infra-host-ttl: 3
     cache-max-ttl: 5
     cache-max-negative-ttl: 5
 forward-zone:
