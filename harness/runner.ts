@@ -45,7 +45,9 @@ const GRPC_PORT = 50051;
 /** V8's young generation at 1 MB: ~30 MB less RSS for a small Alerting Engine (measured); above ~1000 channels GC
  *  would then starve the calls, so big ones keep the default. Not for the Metrics Service: its DNS timeouts are
  *  timed in its event loop, and the extra GC pauses during reconnect storms turned into spurious DNS timeouts. */
-const SMALL_POD_V8 = ['--max-semi-space-size=1'];
+export const SMALL_POD_V8 = ['--max-semi-space-size=1'];
+/** Node.js flags for an Alerting Engine with this many channels in total. */
+export const alertingEngineRuntimeArgs = (channels: number): string[] => (channels <= 1000 ? SMALL_POD_V8 : []);
 
 export function alertingEngineArgs(cfg: VariantConfig, backends: string[], maxSeconds: number): string[] {
   const ae = cfg.workloads.alertingEngine;
@@ -189,7 +191,7 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
     throwFault('deploy');
     const ae = await cluster.deploy({ app: 'alerting-engine', replicas: cfg.workloads.alertingEngine.instances, nodes: clientNodes.map((n) => n.name),
       args: alertingEngineArgs(cfg, ms.map((x) => x.ip), maxSeconds),
-      runtimeArgs: cfg.workloads.alertingEngine.channelsPerBackend * ms.length <= 1000 ? SMALL_POD_V8 : [] });
+      runtimeArgs: alertingEngineRuntimeArgs(cfg.workloads.alertingEngine.channelsPerBackend * ms.length) });
     p.log(`  ${ms.length} Metrics Service pod(s) on ${serverNodes.map((n) => n.name).join(', ')}; ${ae.length} Alerting Engine pod(s) × ${cfg.workloads.alertingEngine.channelsPerBackend} channels/backend on ${clientNodes.map((n) => n.name).join(', ')}`);
     await o.onCluster?.(cluster, cfg);
 

@@ -1,14 +1,12 @@
 // The flagship's workloads (rollout-syn-flood, baseline variant, --fast), deployed exactly like the runner does:
 // Metrics Service replicas on the server nodes, Alerting Engine instances on the client nodes.
 import { loadExperiment, expandVariant } from '../../harness/spec/load.js';
-import { alertingEngineArgs, metricsServiceArgs } from '../../harness/runner.js';
+import { alertingEngineArgs, alertingEngineRuntimeArgs, metricsServiceArgs } from '../../harness/runner.js';
 import type { VariantConfig } from '../../harness/spec/schema.js';
 import type { LabCluster, LabPod } from '../../harness/providers/lab/lab.js';
 
-/** Node.js flags the runner gives small pods (harness/runner.ts SMALL_POD_V8, not exported; keep in sync): V8's
- *  young generation at 1 MB for every Metrics Service and for Alerting Engines with at most 1000 channels. */
-export const SMALL_POD_V8 = ['--max-semi-space-size=1'];
-export const aeRuntimeArgs = (channels: number): string[] => (channels <= 1000 ? SMALL_POD_V8 : []);
+/** Node.js flags the runner gives an Alerting Engine of this many channels (the Metrics Service gets none). */
+export const aeRuntimeArgs = alertingEngineRuntimeArgs;
 
 export async function flagshipConfig(variant = 'baseline'): Promise<VariantConfig> {
   const { experiment } = await loadExperiment('rollout-syn-flood');
@@ -25,7 +23,7 @@ export async function deployMetricsService(cluster: LabCluster, cfg: VariantConf
   const servers = cluster.nodes.slice(0, cfg.topology.serverNodes);
   return (await cluster.deploy({
     app: 'metrics-service', replicas: cfg.workloads.metricsService.replicas, nodes: servers.map((n) => n.name),
-    args: metricsServiceArgs(cfg, cluster.dns.nodeLocal, maxSeconds), runtimeArgs: SMALL_POD_V8,
+    args: metricsServiceArgs(cfg, cluster.dns.nodeLocal, maxSeconds),
   })) as LabPod[];
 }
 
