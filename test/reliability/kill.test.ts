@@ -18,7 +18,7 @@ function phaseAfter(stderr: string): string {
 /** Where each phase starts (a line the CLI prints) and how long it lasts at most with the tiny spec (ms). */
 const PHASES: Record<Phase, { after: RegExp; windowMs: number }> = {
   'bring-up': { after: /nd-[0-9a-f]{6}-\*/, windowMs: 700 },
-  deploy: { after: /✔ .*bring up/, windowMs: 1500 },
+  deploy: { after: /✔ .*bring up/, windowMs: 600 },
   steady: { after: /✔ .*deploy workloads/, windowMs: 2000 },
   rollout: { after: /✔ .*: steady/, windowMs: 1800 },
   observe: { after: /✔ .*rollout of/, windowMs: 2000 },
