@@ -2,7 +2,7 @@
 // the verdict, results.json / junit.xml / report.html, measured differences between variants, and nothing else.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,13 @@ describe('experiments end to end on the lab @root', function () {
   this.timeout(600_000);
   let out: string;
   before(async () => { out = await mkdtemp(join(tmpdir(), 'notdns-e2e-')); });
+  afterEach(async function () {
+    // keep what a failed run wrote (results, report, logs) where CI shows it
+    if (this.currentTest?.state !== 'failed') return;
+    const keep = join(repoRoot, 'test-artifacts', `e2e-${Date.now()}`);
+    await cp(out, keep, { recursive: true }).catch(() => undefined);
+    process.stdout.write(`      (run output kept in ${keep})\n`);
+  });
   after(async () => { await rm(out, { recursive: true, force: true }); });
 
   it('rollout-syn-flood --fast: baseline floods, exhausts the allowance and breaks DNS; the fix does not; nothing is left behind', async () => {
