@@ -24,7 +24,7 @@ export function zoneFile(upstreamIp: string): string {
   ].join('\n');
 }
 
-export function nsdConf(dir: string, upstreamIp: string): string {
+export function nsdConf(dir: string, upstreamIp: string, logDir = dir): string {
   return `server:
     ip-address: ${upstreamIp}
     port: 53
@@ -35,7 +35,7 @@ export function nsdConf(dir: string, upstreamIp: string): string {
     pidfile: "${dir}/nsd.pid"
     xfrdfile: "${dir}/nsd-xfrd.state"
     zonelistfile: "${dir}/nsd-zone.list"
-    logfile: "${dir}/nsd.log"
+    logfile: "${logDir}/nsd.log"
     server-count: 1
     tcp-count: 512
     tcp-timeout: 30
@@ -49,7 +49,7 @@ zone:
 }
 
 /** unbound as node-local-dns: TCP-only upstream, short connection reuse, quick recovery (facts.md). */
-export function unboundConf(dir: string, node: string, listen: string, upstreamIp: string): string {
+export function unboundConf(dir: string, node: string, listen: string, upstreamIp: string, logDir = dir): string {
   return `server:
     interface: ${listen}
     port: 53
@@ -59,9 +59,9 @@ export function unboundConf(dir: string, node: string, listen: string, upstreamI
     directory: "${dir}"
     pidfile: "${dir}/unbound-${node}.pid"
     use-syslog: no
-    logfile: "${dir}/unbound-${node}.log"
+    logfile: "${logDir}/unbound-${node}.log"
     log-time-ascii: yes
-    verbosity: 1
+    verbosity: ${process.env.NOTDNS_UNBOUND_VERBOSITY ?? 1}
     num-threads: 1
     do-ip6: no
     access-control: 0.0.0.0/0 allow
@@ -106,7 +106,7 @@ export async function digTcp(ns: string, server: string, name: string, timeoutS 
 export async function startUpstream(dir: string, ns: string, upstreamIp: string, logDir: string): Promise<ResultPromise[]> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, `${ZONE}.zone`), zoneFile(upstreamIp));
-  await writeFile(join(dir, 'nsd.conf'), nsdConf(dir, upstreamIp));
+  await writeFile(join(dir, 'nsd.conf'), nsdConf(dir, upstreamIp, logDir));
   const nsd = spawnLong('nsd', ['-d', '-c', join(dir, 'nsd.conf')], { ns, logFile: join(logDir, 'nsd.out') });
   // a TCP echo service: the long-lived "established connection" probe talks to it
   const echo = spawnLong('socat', ['TCP-LISTEN:7,fork,reuseaddr', 'EXEC:cat'], { ns, logFile: join(logDir, 'echo.out') });
@@ -120,7 +120,7 @@ export async function startUpstream(dir: string, ns: string, upstreamIp: string,
 /** Returns the process wrapped in an object: an execa subprocess is a thenable, and an async function would wait for it. */
 export async function startNodeLocal(dir: string, node: string, ns: string, listen: string, upstreamIp: string, logDir: string): Promise<{ proc: ResultPromise }> {
   const conf = join(dir, `unbound-${node}.conf`);
-  await writeFile(conf, unboundConf(dir, node, listen, upstreamIp));
+  await writeFile(conf, unboundConf(dir, node, listen, upstreamIp, logDir));
   const p = spawnLong('unbound', ['-d', '-c', conf], { ns, logFile: join(logDir, `unbound-${node}.out`) });
   await waitFor(`node-local DNS (unbound) on ${node}`, async () => {
     if (p.exitCode !== null && p.exitCode !== undefined) throw new NotdnsError(`unbound on ${node} exited (code ${p.exitCode}); see unbound-${node}.out`, { kind: 'environment' });

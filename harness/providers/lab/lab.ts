@@ -138,7 +138,11 @@ export class LabCluster implements Cluster {
       await batch('ip', lines, { ns });
       await run('sysctl', ['-qw', 'net.ipv4.ip_forward=1',
         'net.ipv4.conf.all.rp_filter=2', 'net.ipv4.conf.default.rp_filter=2', 'net.ipv4.conf.ens5.rp_filter=2', 'net.ipv4.conf.ens6.rp_filter=2',
-        'net.ipv4.conf.all.log_martians=1', 'net.ipv4.conf.default.log_martians=1', 'net.ipv4.conf.ens6.log_martians=1'], { ns });
+        'net.ipv4.conf.all.log_martians=1', 'net.ipv4.conf.default.log_martians=1', 'net.ipv4.conf.ens6.log_martians=1',
+        // both ENIs sit on the same VPC bridge: by default Linux answers ARP for the node IP on ens6 too ("ARP flux"),
+        // and the upstream's replies then arrive on the addressless ens6 and die as martians. The real VPC answers
+        // ARP itself; here each ENI answers only for its own addresses.
+        'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2'], { ns });
       // kernel conntrack only tracks a namespace once something there uses it: a counting rule turns it on
       await run('nft', ['-f', '-'], { ns, input: `table inet notdns {
   chain pre { type filter hook prerouting priority -150; policy accept; ct state new counter; }
