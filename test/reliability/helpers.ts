@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { repoRoot, stateRoot } from '../../harness/paths.js';
 import { listNamespaces } from '../../harness/providers/lab/lab.js';
 import { run } from '../../harness/exec.js';
+import { rng } from '../rng.js';
 
 export const CLI = join(repoRoot, 'bin', 'notdns');
 
@@ -195,17 +196,8 @@ export async function until(what: string, cond: () => Promise<boolean> | boolean
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Small seeded PRNG (mulberry32): the tests print the seed, RELIABILITY_SEED=<n> replays it. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests print the seed; RELIABILITY_SEED=<n> replays it. */
+export { rng };
 
 export function seed(): number {
   return process.env.RELIABILITY_SEED ? Number(process.env.RELIABILITY_SEED) : Math.floor(Math.random() * 2 ** 31);

@@ -7,17 +7,9 @@ import { join } from 'node:path';
 import { repoRoot } from '../../harness/paths.js';
 import { RESULTS_SCHEMA_VERSION, type ExpectationResult, type Marker, type Results, type Series, type VariantResult } from '../../harness/results.js';
 import { chartPoints, counterIncrease, counterRate, maxOf, minOf } from '../../harness/report/series.js';
+import { rng } from '../rng.js';
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export interface GenOptions {
   seed?: number;
