@@ -4,7 +4,9 @@
 #
 #   scripts/docker/start-dockerd.sh            engine + base image (notdns/node-base:bookworm)
 #   scripts/docker/start-dockerd.sh --engine   engine only
-#   scripts/docker/start-dockerd.sh --stop     stop the dockerd this script started (by its pid file)
+#   scripts/docker/start-dockerd.sh --stop     stop the dockerd this script started (by its pid file), remove docker0
+# dockerd runs with --iptables=false: the host's firewall is left alone (published ports go through docker-proxy;
+# no container needs egress: images are built from a local debootstrap base).
 #
 # Why the wrapper: root on our VMs lacks CAP_SYS_RESOURCE in its bounding set, so `--privileged` containers
 # (kind nodes are privileged) fail unless runc drops that capability from the OCI config
@@ -29,7 +31,13 @@ engine_up() { timeout 5 docker info >/dev/null 2>&1; }
 
 if [ "$MODE" = "--stop" ]; then
   if [ -f "$DIR/dockerd.pid" ] && kill -0 "$(cat "$DIR/dockerd.pid")" 2>/dev/null; then
-    kill "$(cat "$DIR/dockerd.pid")"; rm -f "$DIR/dockerd.pid"; say "stopped"
+    pid=$(cat "$DIR/dockerd.pid")
+    kill "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$DIR/dockerd.pid"
+    # dockerd leaves its bridge behind: the host's root namespace gets back what it had
+    ip link show docker0 >/dev/null 2>&1 && ip link del docker0
+    say "stopped"
   else
     say "no dockerd started by this script is running"
   fi
@@ -68,7 +76,7 @@ exec $RUNC "\$@"
 W
   chmod +x "$DIR/runc-nosysres"
   say "starting dockerd (log: $DIR/dockerd.log)"
-  setsid dockerd --add-runtime "nosr=$DIR/runc-nosysres" --default-runtime nosr >>"$DIR/dockerd.log" 2>&1 </dev/null &
+  setsid dockerd --iptables=false --ip6tables=false --add-runtime "nosr=$DIR/runc-nosysres" --default-runtime nosr >>"$DIR/dockerd.log" 2>&1 </dev/null &
   echo $! >"$DIR/dockerd.pid"
   for _ in $(seq 1 120); do
     engine_up && break

@@ -38,6 +38,7 @@ function query(addr: string): Promise<{ result: string; server_id: string }> {
 describe('workload image on a real Docker engine (testcontainers)', function () {
   this.timeout(15 * 60_000);
   let ctx: string | undefined;
+  let startedEngine = false;
 
   before(async function () {
     if (process.env.NOTDNS_SKIP_DOCKER === '1') {
@@ -45,6 +46,7 @@ describe('workload image on a real Docker engine (testcontainers)', function () 
       this.skip();
     }
     const r = await execa('bash', [join(repoRoot, 'scripts', 'docker', 'start-dockerd.sh')], { reject: false, timeout: 12 * 60_000, all: true });
+    startedEngine = /starting dockerd/.test(String(r.all ?? ''));
     if (r.exitCode !== 0) {
       console.log(`      skipped: no Docker engine here (scripts/docker/start-dockerd.sh exit ${r.exitCode}): ${String(r.all ?? '').trim().split('\n').slice(-2).join(' | ')}`);
       this.skip();
@@ -60,6 +62,8 @@ describe('workload image on a real Docker engine (testcontainers)', function () 
 
   after(async () => {
     if (ctx) await rm(ctx, { recursive: true, force: true });
+    // an engine this suite started is stopped again (and its docker0 bridge removed): nothing left on the host
+    if (startedEngine) await execa('bash', [join(repoRoot, 'scripts', 'docker', 'start-dockerd.sh'), '--stop'], { reject: false, timeout: 30_000 });
   });
 
   async function startMetricsService(extra: string[] = []): Promise<StartedTestContainer> {
