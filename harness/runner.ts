@@ -12,7 +12,7 @@ import { distDir, repoRoot, stateRoot } from './paths.js';
 import { Recorder, type EnaReader } from './probes/recorder.js';
 import type { Cluster, PodHandle, Provider, Topology } from './providers/types.js';
 import { ResultsSchema, RESULTS_SCHEMA_VERSION, type ExpectationResult, type Results, type VariantResult } from './results.js';
-import { evaluate, evaluateCompare, type TargetContext } from './expect.js';
+import { evaluate, evaluateCompare, statOf, type TargetContext } from './expect.js';
 import { expandVariant } from './spec/load.js';
 import type { Experiment, Reconnect, VariantConfig } from './spec/schema.js';
 import { sleep } from './wait.js';
@@ -303,13 +303,13 @@ function throwFault(point: Parameters<typeof fault>[0]): void {
 }
 
 function summarize(series: VariantResult['series'], ctx: TargetContext, rec: Recorder): Record<string, number> {
+  // the same counter arithmetic (resets, gaps) as the expectations: expect.ts statOf over the whole run
+  const all = { from: -Infinity, to: Infinity };
   const tot = (probe: string, only?: string[]) => series.filter((s) => s.probe === probe && (!only || only.includes(s.target)))
-    .reduce((a, s) => { let d = 0; for (let i = 1; i < s.points.length; i++) { const x = s.points[i]![1] - s.points[i - 1]![1]; d += x >= 0 ? x : s.points[i]![1]; } return a + d; }, 0);
+    .reduce((a, s) => a + (statOf(s, 'total', all) ?? 0), 0);
   const peak = (probe: string) => {
     const s = series.find((x) => x.probe === probe);
-    let m = 0;
-    if (s) for (let i = 1; i < s.points.length; i++) m = Math.max(m, (s.points[i]![1] - s.points[i - 1]![1]) / (s.points[i]![0] - s.points[i - 1]![0]));
-    return m;
+    return Math.max(0, (s && statOf(s, 'peakRate', all)) ?? 0);
   };
   return {
     synToOldPodIpsTotal: tot('syn.toOldPodIps'), synToOldPodIpsPeakPerSecond: Math.round(peak('syn.toOldPodIps')),
