@@ -27,6 +27,15 @@ function summary(r: Results, variant: string): Record<string, number> {
   return v.summary;
 }
 
+/** `notdns run <experiment> --fast` as a user runs it; asserts the verdict passed (exit 0), naming what failed. */
+async function runPassing(experiment: string, dir: string) {
+  const p = await execa(cli, ['run', experiment, '--fast', '--out', dir], { reject: false, all: true, env: { CI: 'true' } });
+  const results = ResultsSchema.parse(JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')));
+  const failed = results.verdict.expectations.filter((e) => !e.pass).map((e) => `${e.variant}: ${e.label} measured ${e.measured}`);
+  assert.equal(p.exitCode, 0, `verdict should pass; failed: ${failed.join('; ')}\n${p.all?.slice(-3000)}`);
+  return { p, results };
+}
+
 describe('experiments end to end on the lab @root', function () {
   this.timeout(600_000);
   let out: string;
@@ -42,10 +51,7 @@ describe('experiments end to end on the lab @root', function () {
 
   it('rollout-syn-flood --fast: baseline floods, exhausts the allowance and breaks DNS; the fix does not; nothing is left behind', async () => {
     const dir = join(out, 'flagship');
-    const p = await execa(cli, ['run', 'rollout-syn-flood', '--fast', '--out', dir], { reject: false, all: true, env: { CI: 'true' } });
-    const results = ResultsSchema.parse(JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')));
-    const failed = results.verdict.expectations.filter((e) => !e.pass).map((e) => `${e.variant}: ${e.label} measured ${e.measured}`);
-    assert.equal(p.exitCode, 0, `verdict should pass; failed: ${failed.join('; ')}\n${p.all?.slice(-3000)}`);
+    const { p, results } = await runPassing('rollout-syn-flood', dir);
     assert.match(p.stdout, /expectations passed/);
     const b = summary(results, 'baseline'), f = summary(results, 'fix');
     // measured, not configured: the difference comes out of the series
@@ -59,10 +65,7 @@ describe('experiments end to end on the lab @root', function () {
 
   it('rp-filter-edge-case --fast: martians only without an address on the ENI', async () => {
     const dir = join(out, 'rpf');
-    const p = await execa(cli, ['run', 'rp-filter-edge-case', '--fast', '--out', dir], { reject: false, all: true, env: { CI: 'true' } });
-    const results = ResultsSchema.parse(JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')));
-    const failed = results.verdict.expectations.filter((e) => !e.pass).map((e) => `${e.variant}: ${e.label} measured ${e.measured}`);
-    assert.equal(p.exitCode, 0, `verdict should pass; failed: ${failed.join('; ')}\n${p.all?.slice(-3000)}`);
+    const { results } = await runPassing('rp-filter-edge-case', dir);
     assert.ok(summary(results, 'eni-without-address').martianDrops! > 0);
     assert.equal(summary(results, 'eni-with-address').martianDrops, 0);
     assert.deepEqual(await leftovers(results.runId), []);
