@@ -54,6 +54,8 @@ export class LabCluster implements Cluster {
   private readonly exitWatchers: ((pod: LabPod, how: string, logFile: string) => void)[] = [];
   /** Pod namespaces (they come and go; whatever is left is deleted on destroy). */
   private readonly extraNs: string[] = [];
+  /** Node-side veth of every pod, by pod IP. */
+  private readonly lxcByIp = new Map<string, string>();
   readonly vpcNs: string;
   readonly dnsNs: string;
   readonly logDir: string;
@@ -193,6 +195,7 @@ export class LabCluster implements Cluster {
     const ns = nsName(this.runId, name);
     await run('ip', ['netns', 'add', ns]);
     this.extraNs.push(ns);
+    this.lxcByIp.set(ip, lxc);
     await batch('ip', [`link add ${lxc} type veth peer name eth0 netns ${ns}`, `link set ${lxc} address ${mac}`, `link set ${lxc} up`,
       `route add ${ip}/32 dev ${lxc}`,
       `rule add to ${ip} lookup main priority ${A.RULE_PRIO_TO_POD}`,
@@ -253,10 +256,13 @@ export class LabCluster implements Cluster {
   async deletePod(pod: LabPod | { ns: string; ip: string; node: string }): Promise<void> {
     const node = this.node(pod.node);
     if (pod instanceof LabPod) await this.killPod(pod);
+    const lxc = this.lxcByIp.get(pod.ip);
     if (this.topology.unreachableOnDelete) {
       // cilium/cilium#18505 (--enable-unreachable-routes): on endpoint deletion the pod's /32 route is replaced by
-      // an unreachable route, so the old IP answers with ICMP host unreachable (rate-limited by the kernel)
-      await batch('ip', [`route replace unreachable ${pod.ip}/32`], { ns: node.ns });
+      // an unreachable route, so the old IP answers with ICMP host unreachable (rate-limited by the kernel).
+      // The veth goes first, in the same batch: otherwise the dying pod's last FIN/RSTs reach the node after the
+      // route is unreachable and fail rp_filter (a martian that the real datapath would not show).
+      await batch('ip', [...(lxc ? [`link del ${lxc}`] : []), `route replace unreachable ${pod.ip}/32`], { ns: node.ns });
     }
     await run('ip', ['netns', 'del', pod.ns], { reject: false });
     if (!this.topology.unreachableOnDelete) {
