@@ -43,10 +43,9 @@ export default defineExperiment({
     ],
     fix: [
       { probe: 'ena.allowanceExceeded', stat: 'total', op: '==', value: 0, why: 'the mechanism is gone: no flow is ever refused' },
+      { probe: 'dns.errors', stat: 'total', op: '==', value: 0, why: 'node-local DNS keeps opening its upstream TCP connections: not one lookup fails' },
+      { probe: 'dnscheck.failed', stat: 'total', op: '==', value: 0, why: 'independent check: every dig +tcp through the node-local cache answers' },
       { probe: 'estab.failed', stat: 'total', op: '==', value: 0 },
-      // Not asserted here: fix DNS errors == 0. On a 2-core lab the Metrics Service still sees a few DNS timeouts
-      // (0-150 per run, never from the allowance: it is never exceeded) while reconnect storms load the machine;
-      // see README "Known limits". The comparison below asserts the cut instead.
     ],
     'cilium-unreachable': [
       { probe: 'martian.drops', target: 'flooded-nodes', stat: 'total', op: '==', value: 0, why: 'an unreachable route answers before rp_filter: no martians' },

@@ -39,6 +39,9 @@ export function nsdConf(dir: string, upstreamIp: string, logDir = dir): string {
     server-count: 1
     tcp-count: 512
     tcp-timeout: 30
+    # one answer per connection, then close: the node-local cache needs a new TCP connection (a new flow)
+    # for every upstream query (see unboundConf)
+    tcp-query-count: 1
     verbosity: 1
 remote-control:
     control-enable: no
@@ -73,17 +76,28 @@ export function unboundConf(dir: string, node: string, listen: string, upstreamI
     # storms) queues nothing: 20 queries/s × 2 s of client timeout fit easily
     outgoing-num-tcp: 64
     num-queries-per-thread: 512
-    # CoreDNS forward takes a pooled connection per query (no pipelining) and opens new ones whenever the pooled
-    # ones are busy or expired (expire 10s): under node-local-dns's concurrent load, new upstream connections are
-    # needed all the time. unbound pipelines queries on one stream for as long as it is not idle for
-    # tcp-reuse-timeout (measured here: one connection for 150 queries in 8 s at the default). 1 ms makes every
-    # upstream query open a NEW TCP connection: the dependency on new flows that the incident broke.
-    # (max-reuse-tcp-queries has no effect on unbound 1.17.1's upstream streams, measured.)
-    tcp-reuse-timeout: 1
+    # CoreDNS forward (node-local-dns) sends one query at a time per upstream connection and opens a new one
+    # whenever no idle one is at hand: under node-local-dns's concurrent load, new upstream connections are
+    # needed all the time, which is exactly what an exhausted ENA allowance breaks. The lab makes that
+    # dependency strict, every upstream query is a NEW TCP connection:
+    #  - the upstream closes each connection after one answer (nsd tcp-query-count: 1), so nothing is reused;
+    #  - one query per connection (max-reuse-tcp-queries: 1): concurrent queries open connections of their own
+    #    instead of being pipelined onto a connection the upstream is about to close (measured: bursts of 10
+    #    queries lost 56 % to "Broken pipe" SERVFAILs without it, 0 with it);
+    #  - tcp-reuse-timeout is not a reuse knob here: unbound 1.17.1 waits for the ANSWER on a stream for
+    #    tcp-reuse-timeout, not for the query's timeout (measured: at 1 ms every answer slower than 1 ms timed
+    #    out, 4 % on an idle lab, and under a rollout's CPU load the upstream was marked down for seconds:
+    #    0-120 DNS errors in the fix variant with no packet lost). 2 s = CoreDNS forward's read timeout.
+    tcp-reuse-timeout: 2000
+    max-reuse-tcp-queries: 1
     # forward health: a slow TCP handshake under CPU contention must not count as a dead upstream (default
     # unknown-server-time-limit 376 ms); a really unreachable upstream (SYNs dropped) still fails every try.
     # "down" is forgotten after 3 s (default 900 s) so the cache recovers as soon as new flows fit again.
     unknown-server-time-limit: 1000
+    # unbound gives a TCP upstream query the server's retransmit timeout (its RTO: the measured RTT, at least
+    # infra-cache-min-rtt, default 50 ms) to connect. CoreDNS forward never dials with less than 1 s
+    # (minDialTimeout); SYNs dropped by a full allowance still fail every try.
+    infra-cache-min-rtt: 1000
     infra-keep-probing: yes
     infra-cache-max-rtt: 3000
     infra-host-ttl: 3
