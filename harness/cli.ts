@@ -20,6 +20,7 @@ import { resultsJsonSchema } from './results.js';
 import { newRunId } from './names.js';
 import { stateRoot } from './paths.js';
 import { installSignalHandlers } from './signals.js';
+import { keepLongProcessesAfterExit } from './exec.js';
 
 const program = new Command('notdns')
   .description('Chaos-testing harness for the "It wasn\'t DNS" incident: gRPC clients SYN-flood old pod IPs during a rollout,\n'
@@ -174,6 +175,7 @@ program.command('up')
       throw new NotdnsError(`--nodes must be 2..20 and --server-nodes 1..nodes-1 (got ${o.nodes}, ${o.serverNodes})`, { kind: 'usage', hint: 'e.g. notdns up --nodes 3 --server-nodes 2' });
     }
     const runId = newRunId();
+    keepLongProcessesAfterExit();
     const c = await new LabProvider().up({ nodes: o.nodes, serverNodes: o.serverNodes, eniHasAddress: !!o.eniHasAddress, unreachableOnDelete: false, nodeLocalDns: true },
       runId, { stateDir: join(stateRoot, runId), onProgress: (l) => process.stderr.write(`${l}\n`) });
     process.stdout.write(`lab ${runId} is up: ${c.nodes.map((n) => `${n.name}=${(n as { ns?: string }).ns} (${n.ip})`).join(', ')}\n`

@@ -83,13 +83,22 @@ export async function batch(tool: 'ip' | 'tc', lines: readonly string[], opts: R
 }
 
 /** Start a long-lived process (optionally in a netns). The caller owns it: stop it with stopProcess(). */
+let outliveHarness = false;
+/**
+ * `notdns up`: the lab's daemons (nsd, unbound, namespace sentinels) keep running after the CLI exits; they live in
+ * the lab's namespaces, so `notdns down` (which kills every process in them) still removes them. Runs never set it.
+ */
+export function keepLongProcessesAfterExit(): void { outliveHarness = true; }
+
 export function spawnLong(cmd: string, args: readonly string[], opts: { ns?: string; env?: Record<string, string>; logFile?: string; onLine?: (line: string) => void } = {}): ResultPromise {
   const [c, a] = nsArgv(opts.ns, cmd, args);
   log.debug({ cmd: commandLine(c, a) }, 'spawn');
   const out = opts.logFile ? { file: opts.logFile, append: true } as const : 'ignore';
+  const detach = outliveHarness && !opts.onLine;
   const p = execa(c, a, {
-    reject: false, stdin: 'ignore', stdout: opts.onLine ? 'pipe' : out, stderr: out, env: opts.env, cleanup: true, buffer: false,
+    reject: false, stdin: 'ignore', stdout: opts.onLine ? 'pipe' : out, stderr: out, env: opts.env, cleanup: !detach, detached: detach, buffer: false,
   });
+  if (detach) p.unref();
   if (opts.onLine) {
     let rest = '';
     p.stdout?.setEncoding('utf8');

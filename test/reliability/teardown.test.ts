@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { run } from '../../harness/exec.js';
 import {
   assertNoStack, cliSync, describeLeftovers, hostWide, isClean, leftovers, readResults, rng, seed, sleep, startCli,
   tempDir, tinySpec, traceOf, writeSpec, type CliRun,
@@ -184,5 +185,21 @@ describe('reliability: teardown on every exit path @root', function () {
     assert.equal(down.code, 0, down.stderr);
     await finish(r);
     console.log(`      ${await hostWide()}`);
+  });
+  it('`up` leaves a working lab after the CLI exits (node-local DNS answers); `down <id>` removes all of it', async () => {
+    const up = cliSync(['up', '--nodes', '2', '--server-nodes', '1'], { timeoutMs: 60_000 });
+    assert.equal(up.code, 0, up.stderr);
+    const id = /^lab ([0-9a-f]{6}) is up/m.exec(up.stdout)?.[1];
+    assert.ok(id, up.stdout);
+    try {
+      const dig = await run('dig', ['+tries=1', '+time=2', '@169.254.20.10', 'after-up.default.svc.cluster.local'], { ns: `nd-${id}-node1`, reject: false });
+      assert.match(dig.stdout, /status: NOERROR/, 'the lab\'s DNS daemons outlive `notdns up`');
+      assert.ok((await leftovers([id])).nsProcesses.some((p) => /unbound/.test(p)), 'unbound runs inside the lab namespaces');
+    } finally {
+      const down = cliSync(['down', id!]);
+      assert.equal(down.code, 0, down.stderr);
+    }
+    const left = await leftovers([id!]);
+    assert.ok(isClean(left), `left behind: ${describeLeftovers(left)}`);
   });
 });
