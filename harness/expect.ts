@@ -1,7 +1,7 @@
 // Expectations are read off the recorded series. A deviation is a result (pass: false), never an exception.
 //   windows: steady = the steady steps; rollout = from the rollout's start to the end of the run (the flood
 //            outlives the rollout until clients learn the new backends); after-rollout = after the last old pod
-//            was deleted; all.
+//            was deleted; recovery = the {recover} steps (from the first one to the end); all.
 //   stats:   counters: total (sum of increases), peakRate (max per-second increase), meanRate;
 //            gauges: max, min, mean, last.
 //   targets: sum (over all targets), max (the largest single target), flooded-nodes (nodes that hosted a
@@ -21,6 +21,7 @@ export function windowOf(v: Pick<VariantResult, 'markers' | 'durationSeconds'>, 
     case 'steady': return { from: start('steady') ?? 0, to: rolloutStart ?? end };
     case 'rollout': return { from: rolloutStart ?? end, to: end };
     case 'after-rollout': return { from: rolloutEnd ?? end, to: end };
+    case 'recovery': return { from: start('recover') ?? end, to: end };
     default: return { from: 0, to: end };
   }
 }

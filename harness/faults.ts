@@ -8,6 +8,7 @@
 //   steady    at the start of a {steady} step
 //   rollout   in the middle of a rollout: when the first old pod starts its graceful stop
 //   observe   at the start of an {observe} step
+//   recover   at the start of a {recover} step
 //   collect   after the last step, before the results are assembled
 //   uncaught  at a {steady} step, an exception thrown from a timer callback, outside any promise chain:
 //             what a bug in an event handler looks like (the run must still be torn down and reported, exit 3)
@@ -16,7 +17,7 @@
 // that point: teardown must still run, in reverse order of set-up, and leave nothing behind.
 import { NotdnsError } from './errors.js';
 
-export const FAULT_POINTS = ['up', 'ena', 'deploy', 'steady', 'rollout', 'observe', 'collect', 'uncaught'] as const;
+export const FAULT_POINTS = ['up', 'ena', 'deploy', 'steady', 'rollout', 'observe', 'recover', 'collect', 'uncaught'] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 /** The fault points named by NOTDNS_FAULT (unknown names are an error: a typo must not silently test nothing). */

@@ -73,7 +73,7 @@ export function metricsServiceArgs(cfg: VariantConfig, dnsServer: string, maxSec
 }
 
 export function plannedSeconds(cfg: VariantConfig): number {
-  return cfg.steps.reduce((a, s) => a + ('steady' in s ? s.steady : 'observe' in s ? s.observe
+  return cfg.steps.reduce((a, s) => a + ('steady' in s ? s.steady : 'observe' in s ? s.observe : 'recover' in s ? s.recover
     : cfg.workloads.metricsService.gracefulStopSeconds * Math.ceil(cfg.workloads.metricsService.replicas / s.rollout.batch) + 2), 0);
 }
 
@@ -221,9 +221,8 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
     const liveServers = () => cluster!.pods('metrics-service').filter((x) => !stopping.has(x.name) && !replaced.some((r) => r.name === x.name));
 
     for (const step of cfg.steps) {
-      if ('steady' in step || 'observe' in step) {
-        const secs = 'steady' in step ? step.steady : step.observe;
-        const what = 'steady' in step ? 'steady' : 'observe';
+      if ('steady' in step || 'observe' in step || 'recover' in step) {
+        const [what, secs] = 'steady' in step ? ['steady', step.steady] as const : 'observe' in step ? ['observe', step.observe] as const : ['recover', step.recover] as const;
         rec.mark('step', what);
         throwFault(what);
         if (what === 'steady') scheduleUncaught();

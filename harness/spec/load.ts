@@ -70,6 +70,9 @@ export function validateExperiment(raw: unknown, file: string): Experiment {
   if (!e.steps.some((s) => 'rollout' in s) && [...Object.values(e.expect).flat(), ...e.compare].some((x) => x.window === 'rollout' || x.window === 'after-rollout')) {
     throw specError(file, 'an expectation uses window "rollout"/"after-rollout" but steps has no {rollout: ...} step', 'Add a rollout step or use window: all.');
   }
+  if (!e.steps.some((s) => 'recover' in s) && [...Object.values(e.expect).flat(), ...e.compare].some((x) => x.window === 'recovery')) {
+    throw specError(file, 'an expectation uses window "recovery" but steps has no {recover: SECONDS} step', 'Add e.g. { recover: 20 } as the last step, or use another window.');
+  }
   return e;
 }
 
@@ -124,7 +127,7 @@ export function scaleTime(v: VariantConfig, k: number): VariantConfig {
       metricsService: { ...v.workloads.metricsService, gracefulStopSeconds: r(v.workloads.metricsService.gracefulStopSeconds) },
       alertingEngine: { ...v.workloads.alertingEngine, dnsPropagationSeconds: v.workloads.alertingEngine.dnsPropagationSeconds === 0 ? 0 : r(v.workloads.alertingEngine.dnsPropagationSeconds) },
     },
-    steps: v.steps.map((s) => ('steady' in s ? { steady: r(s.steady) } : 'observe' in s ? { observe: r(s.observe) } : s)),
+    steps: v.steps.map((s) => ('steady' in s ? { steady: r(s.steady) } : 'observe' in s ? { observe: r(s.observe) } : 'recover' in s ? { recover: r(s.recover) } : s)),
   };
 }
 

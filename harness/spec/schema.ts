@@ -14,7 +14,7 @@ export const PROBES = [
 export type ProbeId = (typeof PROBES)[number];
 
 export const STATS = ['total', 'peakRate', 'meanRate', 'max', 'min', 'last', 'mean'] as const;
-export const WINDOWS = ['all', 'steady', 'rollout', 'after-rollout'] as const;
+export const WINDOWS = ['all', 'steady', 'rollout', 'after-rollout', 'recovery'] as const;
 export const OPS = ['>=', '>', '<=', '<', '=='] as const;
 
 const seconds = (max: number) => z.number({ error: 'must be a number of seconds' }).positive('must be > 0 seconds').max(max, `must be at most ${max} seconds`);
@@ -79,7 +79,9 @@ export const StepSchema = z.union([
   z.strictObject({ steady: seconds(3600) }),
   z.strictObject({ rollout: z.strictObject({ app: z.literal('metrics-service').default('metrics-service'), batch: posInt(50).default(1) }).prefault({}) }),
   z.strictObject({ observe: seconds(3600) }),
-], { error: 'a step is one of {steady: SECONDS}, {rollout: {batch: N}}, {observe: SECONDS}' });
+  // like observe, but its time is the `recovery` window: has the system come back (e.g. flows expired)?
+  z.strictObject({ recover: seconds(3600) }),
+], { error: 'a step is one of {steady: SECONDS}, {rollout: {batch: N}}, {observe: SECONDS}, {recover: SECONDS}' });
 
 export const TargetSchema = z.union([
   z.enum(['sum', 'max', 'flooded-nodes', 'other-nodes', 'server-pods', 'flooded-node-pods']),

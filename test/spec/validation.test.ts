@@ -54,6 +54,7 @@ const BAD: [string, (s: Spec) => unknown, string[]][] = [
   ['value not a number', (s) => ({ ...s, expect: { baseline: [{ probe: 'syn.in', stat: 'total', op: '>=', value: 'lots' }] } }), ['value', 'number']],
   ['unknown window', (s) => ({ ...s, expect: { baseline: [{ probe: 'syn.in', stat: 'total', op: '>=', value: 1, window: 'flood' }] } }), ['window', 'unknown window']],
   ['compare with an unknown variant', (s) => ({ ...s, compare: [{ ratio: ['baseline', 'fixed'], probe: 'syn.in', stat: 'total', op: '>=', value: 2 }] }), ['compare[0].ratio[1]', 'fixed']],
+  ['recovery window without a recover step', (s) => ({ ...s, expect: { baseline: [{ probe: 'dns.errors', stat: 'total', op: '==', value: 0, window: 'recovery' }] } }), ['recovery', 'no {recover', '{ recover: 20 }']],
   ['rollout window without a rollout step', (s) => ({ ...s, steps: [{ steady: 3 }], expect: { baseline: [{ probe: 'syn.in', stat: 'total', op: '>=', value: 1, window: 'rollout' }] } }), ['rollout', 'no {rollout']],
   ['fastTimeScale above 1', (s) => ({ ...s, fastTimeScale: 2 }), ['fastTimeScale']],
 ];
@@ -81,7 +82,7 @@ describe('experiment validation', () => {
   });
 
   it('merges a variant over the base and scales every duration with --fast', () => {
-    const e = validateExperiment({ ...base(), variants: { a: { topology: { unreachableOnDelete: true }, workloads: { metricsService: { gracefulStopSeconds: 8 } } } }, expect: {}, compare: [] }, 'x.yaml');
+    const e = validateExperiment({ ...base(), steps: [...base().steps, { recover: 4 }], variants: { a: { topology: { unreachableOnDelete: true }, workloads: { metricsService: { gracefulStopSeconds: 8 } } } }, expect: {}, compare: [] }, 'x.yaml');
     const v = expandVariant(e, 'a');
     assert.equal(v.topology.unreachableOnDelete, true);
     assert.equal(v.topology.nodes, 3, 'unset fields keep the base value');
@@ -89,7 +90,7 @@ describe('experiment validation', () => {
     const f = scaleTime(v, 0.5);
     assert.equal(f.workloads.metricsService.gracefulStopSeconds, 4);
     assert.equal(f.ena.timeouts.unrepliedSeconds, v.ena.timeouts.unrepliedSeconds / 2);
-    assert.deepEqual(f.steps, [{ steady: 1 }, { rollout: { app: 'metrics-service', batch: 1 } }, { observe: 1 }]);
+    assert.deepEqual(f.steps, [{ steady: 1 }, { rollout: { app: 'metrics-service', batch: 1 } }, { observe: 1 }, { recover: 2 }]);
   });
 
   it(`rejects ${BAD.length} malformed specs, each with an error naming the file and the field`, async () => {
