@@ -16,7 +16,7 @@ export default defineExperiment({
     metricsService: { replicas: 2, gracefulStopSeconds: 10, dnsLookupsPerSecond: 20 },
     alertingEngine: { instances: 2, channelsPerBackend: 200, discovery: 'per-backend', callIntervalMs: 1000, dnsPropagationSeconds: 20 },
   },
-  steps: [{ steady: 15 }, { rollout: { batch: 1 } }, { observe: 40 }, { recover: 10 }],
+  steps: [{ steady: 15 }, { rollout: { batch: 1 } }, { observe: 40 }, { recover: 6 }],
   variants: {
     baseline: {
       description: "the talk's client: min/initial/max reconnect backoff 100/200/300 ms (C-core: the min doubles as connect timeout)",

@@ -1,8 +1,8 @@
 // DNS in the lab: an authoritative upstream (nsd, plays kube-dns/CoreDNS upstream) on the dns host, and a
 // node-local cache on every node (unbound on 169.254.20.10, plays node-local-dns). Like node-local-dns's
-// `forward . <upstream> { force_tcp }`, unbound sends every upstream query over TCP, reuses a connection only
-// briefly, and so has to open NEW TCP connections to the upstream all the time: exactly what an exhausted
-// ENA allowance breaks. CoreDNS itself is not packaged in Debian; see facts.md for the mapping.
+// `forward . <upstream> { force_tcp }`, unbound sends every upstream query over TCP, one query per connection,
+// and opens a NEW TCP connection to the upstream for every query: exactly what an exhausted ENA allowance
+// breaks. CoreDNS itself is not packaged in Debian; see facts.md for the mapping and unboundConf for each knob.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
