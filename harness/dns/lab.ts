@@ -110,11 +110,16 @@ forward-zone:
 `;
 }
 
-/** Ask a DNS server over TCP with dig; true when it answered NOERROR. */
-export async function digTcp(ns: string, server: string, name: string, timeoutS = 2): Promise<{ ok: boolean; status: string }> {
-  const r = await run('dig', ['+tcp', '+tries=1', `+time=${timeoutS}`, `@${server}`, name], { ns, reject: false, timeoutMs: (timeoutS + 3) * 1000 });
+/** Ask a DNS server with dig, one try (over UDP as pods ask node-local DNS, or over TCP); ok when it answered NOERROR. */
+export async function dig(ns: string, server: string, name: string, opts: { tcp: boolean; timeoutS?: number }): Promise<{ ok: boolean; status: string }> {
+  const timeoutS = opts.timeoutS ?? 2;
+  const r = await run('dig', [...(opts.tcp ? ['+tcp'] : []), '+tries=1', `+time=${timeoutS}`, `@${server}`, name], { ns, reject: false, timeoutMs: (timeoutS + 3) * 1000 });
   const status = /status: ([A-Z]+)/.exec(r.stdout)?.[1] ?? 'TIMEOUT';
   return { ok: status === 'NOERROR', status };
+}
+
+export function digTcp(ns: string, server: string, name: string, timeoutS = 2): Promise<{ ok: boolean; status: string }> {
+  return dig(ns, server, name, { tcp: true, timeoutS });
 }
 
 export async function startUpstream(dir: string, ns: string, upstreamIp: string, logDir: string): Promise<ResultPromise[]> {

@@ -4,7 +4,7 @@ import { LabProvider, LabCluster, listNamespaces } from '../../harness/providers
 import { run, spawnLong, stopProcess } from '../../harness/exec.js';
 import { newRunId } from '../../harness/names.js';
 import { parseNetstat } from '../../harness/providers/lab/netns-node.js';
-import { digTcp } from '../../harness/dns/lab.js';
+import { dig, digTcp } from '../../harness/dns/lab.js';
 import { stateRoot } from '../../harness/paths.js';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -74,11 +74,8 @@ describe('lab topology @root', function () {
   it('node-local DNS opens a new upstream TCP connection for every query, one after another and in bursts, and answers them all at once', async () => {
     const node = c.node('node2');
     const opens = async () => parseNetstat(await node.readProcNet('snmp')).TcpActiveOpens ?? NaN;
-    const lookup = async (name: string) => {
-      // over UDP, as pods ask node-local-dns; only unbound opens TCP connections in the node's namespace
-      const r = await run('dig', ['+tries=1', '+time=2', '@169.254.20.10', name], { ns: node.ns, reject: false, timeoutMs: 5000 });
-      return { name, status: /status: ([A-Z]+)/.exec(r.stdout)?.[1] ?? 'TIMEOUT' };
-    };
+    // over UDP, as pods ask node-local-dns; only unbound opens TCP connections in the node's namespace
+    const lookup = async (name: string) => ({ name, status: (await dig(node.ns, '169.254.20.10', name, { tcp: false })).status });
     const o0 = await opens();
     const seq = [];
     for (let i = 0; i < 100; i++) seq.push(await lookup(`seq${i}-${runId}.default.svc.cluster.local`));

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../../harness/exec.js';
+import { dig } from '../../harness/dns/lab.js';
 import {
   assertNoStack, cliSync, describeLeftovers, hostWide, isClean, leftovers, readResults, rng, seed, sleep, startCli,
   tempDir, tinySpec, traceOf, writeSpec, type CliRun,
@@ -192,8 +192,8 @@ describe('reliability: teardown on every exit path @root', function () {
     const id = /^lab ([0-9a-f]{6}) is up/m.exec(up.stdout)?.[1];
     assert.ok(id, up.stdout);
     try {
-      const dig = await run('dig', ['+tries=1', '+time=2', '@169.254.20.10', 'after-up.default.svc.cluster.local'], { ns: `nd-${id}-node1`, reject: false });
-      assert.match(dig.stdout, /status: NOERROR/, 'the lab\'s DNS daemons outlive `notdns up`');
+      const answer = await dig(`nd-${id}-node1`, '169.254.20.10', 'after-up.default.svc.cluster.local', { tcp: false });
+      assert.equal(answer.status, 'NOERROR', 'the lab\'s DNS daemons outlive `notdns up`');
       assert.ok((await leftovers([id])).nsProcesses.some((p) => /unbound/.test(p)), 'unbound runs inside the lab namespaces');
     } finally {
       const down = cliSync(['down', id!]);
