@@ -14,7 +14,7 @@ import type { Cluster, PodHandle, Provider, Topology } from './providers/types.j
 import { ResultsSchema, RESULTS_SCHEMA_VERSION, type ExpectationResult, type Results, type VariantResult } from './results.js';
 import { evaluate, evaluateCompare, statOf, type TargetContext } from './expect.js';
 import { expandVariant } from './spec/load.js';
-import type { Experiment, Reconnect, VariantConfig } from './spec/schema.js';
+import { waitOf, type Experiment, type Reconnect, type VariantConfig } from './spec/schema.js';
 import { sleep } from './wait.js';
 import { POD_SUPERNET } from './providers/lab/addresses.js';
 import { installEna, type EnaInstall } from './ena-install.js';
@@ -73,8 +73,8 @@ export function metricsServiceArgs(cfg: VariantConfig, dnsServer: string, maxSec
 }
 
 export function plannedSeconds(cfg: VariantConfig): number {
-  return cfg.steps.reduce((a, s) => a + ('steady' in s ? s.steady : 'observe' in s ? s.observe : 'recover' in s ? s.recover
-    : cfg.workloads.metricsService.gracefulStopSeconds * Math.ceil(cfg.workloads.metricsService.replicas / s.rollout.batch) + 2), 0);
+  return cfg.steps.reduce((a, s) => a + (waitOf(s)?.seconds
+    ?? ('rollout' in s ? cfg.workloads.metricsService.gracefulStopSeconds * Math.ceil(cfg.workloads.metricsService.replicas / s.rollout.batch) + 2 : 0)), 0);
 }
 
 function topologyOf(cfg: VariantConfig): Topology {
@@ -221,16 +221,16 @@ async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOpt
     const liveServers = () => cluster!.pods('metrics-service').filter((x) => !stopping.has(x.name) && !replaced.some((r) => r.name === x.name));
 
     for (const step of cfg.steps) {
-      if ('steady' in step || 'observe' in step || 'recover' in step) {
-        const [what, secs] = 'steady' in step ? ['steady', step.steady] as const : 'observe' in step ? ['observe', step.observe] as const : ['recover', step.recover] as const;
-        rec.mark('step', what);
-        throwFault(what);
-        if (what === 'steady') scheduleUncaught();
-        phase = what;
+      const wait = waitOf(step);
+      if (wait) {
+        rec.mark('step', wait.kind);
+        throwFault(wait.kind);
+        if (wait.kind === 'steady') scheduleUncaught();
+        phase = wait.kind;
         signal.throwIfAborted();
-        p.start(`${cfg.name}: ${what}`, { totalSeconds: secs });
-        await sleep(secs * 1000, signal);
-      } else {
+        p.start(`${cfg.name}: ${wait.kind}`, { totalSeconds: wait.seconds });
+        await sleep(wait.seconds * 1000, signal);
+      } else if ('rollout' in step) {
         rec.mark('step', 'rollout');
         phase = 'rollout';
         signal.throwIfAborted();

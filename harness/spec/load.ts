@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { NotdnsError } from '../errors.js';
 import { distDir, repoRoot } from '../paths.js';
-import { ExperimentSchema, type Experiment, type VariantConfig } from './schema.js';
+import { ExperimentSchema, waitOf, type Experiment, type Step, type VariantConfig } from './schema.js';
 
 /** Examples shown in errors, by the last path segment that names a field. */
 const EXAMPLES: Record<string, string> = {
@@ -127,7 +127,7 @@ export function scaleTime(v: VariantConfig, k: number): VariantConfig {
       metricsService: { ...v.workloads.metricsService, gracefulStopSeconds: r(v.workloads.metricsService.gracefulStopSeconds) },
       alertingEngine: { ...v.workloads.alertingEngine, dnsPropagationSeconds: v.workloads.alertingEngine.dnsPropagationSeconds === 0 ? 0 : r(v.workloads.alertingEngine.dnsPropagationSeconds) },
     },
-    steps: v.steps.map((s) => ('steady' in s ? { steady: r(s.steady) } : 'observe' in s ? { observe: r(s.observe) } : 'recover' in s ? { recover: r(s.recover) } : s)),
+    steps: v.steps.map((s) => { const w = waitOf(s); return w ? { [w.kind]: r(w.seconds) } as Step : s; }),
   };
 }
 
