@@ -82,7 +82,6 @@ export async function batch(tool: 'ip' | 'tc', lines: readonly string[], opts: R
   }
 }
 
-/** Start a long-lived process (optionally in a netns). The caller owns it: stop it with stopProcess(). */
 let outliveHarness = false;
 /**
  * `notdns up`: the lab's daemons (nsd, unbound, namespace sentinels) keep running after the CLI exits; they live in
@@ -90,6 +89,7 @@ let outliveHarness = false;
  */
 export function keepLongProcessesAfterExit(): void { outliveHarness = true; }
 
+/** Start a long-lived process (optionally in a netns). The caller owns it: stop it with stopProcess(). */
 export function spawnLong(cmd: string, args: readonly string[], opts: { ns?: string; env?: Record<string, string>; logFile?: string; onLine?: (line: string) => void } = {}): ResultPromise {
   const [c, a] = nsArgv(opts.ns, cmd, args);
   log.debug({ cmd: commandLine(c, a) }, 'spawn');

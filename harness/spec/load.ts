@@ -67,10 +67,11 @@ export function validateExperiment(raw: unknown, file: string): Experiment {
     if (!variants.includes(v)) throw specError(file, `compare[${i}].ratio[${j}]: there is no variant named "${v}" (variants: ${variants.join(', ')})`, `Use two of: ${variants.join(', ')}, e.g. ratio: ['${variants[0]}', '${variants[1] ?? variants[0]}'].`);
   }));
   for (const v of variants) checkResources(expandVariant(e, v), file);
-  if (!e.steps.some((s) => 'rollout' in s) && [...Object.values(e.expect).flat(), ...e.compare].some((x) => x.window === 'rollout' || x.window === 'after-rollout')) {
+  const windows = new Set([...Object.values(e.expect).flat(), ...e.compare].map((x) => x.window));
+  if (!e.steps.some((s) => 'rollout' in s) && (windows.has('rollout') || windows.has('after-rollout'))) {
     throw specError(file, 'an expectation uses window "rollout"/"after-rollout" but steps has no {rollout: ...} step', 'Add a rollout step or use window: all.');
   }
-  if (!e.steps.some((s) => 'recover' in s) && [...Object.values(e.expect).flat(), ...e.compare].some((x) => x.window === 'recovery')) {
+  if (!e.steps.some((s) => 'recover' in s) && windows.has('recovery')) {
     throw specError(file, 'an expectation uses window "recovery" but steps has no {recover: SECONDS} step', 'Add e.g. { recover: 20 } as the last step, or use another window.');
   }
   return e;
