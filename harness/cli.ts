@@ -3,15 +3,15 @@
 // → node-local DNS errors) and prove fixes. See README.md.
 import { Command, Option } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { accessSync, constants as fsc } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configureLog, log } from './log.js';
 import { formatError, NotdnsError } from './errors.js';
 import { expandVariant, listExperiments, loadExperiment } from './spec/load.js';
-import { runExperiment, selectVariants } from './runner.js';
+import { runExperiment, selectVariants } from './run/index.js';
 import { installCommand, LAB_PACKAGES, labChecks, renderChecks } from './doctor.js';
 import { LabProvider } from './providers/lab/lab.js';
-import type { Provider, ProviderName } from './providers/types.js';
+import type { ProviderName } from './providers/types.js';
+import { createProvider, requireRoot } from './providers/index.js';
 import { ProgressView } from './report/progress.js';
 import { renderVerdict } from './report/terminal.js';
 import { writeReports, loadResults } from './report/index.js';
@@ -42,38 +42,6 @@ Examples:
 Exit codes: 0 all expectations passed, 1 an expectation failed (a verdict), 2 bad input or environment,
             3 the harness failed (not a verdict), 130 interrupted.`);
 
-function requireRoot(what: string): void {
-  if (process.getuid?.() !== 0) {
-    throw new NotdnsError(`${what} needs root: the lab creates network namespaces, veth pairs and tc programs.`, {
-      kind: 'environment', hint: 'Run it as root (e.g. `sudo bin/notdns ...`); `notdns doctor` checks everything else.',
-    });
-  }
-}
-
-async function providerFor(name: ProviderName, opts: { iKnow?: boolean; context?: string }): Promise<Provider> {
-  if (name === 'lab') { requireRoot('the lab provider'); return new LabProvider(); }
-  if (name === 'kind') {
-    const m = await import('./providers/kind/index.js');
-    return m.createKindProvider({});
-  }
-  const m = await import('./providers/kubeconfig/index.js');
-  return m.createKubeconfigProvider({ iKnowThisIsNotATestCluster: !!opts.iKnow, context: opts.context });
-}
-
-/** Commands every lab run executes (with node-local DNS also the DNS daemons and dig): refused up front when one is
- *  missing, before anything is created, instead of a timeout half-way through bring-up. */
-function requireLabTools(nodeLocalDns: boolean): void {
-  const cmds = ['ip', 'tc', 'nft', 'bpftool', ...(nodeLocalDns ? ['unbound', 'nsd', 'dig', 'socat'] : [])];
-  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
-  const onPath = (c: string) => dirs.some((d) => { try { accessSync(join(d, c), fsc.X_OK); return true; } catch { return false; } });
-  const missing = cmds.filter((c) => !onPath(c));
-  if (!missing.length) return;
-  const pkgs = [...new Set(missing.map((c) => LAB_PACKAGES[c] ?? c))];
-  throw new NotdnsError(`the lab needs ${missing.map((c) => `${c} (Debian package ${LAB_PACKAGES[c] ?? c})`).join(', ')}, not found on PATH.`, {
-    kind: 'environment', hint: `Install it: ${installCommand(pkgs)}. \`notdns doctor\` checks everything the lab needs.`,
-  });
-}
-
 /** A failed write into the output folder (disk full, read-only, permissions) as one paragraph with the path and the fix. */
 function outputError(e: unknown, outDir: string, what: string): unknown {
   const err = e as NodeJS.ErrnoException;
@@ -101,14 +69,15 @@ program.command('run')
   .option('--fast', 'the fast profile: every duration scaled by the experiment\'s fastTimeScale (same verdicts, shorter run)')
   .option('--context <name>', 'kubeconfig context (provider kubeconfig)')
   .option('--i-know-this-is-not-a-test-cluster', 'required by --provider kubeconfig: notdns floods and rolls out workloads')
+  .option('--pod-cidr <cidr>', 'the pod network of an existing cluster when its nodes do not say it (ENI IPAM): the load generator targets nothing else')
   .option('-v, --verbose', 'print every command and debug logs (they are always saved to <out>/notdns.log)')
   .option('-q, --quiet', 'print only failures and the verdict')
-  .action(async (exp: string, o: { variant?: string[]; out?: string; provider: ProviderName; fast?: boolean; verbose?: boolean; quiet?: boolean; context?: string; iKnowThisIsNotATestCluster?: boolean }) => {
+  .action(async (exp: string, o: { variant?: string[]; out?: string; provider: ProviderName; fast?: boolean; verbose?: boolean; quiet?: boolean; context?: string; iKnowThisIsNotATestCluster?: boolean; podCidr?: string }) => {
     const { experiment, file } = await loadExperiment(exp);
     // everything that can be refused is refused before anything is created (output folder, log, lab)
     const variants = selectVariants(experiment, o.variant);
-    const provider = await providerFor(o.provider, { iKnow: o.iKnowThisIsNotATestCluster, context: o.context });
-    if (o.provider === 'lab') requireLabTools(variants.some((v) => expandVariant(experiment, v).topology.nodeLocalDns));
+    const provider = await createProvider(o.provider, { iKnowThisIsNotATestCluster: o.iKnowThisIsNotATestCluster, context: o.context, podCidr: o.podCidr });
+    await provider.preflight(variants.map((v) => expandVariant(experiment, v).topology));
     const outDir = resolve(o.out ?? join('notdns-out', `${experiment.name}-${stamp()}`));
     await mkdir(outDir, { recursive: true }).catch((e: Error) => {
       throw new NotdnsError(`cannot create the output folder ${outDir}: ${e.message}`, { kind: 'environment', cause: e, hint: 'Choose a writable folder with --out.' });
@@ -178,8 +147,8 @@ program.command('up')
     keepLongProcessesAfterExit();
     const c = await new LabProvider().up({ nodes: o.nodes, serverNodes: o.serverNodes, eniHasAddress: !!o.eniHasAddress, unreachableOnDelete: false, nodeLocalDns: true },
       runId, { stateDir: join(stateRoot, runId), onProgress: (l) => process.stderr.write(`${l}\n`) });
-    process.stdout.write(`lab ${runId} is up: ${c.nodes.map((n) => `${n.name}=${(n as { ns?: string }).ns} (${n.ip})`).join(', ')}\n`
-      + `try: ip netns exec ${(c.nodes[0] as { ns?: string }).ns} dig @${c.dns.nodeLocal} x.default.svc.cluster.local\n`
+    process.stdout.write(`lab ${runId} is up: ${c.nodes.map((n) => `${n.name}=${n.netns} (${n.ip})`).join(', ')}\n`
+      + `try: ip netns exec ${c.nodes[0]!.netns} dig @${c.dns.nodeLocal} x.default.svc.cluster.local\n`
       + `remove it with: notdns down ${runId}\n`);
     process.exit(0); // leave everything running (daemons are in the lab's namespaces)
   });
@@ -193,20 +162,21 @@ program.command('down')
     requireRoot('notdns down');
     if (!runId && !o.all) throw new NotdnsError('say which run to remove, or --all.', { kind: 'usage', hint: 'notdns down <run-id>, or notdns down --all' });
     if (runId && !/^[0-9a-f]{6}$/.test(runId)) throw new NotdnsError(`"${runId}" is not a run id (6 hex digits, as in the namespace names nd-<run-id>-...)`, { kind: 'usage', hint: 'See `ip netns list` for names like nd-1a2b3c-node1.' });
-    const removed = await new LabProvider().sweep(o.all ? undefined : runId, { force: o.force });
-    const live = runId && !o.all ? /^\(skipped run \w+: its harness, pid (\d+)/.exec(removed[0] ?? '') : null;
-    if (live) {
-      throw new NotdnsError(`run ${runId} is still running (harness pid ${live[1]}); removing its lab now would pull it out from under that run. Nothing was removed.`, {
+    const { removed, live } = await new LabProvider().sweep(o.all ? undefined : runId, { force: o.force });
+    const owner = runId && !o.all ? live.find((l) => l.runId === runId) : undefined;
+    if (owner) {
+      throw new NotdnsError(`run ${runId} is still running (harness pid ${owner.pid}); removing its lab now would pull it out from under that run. Nothing was removed.`, {
         kind: 'usage', hint: `Stop that run with Ctrl-C (it tears its lab down itself), or add --force: notdns down ${runId} --force.`,
       });
     }
     if (o.all) {
       try {
         const kind = await import('./providers/kind/index.js');
-        removed.push(...await kind.createKindProvider({}).sweep());
+        removed.push(...(await kind.createKindProvider({}).sweep()).removed);
       } catch (e) { log.debug({ err: e }, 'kind sweep skipped'); }
     }
-    process.stdout.write(removed.length ? `removed:\n  ${removed.join('\n  ')}\n` : 'nothing to remove\n');
+    const skipped = live.map((l) => `(skipped run ${l.runId}: its harness, pid ${l.pid}, is still running; use --force)`);
+    process.stdout.write(removed.length || skipped.length ? `removed:\n  ${[...removed, ...skipped].join('\n  ')}\n` : 'nothing to remove\n');
   });
 
 program.command('doctor')

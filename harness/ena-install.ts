@@ -14,10 +14,10 @@ export interface EnaInstall {
 
 export async function installEna(cluster: Cluster, cfg: VariantConfig, stateDir: string): Promise<EnaInstall> {
   const servers = new Set(cluster.nodes.slice(0, cfg.topology.serverNodes));
-  // lab nodes share the host's filesystem: a private bpffs of the run on the host holds every node's pins, read
-  // from here. A kind/kubeconfig node is another machine (container): pins go to its own /sys/fs/bpf (Cilium
-  // mounts it there), under notdns/<run>/<node>, and are read on the node.
-  const lab = cluster.provider === 'lab';
+  // pins on the host (lab nodes share its filesystem): a private bpffs of the run holds every node's pins, read
+  // from here. Pins on the node (a kind/kubeconfig node is another machine or container): its own /sys/fs/bpf
+  // (Cilium mounts it there), under notdns/<run>/<node>, read on the node.
+  const lab = cluster.capabilities.enaPins === 'host';
   const bpffs = lab ? await ensureBpffs(enaBpffsDir(stateDir)) : `/sys/fs/bpf/notdns/${cluster.runId}`;
   const handles: EnaHandle[] = [];
   const remove = async () => {

@@ -15,6 +15,8 @@ function findRoot(): string {
 export const repoRoot = findRoot();
 /** Compiled JavaScript lives here (tsc outDir). */
 export const distDir = join(repoRoot, 'dist');
+/** Kubernetes and kind templates (valid manifests on their own). */
+export const manifestsDir = join(repoRoot, 'manifests');
 /** Where the harness keeps per-run state (pid files, configs, bpffs mounts). Swept by `down --all`. */
 export const stateRoot = process.env.NOTDNS_STATE_DIR ?? '/run/notdns';
 /** Build artefacts that are not TypeScript (compiled bpf objects). */

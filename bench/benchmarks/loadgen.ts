@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import type { LabCluster } from '../../harness/providers/lab/lab.js';
-import { parseNetstat } from '../../harness/providers/lab/netns-node.js';
+import { parseNetstat } from '../../harness/probes/procnet.js';
 import { POD_SUPERNET } from '../../harness/providers/lab/addresses.js';
 import { distDir } from '../../harness/paths.js';
 import { run, spawnLong, stopProcess } from '../../harness/exec.js';

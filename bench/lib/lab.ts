@@ -32,7 +32,7 @@ export function newLabRun(): LabRun {
 
 /** Sweep a run's leftovers (processes in its namespaces, namespaces, bpffs mounts, state dir) and forget it. */
 export async function sweepRun(runId: string): Promise<string[]> {
-  const removed = await provider.sweep(runId);
+  const { removed } = await provider.sweep(runId);
   live.delete(runId);
   return removed;
 }

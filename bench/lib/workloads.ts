@@ -1,7 +1,7 @@
 // The flagship's workloads (rollout-syn-flood, baseline variant, --fast), deployed exactly like the runner does:
 // Metrics Service replicas on the server nodes, Alerting Engine instances on the client nodes.
 import { loadExperiment, expandVariant } from '../../harness/spec/load.js';
-import { alertingEngineArgs, alertingEngineRuntimeArgs, metricsServiceArgs } from '../../harness/runner.js';
+import { alertingEngineArgs, alertingEngineRuntimeArgs, metricsServiceArgs } from '../../harness/run/workloads.js';
 import type { VariantConfig } from '../../harness/spec/schema.js';
 import type { LabCluster, LabPod } from '../../harness/providers/lab/lab.js';
 
@@ -35,7 +35,7 @@ export async function deployAlertingEngine(cluster: LabCluster, cfg: VariantConf
     : { ...cfg, workloads: { ...cfg.workloads, alertingEngine: { ...cfg.workloads.alertingEngine, channelsPerBackend: opts.channelsPerBackend } } };
   return (await cluster.deploy({
     app: 'alerting-engine', replicas: opts.instances ?? cfg.workloads.alertingEngine.instances, nodes: clients.map((n) => n.name),
-    args: alertingEngineArgs(c, backends, maxSeconds), runtimeArgs: aeRuntimeArgs(c.workloads.alertingEngine.channelsPerBackend * backends.length),
+    args: alertingEngineArgs(c, backends, maxSeconds, cluster.podCidr), runtimeArgs: aeRuntimeArgs(c.workloads.alertingEngine.channelsPerBackend * backends.length),
   })) as LabPod[];
 }
 

@@ -694,7 +694,7 @@ async function findTool(name: string): Promise<string> {
 
 async function writeManifest(h: EnaHandle): Promise<void> {
   const m: Manifest = {
-    node: h.node.name, netns: typeof (h.node as { ns?: unknown }).ns === 'string' ? (h.node as unknown as { ns: string }).ns : undefined,
+    node: h.node.name, netns: h.node.netns,
     pinDir: h.pinDir, uplinks: [...h.uplinks], tc: { ...h.tc }, createdQdisc: [...h.createdQdisc], allowance: h.allowance,
     attachedAt: new Date().toISOString(),
   };

@@ -5,9 +5,9 @@ import type { Cluster, ClusterNode, PodHandle } from '../providers/types.js';
 import type { Marker, Series } from '../results.js';
 import type { ProbeId } from '../spec/schema.js';
 import { metricQuantile, metricSum, type WorkloadMetrics } from '../../workloads/common/metrics-types.js';
-import { parseConntrackCount, parseNetstat } from '../providers/lab/netns-node.js';
+import { parseConntrackCount, parseNetstat } from './procnet.js';
 import { log } from '../log.js';
-import { digTcp } from '../dns/lab.js';
+import { digOn } from './dig.js';
 
 /** What the ENA simulator gives per node per read (see harness/ena). */
 export interface EnaSample {
@@ -98,11 +98,8 @@ export class Recorder {
       const st = this.dnsCheck.get(n.name)!;
       if (st.running) continue;
       st.running = true;
-      const ns = (n as { ns?: string }).ns;
       const name = `check${++this.checkSeq}.default.svc.cluster.local`;
-      const p = ns ? digTcp(ns, this.cluster.dns.nodeLocal, name, 2)
-        : n.exec('dig', ['+tcp', '+tries=1', '+time=2', `@${this.cluster.dns.nodeLocal}`, name], { reject: false }).then((r) => ({ ok: /status: NOERROR/.test(r.stdout), status: '' }));
-      p.then((r) => { if (r.ok) st.ok++; else st.failed++; }, () => { st.failed++; }).finally(() => { st.running = false; });
+      digOn(n, this.cluster.dns.nodeLocal, name, { tcp: true, timeoutS: 2 }).then((r) => { if (r.ok) st.ok++; else st.failed++; }, () => { st.failed++; }).finally(() => { st.running = false; });
     }
   }
 
@@ -211,7 +208,6 @@ export class Recorder {
 }
 
 async function podSnmp(p: PodHandle): Promise<Record<string, number> | undefined> {
-  const r = (p as { readProcNet?: (f: string) => Promise<string> }).readProcNet;
-  if (!r) return undefined;
-  return r.call(p, 'snmp').then(parseNetstat).catch(() => undefined);
+  if (!p.readProcNet) return undefined;
+  return p.readProcNet('snmp').then(parseNetstat).catch(() => undefined);
 }

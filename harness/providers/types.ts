@@ -1,5 +1,7 @@
-// The one idea (ARCHITECTURE.md): a cluster is a set of nodes you can run commands in and pods you can start,
-// stop and replace. Probes, the ENA simulator, rollouts, expectations and reports are written once against this.
+// The one idea: a cluster is a set of nodes you can run commands in and pods you can start, stop and replace.
+// Probes, the ENA simulator, rollouts, expectations and reports are written once against this contract. What a
+// provider can and cannot do is part of it, as types: its capabilities (below), optional members that only
+// some nodes/pods have (`netns`, `readProcNet` of a pod), never a cast around the interface.
 import type { RunOptions, RunResult } from '../exec.js';
 import type { WorkloadMetrics } from '../../workloads/common/metrics-types.js';
 
@@ -13,6 +15,9 @@ export interface ClusterNode {
   readonly ip: string;
   /** Interfaces where traffic enters/leaves the "instance": the ENA simulator attaches here (lab: ens5, ens6). */
   readonly uplinks: readonly string[];
+  /** The node's network namespace on this host (`ip netns exec NAME`), where it has one the harness can enter
+   *  directly (lab nodes). Processes the harness starts there (the estab agent) need it. */
+  readonly netns?: string;
   /** Run a command on the node (in its network namespace). */
   exec(cmd: string, args: readonly string[], opts?: Omit<RunOptions, 'ns'>): Promise<RunResult>;
   /** Read a file of the node's /proc/net (e.g. 'netstat', 'snmp', 'stat/nf_conntrack') without spawning where possible. */
@@ -30,7 +35,13 @@ export interface PodHandle {
   metrics(): Promise<WorkloadMetrics>;
   /** Send a control request to the workload (e.g. the Alerting Engine's new backend set). */
   control(path: string, body: unknown): Promise<unknown>;
+  /** The pod's own /proc/net files (its netns: TcpActiveOpens, IcmpInDestUnreachs), where the harness can enter
+   *  it (lab pods). Absent elsewhere: the probes that need it are not supplied there. */
+  readProcNet?(file: string): Promise<string>;
 }
+
+/** How a workload died when nothing had asked it to stop. */
+export type UnexpectedExit = (pod: PodHandle, how: string, logFile: string) => void;
 
 export interface RolloutEvents {
   /** A new pod is up and ready. */
@@ -61,14 +72,23 @@ export interface WorkloadDeployment {
 
 export interface Cluster {
   readonly provider: ProviderName;
+  readonly capabilities: Capabilities;
   readonly runId: string;
+  /** The pod network: the only addresses the load generator may target (its --allow-cidr). */
+  readonly podCidr: string;
   readonly nodes: readonly ClusterNode[];
   /** Address of the upstream (authoritative) DNS server, and of the node-local DNS cache on every node. */
   readonly dns: { upstream: string; nodeLocal: string };
+  /** A TCP echo service the nodes can reach, for the established-connection probe (lab: on the upstream DNS host). */
+  readonly echo?: { host: string; port: number };
   deploy(d: WorkloadDeployment): Promise<PodHandle[]>;
   pods(app?: AppName): PodHandle[];
   /** Replace every pod of `app` like a Deployment rollout: new pod ready, old pod graceful stop, old pod deleted. */
   rollout(app: AppName, opts: RolloutOptions, events?: RolloutEvents): Promise<void>;
+  /** Call `cb` when a running workload exits although nothing asked it to (not a graceful stop in a rollout, not
+   *  teardown): a dead workload makes the measurements incomplete, the run stops as a harness error. Required of
+   *  every provider (lab: the process exits; Kubernetes: a pod watch sees a container terminate or restart). */
+  onUnexpectedExit(cb: UnexpectedExit): void;
   /** Everything torn down, in reverse order of set-up. Idempotent. */
   destroy(): Promise<void>;
 }
@@ -87,14 +107,39 @@ export interface Topology {
 export interface UpOptions {
   /** Per-run state directory (pid files, sockets, configs, bpffs): <stateRoot>/<runId>. */
   stateDir: string;
+  /** Where workload and daemon logs go (the run's output folder); default <stateDir>/logs. */
+  logDir?: string;
   signal?: AbortSignal;
   /** Called with progress lines for long steps. */
   onProgress?(line: string): void;
 }
 
+/** What a provider can do, known before anything is created (plans, expectations, the ENA installer read it). */
+export interface Capabilities {
+  /** Nodes have a network namespace on this host (ClusterNode.netns): processes can be started in them directly. */
+  readonly nodeNetns: boolean;
+  /** Pods can be entered: PodHandle.readProcNet is there (per-pod TCP and ICMP counters). */
+  readonly podNetns: boolean;
+  /** Where the ENA program is loaded and its pins are read: on this host (one private bpffs of the run, lab) or
+   *  on each node (its own /sys/fs/bpf, through ClusterNode.exec). */
+  readonly enaPins: 'host' | 'node';
+  /** How a dead workload is noticed (Cluster.onUnexpectedExit), in words for the plan. */
+  readonly deadWorkloads: string;
+}
+
+/** What a sweep found: what it removed, and runs it left alone because their harness is still alive. */
+export interface SweepResult {
+  removed: string[];
+  live: { runId: string; pid: number }[];
+}
+
 export interface Provider {
   readonly name: ProviderName;
+  readonly capabilities: Capabilities;
+  /** Refuse, before anything is created, what this machine cannot run for these topologies (missing commands,
+   *  no root): a NotdnsError naming the package and the fix. */
+  preflight(topologies: readonly Topology[]): Promise<void>;
   up(topology: Topology, runId: string, opts: UpOptions): Promise<Cluster>;
-  /** Remove leftovers of one run (or of every notdns run when runId is undefined). Returns what was removed. */
-  sweep(runId?: string, opts?: { force?: boolean }): Promise<string[]>;
+  /** Remove leftovers of one run (or of every notdns run when runId is undefined). */
+  sweep(runId?: string, opts?: { force?: boolean }): Promise<SweepResult>;
 }

@@ -7,7 +7,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { NotdnsError } from '../errors.js';
 import { distDir, repoRoot } from '../paths.js';
-import { ExperimentSchema, waitOf, type Experiment, type Step, type VariantConfig } from './schema.js';
+import { ExperimentSchema, type Experiment, type Step, type VariantConfig } from './schema.js';
+import { stepDef } from '../run/steps.js';
 
 /** Examples shown in errors, by the last path segment that names a field. */
 const EXAMPLES: Record<string, string> = {
@@ -128,7 +129,7 @@ export function scaleTime(v: VariantConfig, k: number): VariantConfig {
       metricsService: { ...v.workloads.metricsService, gracefulStopSeconds: r(v.workloads.metricsService.gracefulStopSeconds) },
       alertingEngine: { ...v.workloads.alertingEngine, dnsPropagationSeconds: v.workloads.alertingEngine.dnsPropagationSeconds === 0 ? 0 : r(v.workloads.alertingEngine.dnsPropagationSeconds) },
     },
-    steps: v.steps.map((s) => { const w = waitOf(s); return w ? { [w.kind]: r(w.seconds) } as Step : s; }),
+    steps: v.steps.map((s) => stepDef(s).scale(s as never, r) as Step),
   };
 }
 

@@ -136,13 +136,6 @@ export type Expectation = z.output<typeof ExpectationSchema>;
 export type CompareExpectation = z.output<typeof CompareSchema>;
 export type Step = z.output<typeof StepSchema>;
 
-/** The steps that only let time pass ({steady}, {observe}, {recover}): their kind and length; undefined for a rollout. */
-export function waitOf(s: Step): { kind: 'steady' | 'observe' | 'recover'; seconds: number } | undefined {
-  if ('steady' in s) return { kind: 'steady', seconds: s.steady };
-  if ('observe' in s) return { kind: 'observe', seconds: s.observe };
-  if ('recover' in s) return { kind: 'recover', seconds: s.recover };
-  return undefined;
-}
 export type Reconnect = z.output<typeof ReconnectSchema>;
 
 /** The effective configuration of one variant: base spec with the variant's overrides merged in. */

@@ -13,7 +13,7 @@ import { dockerCpArgv, dockerExecArgv, dockerInspectArgv, KindNode, removeUnreac
 import { curlArgv, parseCurlOutput, createKindProvider } from '../../harness/providers/kind/kind.js';
 import { bareImports, dependencyClosure, dockerBuildArgv, packageOf, stageBuildContext } from '../../harness/providers/kind/images.js';
 import { doctorProblems, kindDoctor, type DoctorDeps } from '../../harness/providers/kind/doctor.js';
-import { exitCodeOf } from '../../harness/providers/kind/k8s.js';
+import { exitCodeOf } from '../../harness/providers/k8s/client.js';
 import { repoRoot } from '../../harness/paths.js';
 import { installFakeTools } from './fake-tools.js';
 import type { Topology } from '../../harness/providers/types.js';
@@ -234,8 +234,8 @@ describe('kind: provider against fake docker/kind/helm on PATH', function () {
     const fake = await installFakeTools({ clusters: ['kind', 'nd-abc123', 'nd-0f0f0f'] });
     let all: string[], one: string[];
     try {
-      all = await createKindProvider().sweep();
-      one = await createKindProvider().sweep('0f0f0f');
+      all = (await createKindProvider().sweep()).removed;
+      one = (await createKindProvider().sweep('0f0f0f')).removed;
     } finally { fake.restore(); }
     assert.deepEqual(all, ['kind cluster nd-abc123', 'kind cluster nd-0f0f0f']);
     assert.deepEqual(one, ['kind cluster nd-0f0f0f']);
@@ -247,7 +247,7 @@ describe('kind: provider against fake docker/kind/helm on PATH', function () {
     const saved = process.env.PATH;
     process.env.PATH = '/nonexistent';
     try {
-      assert.deepEqual(await createKindProvider().sweep(), []);
+      assert.deepEqual(await createKindProvider().sweep(), { removed: [], live: [] });
     } finally { process.env.PATH = saved; }
   });
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createKubeconfigProvider, KubeconfigProvider, nodeCommandArgv, AgentNode } from '../../harness/providers/kubeconfig/kubeconfig.js';
 import { checkContextName, I_KNOW_FLAG, validateKubeconfigOptions } from '../../harness/providers/kubeconfig/options.js';
 import { enaCounters, parseEthtoolStats } from '../../harness/providers/kubeconfig/ethtool.js';
-import type { KubeClient } from '../../harness/providers/kind/k8s.js';
+import type { KubeClient } from '../../harness/providers/k8s/client.js';
 import type { RunResult } from '../../harness/exec.js';
 
 // `ethtool -S eth0` on a Nitro instance, as printed in the AWS EC2 User Guide ("ENA statistics", tab-indented

@@ -9,9 +9,10 @@ import { repoRoot } from '../../harness/paths.js';
 import { loadKindTemplate, renderKindConfig, ROLE_LABEL, workerNames, roleNodes, clusterName, kindConfigYaml } from '../../harness/providers/kind/config.js';
 import { loadCiliumValues, renderCiliumValues } from '../../harness/providers/kind/cilium.js';
 import {
-  ADMIN_PORT, GRPC_PORT, fillPillars, flagValue, kubeDnsUpstreamService, loadManifest, renderK6, renderLrp, renderNamespace,
-  renderNodeAgent, renderNodeLocalDns, renderWorkload, rolloutPatch, ROLLOUT_ANNOTATION, RUN_LABEL, terminationGraceFor,
-} from '../../harness/providers/kind/manifests.js';
+  ADMIN_PORT, GRPC_PORT, flagValue, loadManifest, renderNamespace, renderWorkload, rolloutPatch, ROLLOUT_ANNOTATION, RUN_LABEL, terminationGraceFor,
+} from '../../harness/providers/k8s/manifests.js';
+import { fillPillars, kubeDnsUpstreamService, renderK6, renderLrp, renderNodeLocalDns } from '../../harness/providers/kind/manifests.js';
+import { renderNodeAgent } from '../../harness/providers/kubeconfig/manifests.js';
 import { AGENT_FILE_DIR } from '../../harness/providers/kubeconfig/kubeconfig.js';
 import { KNOWN_KINDS, validateObject, requiredFields } from './k8s-schema.js';
 

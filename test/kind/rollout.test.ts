@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
-import { KindCluster, UNREACHABLE_EMULATION } from '../../harness/providers/kind/kind.js';
+import { KIND_POD_CIDR, KindCluster, UNREACHABLE_EMULATION } from '../../harness/providers/kind/kind.js';
+import { KIND_CAPABILITIES } from '../../harness/providers/capabilities.js';
 import { KindNode } from '../../harness/providers/kind/node.js';
-import { podView, RolloutTracker, type PodView } from '../../harness/providers/kind/rollout.js';
-import { ROLLOUT_ANNOTATION } from '../../harness/providers/kind/manifests.js';
-import type { KubeClient } from '../../harness/providers/kind/k8s.js';
+import { podView, RolloutTracker, type PodView } from '../../harness/providers/k8s/rollout.js';
+import { ROLLOUT_ANNOTATION } from '../../harness/providers/k8s/manifests.js';
+import type { KubeClient } from '../../harness/providers/k8s/client.js';
 import type { Topology } from '../../harness/providers/types.js';
 import { installFakeTools } from './fake-tools.js';
 
@@ -119,7 +120,7 @@ describe('kind: KindCluster.rollout (fake API server, fake docker)', function ()
   function cluster(api: FakeApi, unreachable: boolean): KindCluster {
     const nodes = ['nd-abc123-worker', 'nd-abc123-worker2', 'nd-abc123-worker3'].map((n, i) => new KindNode(n, `172.18.0.${11 + i}`));
     return new KindCluster({
-      provider: 'kind', runId: 'abc123', namespace: 'nd-abc123', client: api.client(), nodes,
+      provider: 'kind', capabilities: KIND_CAPABILITIES, podCidr: KIND_POD_CIDR, runId: 'abc123', namespace: 'nd-abc123', client: api.client(), nodes,
       dns: { upstream: '10.96.0.20', nodeLocal: '10.96.0.10' }, transport, image: 'notdns/workloads:dev',
     }, 'nd-abc123', topo(unreachable), '/tmp/kubeconfig', false);
   }

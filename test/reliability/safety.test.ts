@@ -10,8 +10,10 @@ import { run } from '../../harness/exec.js';
 import { newRunId, nsName } from '../../harness/names.js';
 import { distDir, repoRoot } from '../../harness/paths.js';
 import { POD_SUPERNET } from '../../harness/providers/lab/addresses.js';
-import { parseNetstat } from '../../harness/providers/lab/netns-node.js';
-import { alertingEngineArgs, metricsServiceArgs, plannedSeconds } from '../../harness/runner.js';
+import { LabCluster } from '../../harness/providers/lab/lab.js';
+import { parseNetstat } from '../../harness/probes/procnet.js';
+import { alertingEngineArgs, metricsServiceArgs } from '../../harness/run/workloads.js';
+import { plannedSeconds } from '../../harness/run/steps.js';
 import { expandVariant, listExperiments, loadExperiment } from '../../harness/spec/load.js';
 import type { VariantConfig } from '../../harness/spec/schema.js';
 import { assertNoStack, cliSync, tempDir, tinySpec, writeSpec } from './helpers.js';
@@ -38,12 +40,14 @@ describe('reliability: safety (target allow-list, bounded load, kubeconfig opt-i
     assert.ok(variants.length >= 8);
     assert.equal(POD_SUPERNET, '10.1.0.0/16');
     for (const cfg of variants) {
-      const args = alertingEngineArgs(cfg, ['10.1.1.10', '10.1.2.10'], plannedSeconds(cfg) + 120);
+      const args = alertingEngineArgs(cfg, ['10.1.1.10', '10.1.2.10'], plannedSeconds(cfg) + 120, new LabCluster('abc123', cfg.topology, '/nonexistent').podCidr);
       assert.equal(flag(args, '--allow-cidr'), '10.1.0.0/16', `${cfg.name}: ${args.join(' ')}`);
       assert.ok(!args.includes('--allow-any-target'), cfg.name);
     }
+    // the runner passes the provider's pod network, nothing else
+    assert.match(await readFile(join(repoRoot, 'harness/run/variant.ts'), 'utf8'), /alertingEngineArgs\(cfg, [^\n]*, cluster\.podCidr\)/);
     // grep level: nothing in the harness can turn the safety net off
-    for (const f of ['harness/runner.ts', 'harness/providers/lab/lab.ts', 'harness/cli.ts']) {
+    for (const f of ['harness/run/variant.ts', 'harness/run/workloads.ts', 'harness/providers/lab/lab.ts', 'harness/cli.ts']) {
       assert.doesNotMatch(await readFile(join(repoRoot, f), 'utf8'), /allow-any-target/, f);
     }
   });
@@ -52,12 +56,12 @@ describe('reliability: safety (target allow-list, bounded load, kubeconfig opt-i
     for (const cfg of await allVariants()) {
       const max = Math.ceil(plannedSeconds(cfg) + 120);
       assert.ok(max <= 3600, `${cfg.name}: ${max} s`);
-      assert.equal(flag(alertingEngineArgs(cfg, ['10.1.1.10'], plannedSeconds(cfg) + 120), '--max-duration-seconds'), String(max), cfg.name);
+      assert.equal(flag(alertingEngineArgs(cfg, ['10.1.1.10'], plannedSeconds(cfg) + 120, POD_SUPERNET), '--max-duration-seconds'), String(max), cfg.name);
       assert.equal(flag(metricsServiceArgs(cfg, '169.254.20.10', plannedSeconds(cfg) + 120), '--max-duration-seconds'), String(max), cfg.name);
     }
-    const runner = await readFile(join(repoRoot, 'harness/runner.ts'), 'utf8');
-    assert.match(runner, /estab-agent\.js'\), [^\n]*String\(maxSeconds\)\]/, 'the estab agent is started with the same bound');
-    assert.match(runner, /const maxSeconds = planned \+ 120;/);
+    const runner = await readFile(join(repoRoot, 'harness/run/variant.ts'), 'utf8');
+    assert.match(runner, /estab-agent\.js'\),\s*[^\n]*String\(v\.maxSeconds\)\]/, 'the estab agent is started with the same bound');
+    assert.match(runner, /maxSeconds: plannedSeconds\(cfg\) \+ 120,/);
   });
 
   it('for real: an Alerting Engine started with the runner\'s arguments refuses a backend outside 10.1.0.0/16 and sends no SYN; the bound stops a workload by itself', async () => {
@@ -68,7 +72,7 @@ describe('reliability: safety (target allow-list, bounded load, kubeconfig opt-i
     try {
       await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       const ae = join(distDir, 'workloads/alerting-engine/main.js');
-      const refused = await execa('ip', ['netns', 'exec', ns, 'node', ae, ...alertingEngineArgs(cfg, ['10.0.0.11'], 30)], { reject: false, timeout: 20_000 });
+      const refused = await execa('ip', ['netns', 'exec', ns, 'node', ae, ...alertingEngineArgs(cfg, ['10.0.0.11'], 30, POD_SUPERNET)], { reject: false, timeout: 20_000 });
       assert.notEqual(refused.exitCode, 0, 'refused');
       assert.match(refused.stderr, /10\.0\.0\.11:50051 outside --allow-cidr 10\.1\.0\.0\/16; refusing to send traffic there/);
       const snmp = parseNetstat((await run('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'])).stdout);
@@ -76,7 +80,7 @@ describe('reliability: safety (target allow-list, bounded load, kubeconfig opt-i
 
       // allowed target (nothing listens: connects fail inside the namespace), bound 1 s: it ends by itself with exit 0
       const t0 = Date.now();
-      const bounded = await execa('ip', ['netns', 'exec', ns, 'node', ae, ...alertingEngineArgs(cfg, ['10.1.1.10'], 1)], { reject: false, timeout: 20_000 });
+      const bounded = await execa('ip', ['netns', 'exec', ns, 'node', ae, ...alertingEngineArgs(cfg, ['10.1.1.10'], 1, POD_SUPERNET)], { reject: false, timeout: 20_000 });
       const took = Date.now() - t0;
       assert.equal(bounded.exitCode, 0, bounded.stderr);
       assert.ok(took < 10_000, `stopped after ${took} ms`);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dig } from '../../harness/dns/lab.js';
+import { dig } from '../../harness/providers/lab/dns.js';
 import {
   assertNoStack, cliSync, describeLeftovers, hostWide, isClean, leftovers, readResults, rng, seed, sleep, startCli,
   tempDir, tinySpec, traceOf, writeSpec, type CliRun,

@@ -8,7 +8,8 @@ import { PREFIX } from '../../names.js';
 import { repoRoot } from '../../paths.js';
 import type { Topology } from '../types.js';
 
-export const manifestsDir = join(repoRoot, 'manifests');
+import { manifestsDir } from '../../paths.js';
+export { manifestsDir };
 
 /** Label on every kind worker: `server` nodes host the Metrics Service, `client` nodes the Alerting Engine. */
 export const ROLE_LABEL = 'notdns.io/role';

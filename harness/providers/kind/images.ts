@@ -11,7 +11,8 @@ import { NotdnsError } from '../../errors.js';
 import { repoRoot } from '../../paths.js';
 import { dockerBin } from './node.js';
 
-export const WORKLOAD_IMAGE = process.env.NOTDNS_WORKLOAD_IMAGE ?? 'notdns/workloads:dev';
+export { WORKLOAD_IMAGE } from '../k8s/manifests.js';
+import { WORKLOAD_IMAGE } from '../k8s/manifests.js';
 export const DEFAULT_BASE = 'node:20-bookworm-slim';
 export const OFFLINE_BASE = 'notdns/node-base:bookworm';
 export const DOCKERFILE = join(repoRoot, 'workloads', 'Dockerfile');

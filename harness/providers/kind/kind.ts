@@ -8,17 +8,19 @@ import { join } from 'node:path';
 import { run } from '../../exec.js';
 import { NotdnsError } from '../../errors.js';
 import { log } from '../../log.js';
-import type { Provider, Topology, UpOptions } from '../types.js';
+import { KIND_CAPABILITIES } from '../capabilities.js';
+import type { Provider, SweepResult, Topology, UpOptions } from '../types.js';
 import { chooseInstaller, ciliumCliInstallArgv, ciliumCliStatusArgv, ciliumSysdumpArgv, ciliumValuesYaml, helmInstallArgv, renderCiliumValues } from './cilium.js';
 import {
   clusterName, clustersToSweep, kindBin, kindConfigYaml, kindContext, kindCreateArgv, kindDeleteArgv, kindExportLogsArgv,
   kindGetClustersArgv, kindLoadImageArgv, parseKindClusters, renderKindConfig, workerNames,
 } from './config.js';
-import { K8sCluster, type AdminTransport, type K8sPod } from './cluster.js';
+import { K8sCluster, type AdminTransport, type K8sPod } from '../k8s/cluster.js';
 import { doctorProblems, FIX, kindDoctor } from './doctor.js';
 import { buildWorkloadImage, WORKLOAD_IMAGE } from './images.js';
-import { KubeClient, loadKubeConfig } from './k8s.js';
-import { ADMIN_PORT, kubeDnsUpstreamService, renderLrp, renderNamespace, renderNodeLocalDns, runNamespace } from './manifests.js';
+import { KubeClient, loadKubeConfig } from '../k8s/client.js';
+import { ADMIN_PORT, renderNamespace, runNamespace } from '../k8s/manifests.js';
+import { kubeDnsUpstreamService, renderLrp, renderNodeLocalDns } from './manifests.js';
 import { dockerBin, dockerInspectArgv, KindNode, removeUnreachableRouteArgv, unreachableRouteArgv } from './node.js';
 
 export const UNREACHABLE_EMULATION = "emulated: Cilium's flag has no effect with kind's IPAM — on pod deletion notdns runs "
@@ -65,8 +67,10 @@ export function parseCurlOutput(stdout: string): { status: number; body: string 
   return { status: Number.isFinite(code) ? code : 0, body: i < 0 ? '' : stdout.slice(0, i) };
 }
 
+/** kind's pod network (manifests/kind/cluster.yaml networking.podSubnet; Cilium's native routing CIDR). */
+export const KIND_POD_CIDR = '10.244.0.0/16';
+
 export class KindCluster extends K8sCluster {
-  private destroyed = false;
   /** old pod IP → node where the emulated unreachable route was installed */
   private readonly unreachable = new Map<string, string>();
 
@@ -109,9 +113,7 @@ export class KindCluster extends K8sCluster {
     return r?.exitCode === 0;
   }
 
-  async destroy(): Promise<void> {
-    if (this.destroyed) return;
-    this.destroyed = true;
+  protected async teardown(): Promise<void> {
     if (this.keep) {
       log.warn({ cluster: this.name, kubeconfig: this.kubeconfig }, 'keeping the kind cluster (NOTDNS_KEEP_CLUSTER=1): `notdns down --all` removes it');
       return;
@@ -122,6 +124,10 @@ export class KindCluster extends K8sCluster {
 
 export class KindProvider implements Provider {
   readonly name = 'kind' as const;
+  readonly capabilities = KIND_CAPABILITIES;
+
+  /** kind's own checks (docker, kind, helm or cilium) run at the start of up(), where they also find the installer. */
+  async preflight(): Promise<void> {}
 
   constructor(readonly opts: KindProviderOptions = {}) {}
 
@@ -220,7 +226,7 @@ export class KindProvider implements Provider {
       };
       progress(`kind cluster ${name} ready: ${nodes.map((n) => `${n.name} ${n.ip}`).join(', ')}`);
       return new KindCluster({
-        provider: 'kind', runId, namespace, client, nodes, dns: { upstream, nodeLocal: kubeDns }, transport, image,
+        provider: 'kind', capabilities: KIND_CAPABILITIES, podCidr: KIND_POD_CIDR, runId, namespace, client, nodes, dns: { upstream, nodeLocal: kubeDns }, transport, image,
       }, name, topology, kubeconfig, this.keep());
     } catch (e) {
       return fail(e);
@@ -228,10 +234,10 @@ export class KindProvider implements Provider {
   }
 
   /** Delete kind clusters of one run, or every nd-* cluster. Returns what was removed. */
-  async sweep(runId?: string): Promise<string[]> {
+  async sweep(runId?: string): Promise<SweepResult> {
     const r = await run(kindBin(), kindGetClustersArgv(), { reject: false });
     if (r.exitCode !== 0) {
-      if (/not installed|ENOENT/i.test(r.stderr) || r.exitCode === -1) return [];
+      if (/not installed|ENOENT/i.test(r.stderr) || r.exitCode === -1) return { removed: [], live: [] };
       throw new NotdnsError(`kind get clusters failed: ${r.stderr.trim()}`, { kind: 'command', command: r.command });
     }
     const removed: string[] = [];
@@ -239,7 +245,7 @@ export class KindProvider implements Provider {
       await run(kindBin(), kindDeleteArgv(c), { timeoutMs: 180_000 });
       removed.push(`kind cluster ${c}`);
     }
-    return removed;
+    return { removed, live: [] };
   }
 }
 

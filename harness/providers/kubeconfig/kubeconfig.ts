@@ -8,10 +8,12 @@ import { basename } from 'node:path';
 import type { RunOptions, RunResult } from '../../exec.js';
 import { NotdnsError } from '../../errors.js';
 import { log } from '../../log.js';
-import type { ClusterNode, Provider, Topology, UpOptions } from '../types.js';
-import { K8sCluster, type AdminTransport } from '../kind/cluster.js';
-import { KubeClient, loadKubeConfig } from '../kind/k8s.js';
-import { ADMIN_PORT, RUN_LABEL, renderNamespace, renderNodeAgent, runNamespace } from '../kind/manifests.js';
+import { KUBECONFIG_CAPABILITIES } from '../capabilities.js';
+import type { ClusterNode, Provider, SweepResult, Topology, UpOptions } from '../types.js';
+import { K8sCluster, type AdminTransport } from '../k8s/cluster.js';
+import { KubeClient, loadKubeConfig } from '../k8s/client.js';
+import { ADMIN_PORT, RUN_LABEL, renderNamespace, runNamespace } from '../k8s/manifests.js';
+import { renderNodeAgent } from './manifests.js';
 import { waitFor } from '../../wait.js';
 import { enaCounters, LIST_ENA_INTERFACES, parseEthtoolStats, type EnaCounters } from './ethtool.js';
 import { checkContextName, validateKubeconfigOptions, type KubeconfigProviderOptions } from './options.js';
@@ -63,18 +65,34 @@ export class AgentNode implements ClusterNode {
   }
 }
 
-export class KubeconfigCluster extends K8sCluster {
-  private destroyed = false;
+/** The pod network of an existing cluster: --pod-cidr / NOTDNS_POD_CIDR, else the nodes' podCIDRs when they all
+ *  lie in one /16 (kubenet-style IPAM). ENI IPAM (EKS) puts pods in the VPC's subnets, which no API object names:
+ *  then the user has to say it. */
+export function podCidrOf(opts: { podCidr?: string }, nodePodCidrs: (string | undefined)[]): string {
+  const given = opts.podCidr ?? process.env.NOTDNS_POD_CIDR;
+  if (given) {
+    if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(given)) throw new NotdnsError(`--pod-cidr "${given}" is not an IPv4 CIDR`, { kind: 'usage', hint: 'e.g. --pod-cidr 10.0.0.0/16 (the VPC subnets your pods get addresses from)' });
+    return given;
+  }
+  const sixteen = new Set(nodePodCidrs.map((c) => (c ? c.split('.').slice(0, 2).join('.') : '')));
+  if (sixteen.size === 1 && !sixteen.has('')) return `${[...sixteen][0]}.0.0/16`;
+  throw new NotdnsError('the pod network of this cluster cannot be told from its nodes (no podCIDR on them, as with ENI IPAM); the load generator may only target pod addresses.', {
+    kind: 'usage', hint: 'Pass --pod-cidr <CIDR> (or NOTDNS_POD_CIDR): the subnets your pods get addresses from, e.g. the VPC CIDR 10.0.0.0/16.',
+  });
+}
 
-  async destroy(): Promise<void> {
-    if (this.destroyed) return;
-    this.destroyed = true;
+export class KubeconfigCluster extends K8sCluster {
+  protected async teardown(): Promise<void> {
     await this.client.deleteNamespace(this.namespace);
   }
 }
 
 export class KubeconfigProvider implements Provider {
   readonly name = 'kubeconfig' as const;
+  readonly capabilities = KUBECONFIG_CAPABILITIES;
+
+  /** The opt-in flag was checked when the provider was created; the cluster itself is checked in up(). */
+  async preflight(): Promise<void> {}
 
   constructor(readonly opts: KubeconfigProviderOptions = {}) {}
 
@@ -105,6 +123,7 @@ export class KubeconfigProvider implements Provider {
       throw new NotdnsError(`the cluster has ${ready.length} schedulable Ready nodes; the experiment needs ${topology.nodes}`, { kind: 'environment' });
     }
     const chosen = ready.slice(0, topology.nodes);
+    const podCidr = podCidrOf(this.opts, chosen.map((n) => n.spec?.podCIDR));
     const namespace = runNamespace(runId);
     const ds = renderNodeAgent(namespace, runId);
     const podSpec = ds.spec!.template.spec!;
@@ -133,7 +152,7 @@ export class KubeconfigProvider implements Provider {
       const transport: AdminTransport = {
         request: (pod, method, path, body) => client.podProxy(namespace, pod.name, ADMIN_PORT, method, path, body),
       };
-      const c = new KubeconfigCluster({ provider: 'kubeconfig', runId, namespace, client, nodes, dns: { upstream, nodeLocal: kubeDns }, transport, image });
+      const c = new KubeconfigCluster({ provider: 'kubeconfig', capabilities: KUBECONFIG_CAPABILITIES, podCidr, runId, namespace, client, nodes, dns: { upstream, nodeLocal: kubeDns }, transport, image });
       if (topology.unreachableOnDelete) c.emulations.push('not emulated on an existing cluster: the unreachable route comes from Cilium itself (--enable-unreachable-routes, ENI IPAM)');
       progress(`existing cluster ready for run ${runId}: namespace ${namespace}, nodes ${nodes.map((n) => `${n.name} (${n.uplinks.join(',')})`).join(', ')}`);
       return c;
@@ -147,11 +166,11 @@ export class KubeconfigProvider implements Provider {
   }
 
   /** Delete the namespaces of one run (or of every notdns run) in the configured cluster. */
-  async sweep(runId?: string): Promise<string[]> {
+  async sweep(runId?: string): Promise<SweepResult> {
     const client = this.connect();
     const names = await client.namespacesWithLabel(runId ? `${RUN_LABEL}=${runId}` : RUN_LABEL);
     for (const n of names) await client.deleteNamespace(n);
-    return names.map((n) => `namespace ${n} (context ${client.context})`);
+    return { removed: names.map((n) => `namespace ${n} (context ${client.context})`), live: [] };
   }
 }
 

@@ -14,6 +14,8 @@ export interface KubeconfigProviderOptions {
   image?: string;
   /** Node agent image (privileged, needs nsenter): default debian:bookworm-slim. */
   agentImage?: string;
+  /** The pod network (--pod-cidr, NOTDNS_POD_CIDR): what the load generator may target. */
+  podCidr?: string;
 }
 
 /**

@@ -5,6 +5,8 @@ export const VPC_ROUTER = '10.0.0.1';
 export const VPC_ROUTER_MAC = '02:00:00:00:00:01';
 export const DNS_UPSTREAM = '10.0.0.53';
 export const NODE_LOCAL_DNS = '169.254.20.10';
+/** TCP echo service on the upstream DNS host (the established-connection probe's peer). */
+export const ECHO_PORT = 7;
 export const POD_GATEWAY = '169.254.1.1';
 /** Cilium ENI mode: one routing table per ENI; we have one secondary ENI per node. */
 export const ENI_TABLE = 100;

@@ -16,10 +16,13 @@ import { nsName, PREFIX, runIdOf } from '../../names.js';
 import { distDir, stateRoot } from '../../paths.js';
 import { sleep, waitFor } from '../../wait.js';
 import { fetchMetrics, postControl } from '../../../workloads/common/admin-client.js';
-import type { AppName, Cluster, PodHandle, Provider, RolloutEvents, RolloutOptions, Topology, UpOptions, WorkloadDeployment } from '../types.js';
+import { LAB_CAPABILITIES } from '../capabilities.js';
+import type { AppName, Cluster, PodHandle, Provider, RolloutEvents, RolloutOptions, SweepResult, Topology, UnexpectedExit, UpOptions, WorkloadDeployment } from '../types.js';
+import { TeardownStack } from '../../teardown.js';
+import { requireLabTools } from './preflight.js';
 import { NetnsNode } from './netns-node.js';
 import * as A from './addresses.js';
-import { startNodeLocal, startUpstream } from '../../dns/lab.js';
+import { startNodeLocal, startUpstream } from './dns.js';
 
 export class LabPod implements PodHandle {
   stopping = false;
@@ -40,18 +43,19 @@ export class LabPod implements PodHandle {
   }
 }
 
-type Teardown = { label: string; fn: () => Promise<void> };
-
 export class LabCluster implements Cluster {
   readonly provider = 'lab' as const;
+  readonly capabilities = LAB_CAPABILITIES;
+  readonly podCidr = A.POD_SUPERNET;
   readonly dns = { upstream: A.DNS_UPSTREAM, nodeLocal: A.NODE_LOCAL_DNS };
+  readonly echo = { host: A.DNS_UPSTREAM, port: A.ECHO_PORT };
   readonly nodes: NetnsNode[] = [];
   private readonly podList: LabPod[] = [];
   private readonly podCount = new Map<number, number>();
-  private readonly teardowns: Teardown[] = [];
+  private readonly teardowns: TeardownStack;
   private readonly daemons: ResultPromise[] = [];
   private destroyed = false;
-  private readonly exitWatchers: ((pod: LabPod, how: string, logFile: string) => void)[] = [];
+  private readonly exitWatchers: UnexpectedExit[] = [];
   /** Pod namespaces (they come and go; whatever is left is deleted on destroy). */
   private readonly extraNs: string[] = [];
   /** Node-side veth of every pod, by pod IP. */
@@ -64,12 +68,12 @@ export class LabCluster implements Cluster {
     this.vpcNs = nsName(runId, 'vpc');
     this.dnsNs = nsName(runId, 'dns');
     this.logDir = logDir ?? join(stateDir, 'logs');
+    this.teardowns = new TeardownStack('lab', runId);
   }
 
   /** Register an undo step; destroy() runs them in reverse order. */
   onDestroy(label: string, fn: () => Promise<void>): void {
-    log.info({ setup: label, scope: 'lab', run: this.runId }, 'set up');
-    this.teardowns.push({ label, fn });
+    this.teardowns.push(label, fn);
   }
 
   node(name: string): NetnsNode {
@@ -229,7 +233,7 @@ export class LabCluster implements Cluster {
   }
 
   /** Call `cb` when a running workload exits although nothing asked it to (not a graceful stop, not teardown). */
-  onUnexpectedExit(cb: (pod: LabPod, how: string, logFile: string) => void): void {
+  onUnexpectedExit(cb: UnexpectedExit): void {
     this.exitWatchers.push(cb);
   }
 
@@ -302,11 +306,7 @@ export class LabCluster implements Cluster {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    const errors: string[] = [];
-    for (const t of this.teardowns.reverse()) {
-      log.info({ teardown: t.label, scope: 'lab', run: this.runId }, 'tear down');
-      try { await t.fn(); } catch (e) { errors.push(`${t.label}: ${(e as Error).message}`); }
-    }
+    const errors = await this.teardowns.unwind();
     if (errors.length) {
       throw new NotdnsError(`teardown was incomplete: ${errors.join('; ')}`, { kind: 'harness', phase: 'down', hint: 'Run `notdns down --all` to remove what is left.' });
     }
@@ -364,9 +364,14 @@ export function srcDstCheck(nodes: number): string {
 
 export class LabProvider implements Provider {
   readonly name = 'lab' as const;
+  readonly capabilities = LAB_CAPABILITIES;
+
+  async preflight(topologies: readonly Topology[]): Promise<void> {
+    requireLabTools(topologies.some((t) => t.nodeLocalDns));
+  }
 
   async up(topology: Topology, runId: string, opts: UpOptions): Promise<LabCluster> {
-    const c = new LabCluster(runId, topology, opts.stateDir, (opts as UpOptions & { logDir?: string }).logDir);
+    const c = new LabCluster(runId, topology, opts.stateDir, opts.logDir);
     try {
       await c.build(opts);
     } catch (e) {
@@ -378,15 +383,16 @@ export class LabProvider implements Provider {
 
   /** Remove what runs left behind: processes in their namespaces, the namespaces, bpffs mounts, state dirs.
    *  Without a run id: every notdns run whose owner process is gone (with force: also live ones). */
-  async sweep(runId?: string, opts: { force?: boolean } = {}): Promise<string[]> {
+  async sweep(runId?: string, opts: { force?: boolean } = {}): Promise<SweepResult> {
     const allNs = (await listNamespaces()).filter((n) => n.startsWith(PREFIX));
     const { readdir } = await import('node:fs/promises');
     const ids = runId ? [runId] : [...new Set([...allNs.map((n) => runIdOf(n)).filter((x): x is string => !!x),
       ...(await readdir(stateRoot).catch(() => [] as string[])).filter((d) => /^[0-9a-f]{6}$/.test(d))])];
     const removed: string[] = [];
+    const live: SweepResult['live'] = [];
     for (const id of ids) {
       const owner = await ownerAlive(id);
-      if (owner && !opts.force) { removed.push(`(skipped run ${id}: its harness, pid ${owner}, is still running; use --force)`); continue; }
+      if (owner && !opts.force) { live.push({ runId: id, pid: owner }); continue; }
       const ns = allNs.filter((n) => n.startsWith(`${PREFIX}${id}-`));
       await deleteNamespaces(ns);
       removed.push(...ns.map((n) => `netns ${n}`));
@@ -399,7 +405,7 @@ export class LabProvider implements Provider {
       const odd = allNs.filter((n) => !runIdOf(n));
       if (opts.force && odd.length) { await deleteNamespaces(odd); removed.push(...odd.map((n) => `netns ${n}`)); }
     }
-    return removed;
+    return { removed, live };
   }
 }
 

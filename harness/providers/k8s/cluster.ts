@@ -7,8 +7,8 @@ import { NotdnsError } from '../../errors.js';
 import { log } from '../../log.js';
 import { sleep } from '../../wait.js';
 import type { WorkloadMetrics } from '../../../workloads/common/metrics-types.js';
-import type { AppName, Cluster, ClusterNode, PodHandle, ProviderName, RolloutEvents, RolloutOptions, WorkloadDeployment } from '../types.js';
-import type { KubeClient } from './k8s.js';
+import type { AppName, Capabilities, Cluster, ClusterNode, PodHandle, ProviderName, RolloutEvents, RolloutOptions, UnexpectedExit, WorkloadDeployment } from '../types.js';
+import type { KubeClient } from './client.js';
 import { ADMIN_PORT, renderWorkload, rolloutPatch } from './manifests.js';
 import { podView, RolloutTracker, type PodView } from './rollout.js';
 
@@ -43,8 +43,23 @@ export class K8sPod implements PodHandle {
   }
 }
 
+/** Why a pod's workload is gone although nothing asked it to stop: a container terminated or restarted, or the
+ *  pod failed; undefined while it is fine. Pods being deleted (a rollout's old pods, teardown) are expected to stop. */
+export function unexpectedExitOf(p: V1Pod): string | undefined {
+  if (p.metadata?.deletionTimestamp) return undefined;
+  if (p.status?.phase === 'Failed') return `failed (${p.status.reason ?? 'no reason given'})`;
+  for (const c of p.status?.containerStatuses ?? []) {
+    const t = c.state?.terminated ?? (c.restartCount > 0 ? c.lastState?.terminated : undefined);
+    if (t) return `container ${c.name} ${t.signal ? `was killed by signal ${t.signal}` : `exited with code ${t.exitCode}`}${t.reason ? ` (${t.reason})` : ''}${c.restartCount > 0 ? `, restarted ${c.restartCount}×` : ''}`;
+  }
+  return undefined;
+}
+
 export interface K8sClusterOptions {
   provider: ProviderName;
+  capabilities: Capabilities;
+  /** The pod network (the load generator's --allow-cidr). */
+  podCidr: string;
   runId: string;
   namespace: string;
   client: KubeClient;
@@ -58,6 +73,8 @@ export interface K8sClusterOptions {
 
 export abstract class K8sCluster implements Cluster {
   readonly provider: ProviderName;
+  readonly capabilities: Capabilities;
+  readonly podCidr: string;
   readonly runId: string;
   readonly nodes: ClusterNode[];
   readonly dns: { upstream: string; nodeLocal: string };
@@ -69,9 +86,15 @@ export abstract class K8sCluster implements Cluster {
   protected readonly transport: AdminTransport;
   protected readonly image: string;
   private readonly deployTimeoutMs: number;
+  private readonly exitWatchers: UnexpectedExit[] = [];
+  private readonly reported = new Set<string>();
+  private stopExitWatch?: () => void;
+  private destroyed = false;
 
   constructor(o: K8sClusterOptions) {
     this.provider = o.provider;
+    this.capabilities = o.capabilities;
+    this.podCidr = o.podCidr;
     this.runId = o.runId;
     this.namespace = o.namespace;
     this.client = o.client;
@@ -82,7 +105,36 @@ export abstract class K8sCluster implements Cluster {
     this.deployTimeoutMs = o.deployTimeoutMs ?? 300_000;
   }
 
-  abstract destroy(): Promise<void>;
+  /** Remove what the provider created (the kind cluster, the run's namespace). */
+  protected abstract teardown(): Promise<void>;
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.stopExitWatch?.();
+    await this.teardown();
+  }
+
+  /** Dead workloads are seen through a watch on the run's namespace (started with the first watcher). */
+  onUnexpectedExit(cb: UnexpectedExit): void {
+    this.exitWatchers.push(cb);
+    if (this.stopExitWatch) return;
+    const watch = (rv?: string) => this.client.watchPods(this.namespace, '', rv, (type, pod) => {
+      if (this.destroyed || type === 'DELETED') return;
+      const why = unexpectedExitOf(pod);
+      const uid = pod.metadata?.uid ?? '';
+      const h = this.podList.find((x) => x.uid === uid);
+      if (!why || !h || this.reported.has(uid)) return;
+      this.reported.add(uid);
+      for (const w of this.exitWatchers) w(h, why, `kubectl -n ${this.namespace} logs ${h.name} --previous`);
+    }, (err) => {
+      // the API server ends watches now and then: watch again unless the cluster is going away
+      if (err) log.debug({ err }, 'dead-workload watch ended');
+      if (!this.destroyed) void watch().then((stop) => { this.stopExitWatch = stop; }, (e) => log.warn({ err: e }, 'dead-workload watch failed'));
+    });
+    this.stopExitWatch = () => undefined; // set before the watch resolves: one watch only
+    void watch().then((stop) => { if (this.destroyed) stop(); else this.stopExitWatch = stop; }, (e) => log.warn({ err: e }, 'dead-workload watch failed'));
+  }
 
   /** Called when an old pod is gone (before RolloutEvents.onPodDeleted). */
   protected async afterPodDeleted(_pod: K8sPod): Promise<void> {}

@@ -6,9 +6,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
-import { run, spawnLong } from '../exec.js';
-import { waitFor } from '../wait.js';
-import { NotdnsError } from '../errors.js';
+import { run, spawnLong } from '../../exec.js';
+import { waitFor } from '../../wait.js';
+import { NotdnsError } from '../../errors.js';
+import { ECHO_PORT } from './addresses.js';
+import { digOn, type DigAnswer, type DigOptions } from '../../probes/dig.js';
 
 export const ZONE = 'cluster.local';
 
@@ -110,15 +112,12 @@ forward-zone:
 `;
 }
 
-/** Ask a DNS server with dig, one try (over UDP as pods ask node-local DNS, or over TCP); ok when it answered NOERROR. */
-export async function dig(ns: string, server: string, name: string, opts: { tcp: boolean; timeoutS?: number }): Promise<{ ok: boolean; status: string }> {
-  const timeoutS = opts.timeoutS ?? 2;
-  const r = await run('dig', [...(opts.tcp ? ['+tcp'] : []), '+tries=1', `+time=${timeoutS}`, `@${server}`, name], { ns, reject: false, timeoutMs: (timeoutS + 3) * 1000 });
-  const status = /status: ([A-Z]+)/.exec(r.stdout)?.[1] ?? 'TIMEOUT';
-  return { ok: status === 'NOERROR', status };
+/** Ask a DNS server with dig from a namespace, one try (over UDP as pods ask node-local DNS, or over TCP); ok when it answered NOERROR. */
+export function dig(ns: string, server: string, name: string, opts: DigOptions): Promise<DigAnswer> {
+  return digOn({ exec: (cmd, args, o) => run(cmd, args, { ...o, ns }) }, server, name, opts);
 }
 
-export function digTcp(ns: string, server: string, name: string, timeoutS = 2): Promise<{ ok: boolean; status: string }> {
+export function digTcp(ns: string, server: string, name: string, timeoutS = 2): Promise<DigAnswer> {
   return dig(ns, server, name, { tcp: true, timeoutS });
 }
 
@@ -128,7 +127,7 @@ export async function startUpstream(dir: string, ns: string, upstreamIp: string,
   await writeFile(join(dir, 'nsd.conf'), nsdConf(dir, upstreamIp, logDir));
   const nsd = spawnLong('nsd', ['-d', '-c', join(dir, 'nsd.conf')], { ns, logFile: join(logDir, 'nsd.out') });
   // a TCP echo service: the long-lived "established connection" probe talks to it
-  const echo = spawnLong('socat', ['TCP-LISTEN:7,fork,reuseaddr', 'EXEC:cat'], { ns, logFile: join(logDir, 'echo.out') });
+  const echo = spawnLong('socat', [`TCP-LISTEN:${ECHO_PORT},fork,reuseaddr`, 'EXEC:cat'], { ns, logFile: join(logDir, 'echo.out') });
   await waitFor('nsd to answer on the upstream DNS host', async () => (await digTcp(ns, upstreamIp, `ns.${ZONE}`, 1)).ok, {
     timeoutMs: 10_000, intervalMs: 100,
     hint: 'Is nsd installed (apt-get install nsd)? Its log is nsd.out in the output folder.',

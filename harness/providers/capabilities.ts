@@ -1,0 +1,16 @@
+// What each provider can do, known before anything is created: `notdns plan`, the expectations' applicability and
+// the ENA installer read these. Kept apart from the providers so that reading them loads no Kubernetes client.
+import type { Capabilities, ProviderName } from './types.js';
+
+export const LAB_CAPABILITIES: Capabilities = {
+  nodeNetns: true, podNetns: true, enaPins: 'host',
+  deadWorkloads: 'each workload is a process of the harness: its exit is seen at once',
+};
+
+const K8S_DEAD_WORKLOADS = "a watch on the run namespace's pods (a container that terminates or restarts)";
+
+export const KIND_CAPABILITIES: Capabilities = { nodeNetns: false, podNetns: false, enaPins: 'node', deadWorkloads: K8S_DEAD_WORKLOADS };
+
+export const KUBECONFIG_CAPABILITIES: Capabilities = { nodeNetns: false, podNetns: false, enaPins: 'node', deadWorkloads: K8S_DEAD_WORKLOADS };
+
+export const CAPABILITIES: Record<ProviderName, Capabilities> = { lab: LAB_CAPABILITIES, kind: KIND_CAPABILITIES, kubeconfig: KUBECONFIG_CAPABILITIES };

@@ -1,0 +1,97 @@
+// One run of an experiment: its variants one after the other (variant.ts: a fresh cluster each, stages on one
+// teardown stack), then the expectations per variant and across variants, assembled into results.json's model.
+import { hostname, cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { NotdnsError, inPhase } from '../errors.js';
+import { newRunId } from '../names.js';
+import { repoRoot } from '../paths.js';
+import type { Cluster, Provider } from '../providers/types.js';
+import { ResultsSchema, RESULTS_SCHEMA_VERSION, type ExpectationResult, type Results, type VariantResult } from '../results.js';
+import { evaluate, evaluateCompare, type TargetContext } from '../expect.js';
+import { expandVariant } from '../spec/load.js';
+import type { Experiment, VariantConfig } from '../spec/schema.js';
+import { configuredFaults } from '../faults.js';
+import { runVariant } from './variant.js';
+export { plannedSeconds } from './steps.js';
+
+export interface Progress {
+  start(phase: string, opts?: { totalSeconds?: number }): void;
+  update(counters: Record<string, number | string>): void;
+  log(line: string): void;
+  done(message?: string): void;
+  fail(message: string): void;
+}
+
+export interface RunExperimentOptions {
+  experiment: Experiment;
+  file: string;
+  provider: Provider;
+  variants?: string[];
+  fast?: boolean;
+  outDir: string;
+  progress: Progress;
+  signal?: AbortSignal;
+  /** Per-variant hook with the live cluster (tests use it to look inside). */
+  onCluster?(cluster: Cluster, variant: VariantConfig): Promise<void> | void;
+}
+
+async function toolVersion(): Promise<string> {
+  return JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')).version as string;
+}
+
+/** The variants a run will go through (all unless some are named); unknown names are bad usage. */
+export function selectVariants(e: Experiment, requested?: readonly string[]): string[] {
+  const names = requested?.length ? [...requested] : Object.keys(e.variants);
+  for (const n of names) if (!e.variants[n]) {
+    throw new NotdnsError(`experiment ${e.name} has no variant "${n}".`, { kind: 'usage', hint: `Use --variant with one of: ${Object.keys(e.variants).join(', ')}.` });
+  }
+  return names;
+}
+
+export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
+  const e = o.experiment;
+  const names = selectVariants(e, o.variants);
+  configuredFaults(); // a bad NOTDNS_FAULT is bad input, refused before anything is created
+  const startedAt = new Date().toISOString();
+  const variants: VariantResult[] = [];
+  const ctxs: Record<string, TargetContext> = {};
+  const expectations: ExpectationResult[] = [];
+  let error: Results['error'];
+  const runId = newRunId();
+  try {
+    for (const name of names) {
+      o.signal?.throwIfAborted();
+      const cfg = expandVariant(e, name, { fast: o.fast });
+      const { result, ctx } = await runVariant(cfg, runId, o);
+      variants.push(result);
+      ctxs[name] = ctx;
+      expectations.push(...evaluate(result, e.expect[name] ?? [], ctx));
+    }
+    // a comparison needs both of its variants: with --variant it may have only one, then it is not evaluated
+    const ran = new Set(variants.map((v) => v.name));
+    const comparable = e.compare.filter((c) => c.ratio.every((n) => ran.has(n)));
+    if (comparable.length < e.compare.length) o.progress.log(`${e.compare.length - comparable.length} comparison(s) not evaluated: their variants were not all run`);
+    expectations.push(...evaluateCompare(variants, comparable, ctxs));
+  } catch (err) {
+    // aborted by a signal: interrupted; aborted with a harness error as the reason (an internal error): that error
+    const reason: unknown = o.signal?.aborted ? o.signal.reason : undefined;
+    const ne = o.signal?.aborted && !(reason instanceof NotdnsError) ? new NotdnsError('the run was interrupted; everything it created was torn down.', { kind: 'interrupted', cause: err })
+      : inPhase('run', reason ?? err);
+    error = { kind: ne.kind, phase: ne.phase, message: ne.message, hint: ne.hint };
+    throw Object.assign(ne, { partial: await assemble() });
+  }
+  return assemble();
+
+  async function assemble(): Promise<Results> {
+    const r: Results = {
+      schemaVersion: RESULTS_SCHEMA_VERSION, tool: { name: 'notdns', version: await toolVersion() }, runId,
+      experiment: { name: e.name, description: e.description, file: o.file }, provider: o.provider.name,
+      profile: o.fast ? 'fast' : 'normal',
+      host: { hostname: hostname(), kernel: release(), cpus: cpus().length, node: process.version },
+      startedAt, finishedAt: new Date().toISOString(), variants,
+      verdict: { pass: !error && expectations.length > 0 && expectations.every((x) => x.pass), expectations }, error,
+    };
+    return ResultsSchema.parse(r);
+  }
+}
