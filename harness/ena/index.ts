@@ -29,10 +29,11 @@ import { constants as fsConstants } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { run, type RunOptions, type RunResult } from '../exec.js';
 import { NotdnsError } from '../errors.js';
+import { log } from '../log.js';
 import { buildDir, repoRoot } from '../paths.js';
 import type { ClusterNode } from '../providers/types.js';
 import {
-  counter, parseBatch, parseFlows, parseIpCounts, sumPerCpuArray, verifierExcerpt, type BatchItem, type EnaFlow,
+  batchAnswers, counter, parseBatch, parseFlows, parseIpCounts, sumPerCpuArray, verifierExcerpt, type BatchItem, type EnaFlow,
 } from './parse.js';
 
 export { parseFlows, verifierExcerpt, type EnaFlow, type FlowState } from './parse.js';
@@ -649,18 +650,19 @@ async function bpftoolBatch(h: EnaHandle, lines: string[]): Promise<BatchItem[]>
   const r = h.readOnHost
     ? await run('bpftool', args, opts).catch((e: unknown) => { throw e instanceof NotdnsError && e.kind === 'environment' ? missingTool('bpftool', undefined, e.command, e) : e; })
     : await nodeTool(h.node, 'bpftool', args, opts);
-  let items: BatchItem[] | undefined;
-  try { items = parseBatch(r.stdout); } catch { /* reported below */ }
-  const bad = items?.find((i) => i.error);
-  if (r.exitCode !== 0 || !items || items.length !== lines.length || bad) {
-    const why = bad?.error ?? (firstLines(r.stderr, 3) || `exit code ${r.exitCode}`);
+  let parsed: BatchItem[] | undefined;
+  try { parsed = parseBatch(r.stdout); } catch { /* reported below */ }
+  const got = batchAnswers(parsed, lines.length);
+  if ('error' in got) {
+    const why = got.error ?? (firstLines(r.stderr, 3) || `exit code ${r.exitCode}`);
     const gone = /No such file or directory|ENOENT|bpf obj get/i.test(why);
     throw new NotdnsError(`reading/writing the ENA simulator maps on ${h.node.name} failed: ${why}`, {
       kind: 'command', command: `${r.command} <<< ${lines[0]}${lines.length > 1 ? ` (+${lines.length - 1} lines)` : ''}`,
       hint: gone ? `The pins under ${h.pinDir} are gone: the bpffs was unmounted or the simulator detached (sweepEna?) while still in use.` : undefined,
     });
   }
-  return items;
+  if (r.exitCode !== 0) log.debug({ node: h.node.name, exitCode: r.exitCode, stderr: firstLines(r.stderr, 2) }, 'bpftool batch: every command answered; its trailing batch-file error ignored');
+  return got.items;
 }
 
 /** Run a tool on the node; a missing tool becomes an 'environment' error naming the Debian packages. */

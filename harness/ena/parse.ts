@@ -28,6 +28,24 @@ export function parseBatch(stdout: string): BatchItem[] {
   });
 }
 
+/**
+ * The answers to a batch of `n` commands, or why there are none. bpftool 7.1's batch mode checks a leftover
+ * errno after its last read of the batch file, so it can append `{"error":"reading batch file failed: Bad file
+ * descriptor"}` and exit 255 although every command answered (seen in a privileged Debian 12 container; the
+ * same bpftool on the host exits 0). Answers to every command, with no error of their own, are taken; a
+ * trailing error about reading the batch file is then only that.
+ */
+export function batchAnswers(items: BatchItem[] | undefined, n: number): { items: BatchItem[] } | { error: string | undefined } {
+  if (!items) return { error: undefined };
+  const answers = items.slice(0, n);
+  const bad = answers.find((i) => i.error);
+  if (bad) return { error: bad.error };
+  if (answers.length < n || answers.some((i) => i.command.length === 0)) return { error: items.find((i) => i.error)?.error };
+  const trailing = items.slice(n);
+  if (trailing.some((i) => !/^reading batch file failed/.test(i.error ?? ''))) return { error: trailing.find((i) => i.error)?.error ?? 'unexpected output after the batch' };
+  return { items: answers };
+}
+
 /** Little-endian bytes as bigint: ["0x05","0x00",...] -> 5n. */
 export function bytesLE(bytes: Bytes): bigint {
   let v = 0n;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  bytesLE, counter, flagName, ipv4FromBytes, parseBatch, parseFlows, parseIpCounts, portFromLE16, sumPerCpuArray, verifierExcerpt,
+  batchAnswers, bytesLE, counter, flagName, ipv4FromBytes, parseBatch, parseFlows, parseIpCounts, portFromLE16, sumPerCpuArray, verifierExcerpt,
 } from '../../harness/ena/parse.js';
 import { _internal, ENA_DEFAULTS, enaPinDir, toEthtoolStyle, type EnaStats } from '../../harness/ena/index.js';
 
@@ -32,6 +32,21 @@ describe('ENA simulator: parsing bpftool output', () => {
     assert.equal(items[0]!.error, undefined);
     assert.match(items[1]!.error ?? '', /No such file/);
     assert.throws(() => parseBatch('{}'));
+  });
+
+  it('takes a batch whose every command answered, despite bpftool 7.1\'s trailing "reading batch file failed" (containers); nothing else', () => {
+    const ok = '{"command":["map","dump","pinned","/a"],"output":[]},{"command":["map","dump","pinned","/b"],"output":[]}';
+    // as printed in a privileged Debian 12 container, exit 255
+    const got = batchAnswers(parseBatch(`[${ok},{"error":"reading batch file failed: Bad file descriptor"}]`), 2);
+    assert.ok('items' in got && got.items.length === 2);
+    assert.ok('items' in batchAnswers(parseBatch(`[${ok}]`), 2));
+    // a command's own error, a missing answer, or any other trailing error is a failed read
+    const own = batchAnswers(parseBatch('[{"command":["map","dump","pinned","/a"],"output":[]},{"command":["map","dump","pinned","/b"],"output":{"error":"bpf obj get (/b): No such file or directory"}}]'), 2);
+    assert.ok('error' in own && /No such file/.test(own.error ?? ''));
+    const short = batchAnswers(parseBatch('[{"command":["map","dump","pinned","/a"],"output":[]},{"error":"reading batch file failed: Bad file descriptor"}]'), 2);
+    assert.ok('error' in short && /reading batch file failed/.test(short.error ?? ''), 'only one of two answered');
+    assert.ok('error' in batchAnswers(parseBatch(`[${ok},{"error":"something else"}]`), 2));
+    assert.deepEqual(batchAnswers(undefined, 2), { error: undefined });
   });
 
   it('turns flow entries into readable flows with state, initiator and first flags', () => {
