@@ -122,7 +122,7 @@ describe('kind: cluster config from the Topology', () => {
 
 describe('kind: Cilium helm values', () => {
   const v = loadCiliumValues();
-  it('has what facts.md lists for kind', () => {
+  it('has what Cilium on kind needs (kube-proxy replacement, Kubernetes IPAM, local redirect policy, local images)', () => {
     assert.equal(v.kubeProxyReplacement, true);
     assert.equal(v.k8sServicePort, 6443);
     assert.equal(v.ipam.mode, 'kubernetes');

@@ -2,7 +2,7 @@
 // node-local cache on every node (unbound on 169.254.20.10, plays node-local-dns). Like node-local-dns's
 // `forward . <upstream> { force_tcp }`, unbound sends every upstream query over TCP, one query per connection,
 // and opens a NEW TCP connection to the upstream for every query: exactly what an exhausted ENA allowance
-// breaks. CoreDNS itself is not packaged in Debian; see facts.md for the mapping and unboundConf for each knob.
+// breaks. CoreDNS itself is not packaged in Debian; unboundConf says which CoreDNS setting each knob stands for.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
@@ -53,7 +53,7 @@ zone:
 `;
 }
 
-/** unbound as node-local-dns: TCP-only upstream, short connection reuse, quick recovery (facts.md). */
+/** unbound as node-local-dns: TCP-only upstream, one query per connection, quick recovery. */
 export function unboundConf(dir: string, node: string, listen: string, upstreamIp: string, logDir = dir): string {
   return `server:
     interface: ${listen}

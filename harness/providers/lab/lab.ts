@@ -1,4 +1,4 @@
-// The built-in lab: a cluster made of Linux network namespaces (ARCHITECTURE.md, "The one idea").
+// The built-in lab: a cluster made of Linux network namespaces (nodes you can run commands in, pods you can replace).
 //   vpc   : a bridge + router playing the AWS VPC fabric (knows which ENI owns which pod IP)
 //   nodeN : ens5 = primary ENI (addressed, default route), ens6 = secondary ENI WITHOUT an address and its own
 //           routing table (Cilium ENI mode), rp_filter=2, log_martians=1; node-local DNS on 169.254.20.10
