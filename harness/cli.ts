@@ -11,7 +11,8 @@ import { runExperiment, selectVariants } from './run/index.js';
 import { installCommand, LAB_PACKAGES, labChecks, renderChecks } from './doctor.js';
 import { LabProvider } from './providers/lab/lab.js';
 import type { ProviderName } from './providers/types.js';
-import { createProvider, requireRoot } from './providers/index.js';
+import { createProvider, PROVIDER_NAMES, requireRoot } from './providers/index.js';
+import { assertSomethingApplies, planOf, renderPlan } from './plan.js';
 import { ProgressView } from './report/progress.js';
 import { renderVerdict } from './report/terminal.js';
 import { writeReports, loadResults } from './report/index.js';
@@ -76,6 +77,8 @@ program.command('run')
     const { experiment, file } = await loadExperiment(exp);
     // everything that can be refused is refused before anything is created (output folder, log, lab)
     const variants = selectVariants(experiment, o.variant);
+    const plan = planOf(experiment, o.provider, { variants, fast: o.fast });
+    assertSomethingApplies(plan);
     const provider = await createProvider(o.provider, { iKnowThisIsNotATestCluster: o.iKnowThisIsNotATestCluster, context: o.context, podCidr: o.podCidr });
     await provider.preflight(variants.map((v) => expandVariant(experiment, v).topology));
     const outDir = resolve(o.out ?? join('notdns-out', `${experiment.name}-${stamp()}`));
@@ -84,6 +87,7 @@ program.command('run')
     });
     configureLog({ verbose: o.verbose, file: join(outDir, 'notdns.log') });
     const progress = new ProgressView({ quiet: o.quiet });
+    for (const x of plan.expectations.filter((e) => e.na)) progress.log(`[${x.variant}] ${x.label}: ${x.na}`);
     const ctl = installSignalHandlers(progress, provider);
     try {
       let results;
@@ -110,6 +114,19 @@ program.command('run')
     } finally {
       ctl.dispose();
     }
+  });
+
+program.command('plan')
+  .description('show what a run would create on a provider and which expectations apply there (n/a ones with the reason); creates nothing')
+  .argument('<experiment>', 'a built-in experiment name or a path to an experiment file')
+  .addOption(new Option('--provider <name>', 'where it would run').choices([...PROVIDER_NAMES]).default('lab'))
+  .option('--variant <name...>', 'only these variants')
+  .option('--fast', 'the fast profile')
+  .action(async (exp: string, o: { provider: ProviderName; variant?: string[]; fast?: boolean }) => {
+    const { experiment } = await loadExperiment(exp);
+    const p = planOf(experiment, o.provider, { variants: selectVariants(experiment, o.variant), fast: o.fast });
+    process.stdout.write(renderPlan(p) + '\n');
+    assertSomethingApplies(p);
   });
 
 program.command('list')

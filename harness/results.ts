@@ -37,6 +37,9 @@ export const ExpectationResultSchema = z.object({
   measured: z.number().nullable(),
   pass: z.boolean(),
   detail: z.string().optional(),
+  /** Set when the expectation does not apply on this run's provider ("n/a on kind: <why>"): it was not
+   *  evaluated (measured null, pass false) and does not count in the verdict. */
+  na: z.string().optional(),
 });
 export type ExpectationResult = z.infer<typeof ExpectationResultSchema>;
 

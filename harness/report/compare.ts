@@ -80,6 +80,7 @@ export function compareResults(a: Results, b: Results): Comparison {
     let change: ExpectationChange;
     if (!ea) change = 'added';
     else if (!eb) change = 'removed';
+    else if (eb.na) change = 'removed'; // not evaluated in b (n/a on its provider)
     else if (ea.pass && !eb.pass) change = 'regressed';
     else if (!ea.pass && eb.pass) change = 'fixed';
     else change = eb.pass ? 'still-passing' : 'still-failing';

@@ -272,7 +272,7 @@ function otherRows(results: Results, consumed: Set<Series>): RowDef[] {
 
 function banner(results: Results): string {
   const ex = results.verdict.expectations;
-  const failed = ex.filter((e) => !e.pass);
+  const failed = ex.filter((e) => !e.pass && !e.na);
   const state = results.error ? 'error' : failed.length || !results.verdict.pass ? 'fail' : ex.length ? 'pass' : 'none';
   const word = { error: 'HARNESS ERROR', fail: 'FAIL', pass: 'PASS', none: 'NO VERDICT' }[state];
   const list = failed.slice(0, 8).map((e) => `<li><span class="tag">${esc(e.variant)}</span> ${esc(expectationMessage(e, unitForExpectation(results, e)))}</li>`).join('');
@@ -297,7 +297,7 @@ function summaryTable(results: Results): string {
   for (const m of hs) for (const h of m.values()) if (!keys.some((k) => k.key === h.key)) keys.push({ key: h.key, label: h.label });
   const exFor = (name: string) => results.verdict.expectations.filter((e) => e.variant === name);
   const head = vs.map((v) => {
-    const ex = exFor(v.name), f = ex.filter((e) => !e.pass).length;
+    const ex = exFor(v.name).filter((e) => !e.na), f = ex.filter((e) => !e.pass).length;
     const badge = !ex.length ? '<span class="badge none">no expectations</span>' : f ? `<span class="badge fail">${f}/${ex.length} failed</span>` : `<span class="badge pass">${ex.length}/${ex.length} passed</span>`;
     return `<th scope="col"><div class="vname">${esc(v.name)}</div>${badge}${v.description ? `<div class="desc">${esc(v.description)}</div>` : ''}<div class="desc">${esc(fmtDuration(v.durationSeconds))} · ${plural(v.replacedPods.length, 'pod')} replaced</div></th>`;
   }).join('');
@@ -327,6 +327,10 @@ function verdictTable(results: Results): string {
   if (!ex.length) return '<section id="expectations"><h2>Expectations</h2><p class="muted">No expectations were evaluated.</p></section>';
   const row = (e: ExpectationResult) => {
     const unit = unitForExpectation(results, e);
+    if (e.na) {
+      return `<tr class="na"><td><span class="badge none">n/a</span></td><td>${esc(e.variant)}</td><td><div>${esc(e.label)}</div><div class="detail">${esc(e.na)}</div></td>`
+        + `<td class="num">n/a</td><td class="num">${esc(`${e.op} ${fmtExpectationValue(e, e.threshold, unit)}`)}</td><td class="mono muted">${esc(e.probe)} · ${esc(e.stat)}</td></tr>`;
+    }
     return `<tr class="${e.pass ? 'pass' : 'fail'}"><td><span class="badge ${e.pass ? 'pass' : 'fail'}">${e.pass ? 'pass' : 'FAIL'}</span></td><td>${esc(e.variant)}</td>`
       + `<td><div>${esc(e.label)}</div>${e.detail ? `<div class="detail">${esc(e.detail)}</div>` : ''}</td>`
       + `<td class="num">${esc(fmtExpectationValue(e, e.measured, unit))}</td><td class="num">${esc(`${e.op} ${fmtExpectationValue(e, e.threshold, unit)}`)}</td>`
@@ -434,7 +438,7 @@ export function renderHtml(results: Results, opts: HtmlOptions = {}): string {
     if (out.html) rows.push(out.html);
   }
   const more = otherRows(results, consumed).map((r) => renderRow(results, r, L, colors, 170)?.html ?? '').filter(Boolean);
-  const failed = results.verdict.expectations.filter((e) => !e.pass).length;
+  const failed = results.verdict.expectations.filter((e) => !e.pass && !e.na).length;
   const state = results.error ? 'ERROR' : failed || !results.verdict.pass ? 'FAIL' : 'PASS';
   const generated = (opts.generatedAt ?? new Date()).toISOString();
   const dur = (Date.parse(results.finishedAt) - Date.parse(results.startedAt)) / 1000;

@@ -53,6 +53,7 @@ function suitesOf(results: Results): Suite[] {
 
 function testcase(results: Results, e: ExpectationResult, classname: string): string {
   const head = `    <testcase${attrs({ name: e.label, classname, time: 0 })}`;
+  if (e.na) return `${head}>\n      <skipped${attrs({ message: e.na })}/>\n    </testcase>`;
   if (e.pass) return `${head}/>`;
   const message = expectationMessage(e, unitForExpectation(results, e));
   const body = [
@@ -68,14 +69,16 @@ export function renderJunit(results: Results): string {
   const exp = classPart(results.experiment.name);
   const suites = suitesOf(results);
   const lines: string[] = [];
-  let tests = 0, failures = 0, errors = 0;
+  let tests = 0, failures = 0, errors = 0, skippedAll = 0;
   const body: string[] = [];
   for (const s of suites) {
     const classname = `notdns.${exp}.${classPart(s.name)}`;
-    const f = s.expectations.filter((e) => !e.pass).length;
+    const f = s.expectations.filter((e) => !e.pass && !e.na).length;
+    const skipped = s.expectations.filter((e) => e.na).length;
     tests += s.expectations.length;
     failures += f;
-    body.push(`  <testsuite${attrs({ name: classname, tests: s.expectations.length, failures: f, errors: 0, skipped: 0, time: round(s.time), timestamp: s.timestamp, hostname: results.host.hostname })}>`);
+    skippedAll += skipped;
+    body.push(`  <testsuite${attrs({ name: classname, tests: s.expectations.length, failures: f, errors: 0, skipped, time: round(s.time), timestamp: s.timestamp, hostname: results.host.hostname })}>`);
     if (s.name !== 'compare') {
       const v = results.variants.find((x) => x.name === s.name);
       if (v?.description) body.push(`    <properties>\n      <property${attrs({ name: 'description', value: v.description })}/>\n    </properties>`);
@@ -97,7 +100,7 @@ export function renderJunit(results: Results): string {
   }
   const totalTime = results.variants.reduce((a, v) => a + v.durationSeconds, 0);
   lines.push('<?xml version="1.0" encoding="UTF-8"?>');
-  lines.push(`<testsuites${attrs({ name: `notdns.${exp}`, tests, failures, errors, time: round(totalTime), timestamp: results.startedAt })}>`);
+  lines.push(`<testsuites${attrs({ name: `notdns.${exp}`, tests, failures, errors, skipped: skippedAll, time: round(totalTime), timestamp: results.startedAt })}>`);
   lines.push(...body);
   lines.push('</testsuites>');
   return lines.join('\n') + '\n';

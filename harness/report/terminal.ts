@@ -14,12 +14,15 @@ export interface VerdictOptions {
 
 /** The closing line, also used by the HTML banner and progress output. */
 export function verdictLine(results: Results): string {
-  const ex = results.verdict.expectations;
+  const all = results.verdict.expectations;
+  const ex = all.filter((e) => !e.na);
   const failed = ex.filter((e) => !e.pass).length;
+  const na = all.length - ex.length;
   let line: string;
-  if (!ex.length) line = 'no expectations were evaluated';
+  if (!ex.length) line = na ? `no expectation applies on ${results.provider} (${na} n/a)` : 'no expectations were evaluated';
   else if (failed) line = `${failed}/${ex.length} expectations failed`;
   else line = `all ${plural(ex.length, 'expectation')} passed`;
+  if (ex.length && na) line += ` (${na} n/a on ${results.provider})`;
   if (results.error) line = `harness error${results.error.phase ? ` during ${results.error.phase}` : ''}; ${line}`;
   return line;
 }
@@ -28,7 +31,7 @@ export function renderVerdict(results: Results, opts: VerdictOptions = {}): stri
   const color = colorFor(opts.color);
   const s = style(color);
   const ex = results.verdict.expectations;
-  const failed = ex.filter((e) => !e.pass);
+  const failed = ex.filter((e) => !e.pass && !e.na);
   const out: string[] = [];
 
   out.push(s.bold(`notdns ${results.experiment.name}`) + s.dim(`  run ${results.runId} · ${results.provider} · ${results.profile} · ${results.variants.map((v) => v.name).join(', ') || 'no variants'}`));
@@ -55,18 +58,26 @@ export function renderVerdict(results: Results, opts: VerdictOptions = {}): stri
   if (ex.length) {
     const rows = ex.map((e) => {
       const unit = unitForExpectation(results, e);
+      if (e.na) return [e.variant, e.label, 'n/a', `${e.op} ${fmtExpectationValue(e, e.threshold, unit)}`, 'n/a'];
       return [e.variant, e.label, fmtExpectationValue(e, e.measured, unit), `${e.op} ${fmtExpectationValue(e, e.threshold, unit)}`, e.pass ? 'pass' : 'FAIL'];
     });
     out.push(table(
       [{ header: 'variant' }, { header: 'expectation', max: opts.maxLabel ?? 72 }, { header: 'measured', align: 'right' }, { header: 'threshold' }, { header: 'result' }],
       rows,
       (ri, ci, padded) => {
+        if (ex[ri]!.na) return s.dim(padded);
         if (ci !== 4) return ci === 2 && !ex[ri]!.pass ? s.red(padded) : padded;
         return ex[ri]!.pass ? s.green(padded) : s.red(s.bold(padded));
       },
       s,
     ));
     out.push('');
+    const na = ex.filter((e) => e.na);
+    if (na.length) {
+      out.push(s.dim(`${plural(na.length, 'expectation')} n/a (not evaluated):`));
+      for (const e of na) out.push(s.dim(`  [${e.variant}] ${e.label}: ${e.na}`));
+      out.push('');
+    }
   }
 
   const line = verdictLine(results);

@@ -8,9 +8,10 @@ import { newRunId } from '../names.js';
 import { repoRoot } from '../paths.js';
 import type { Cluster, Provider } from '../providers/types.js';
 import { ResultsSchema, RESULTS_SCHEMA_VERSION, type ExpectationResult, type Results, type VariantResult } from '../results.js';
-import { evaluate, evaluateCompare, type TargetContext } from '../expect.js';
+import { evaluate, evaluateCompare, labelOf, type TargetContext } from '../expect.js';
+import { notApplicable } from '../plan.js';
 import { expandVariant } from '../spec/load.js';
-import type { Experiment, VariantConfig } from '../spec/schema.js';
+import type { CompareExpectation, Expectation, Experiment, VariantConfig } from '../spec/schema.js';
 import { configuredFaults } from '../faults.js';
 import { runVariant } from './variant.js';
 export { plannedSeconds } from './steps.js';
@@ -66,13 +67,13 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
       const { result, ctx } = await runVariant(cfg, runId, o);
       variants.push(result);
       ctxs[name] = ctx;
-      expectations.push(...evaluate(result, e.expect[name] ?? [], ctx));
+      expectations.push(...judge(name, e.expect[name] ?? [], (list) => evaluate(result, list, ctx)));
     }
     // a comparison needs both of its variants: with --variant it may have only one, then it is not evaluated
     const ran = new Set(variants.map((v) => v.name));
     const comparable = e.compare.filter((c) => c.ratio.every((n) => ran.has(n)));
     if (comparable.length < e.compare.length) o.progress.log(`${e.compare.length - comparable.length} comparison(s) not evaluated: their variants were not all run`);
-    expectations.push(...evaluateCompare(variants, comparable, ctxs));
+    expectations.push(...judge('compare', comparable, (list) => evaluateCompare(variants, list, ctxs)));
   } catch (err) {
     // aborted by a signal: interrupted; aborted with a harness error as the reason (an internal error): that error
     const reason: unknown = o.signal?.aborted ? o.signal.reason : undefined;
@@ -83,6 +84,13 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
   }
   return assemble();
 
+  /** Evaluate what applies on this provider; what does not is reported n/a with the reason, never measured. */
+  function judge<X extends Expectation | CompareExpectation>(variant: string, list: X[], evaluateAll: (l: X[]) => ExpectationResult[]): ExpectationResult[] {
+    const why = list.map((x) => notApplicable(x, o.provider.name));
+    const judged = evaluateAll(list.filter((_, i) => !why[i]));
+    return list.map((x, i) => (why[i] ? { variant, label: labelOf(x), probe: x.probe, stat: x.stat, op: x.op, threshold: x.value, measured: null, pass: false, detail: x.why, na: why[i] } : judged.shift()!));
+  }
+
   async function assemble(): Promise<Results> {
     const r: Results = {
       schemaVersion: RESULTS_SCHEMA_VERSION, tool: { name: 'notdns', version: await toolVersion() }, runId,
@@ -90,7 +98,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
       profile: o.fast ? 'fast' : 'normal',
       host: { hostname: hostname(), kernel: release(), cpus: cpus().length, node: process.version },
       startedAt, finishedAt: new Date().toISOString(), variants,
-      verdict: { pass: !error && expectations.length > 0 && expectations.every((x) => x.pass), expectations }, error,
+      verdict: { pass: !error && expectations.some((x) => !x.na) && expectations.every((x) => x.pass || x.na), expectations }, error,
     };
     return ResultsSchema.parse(r);
   }

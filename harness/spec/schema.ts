@@ -97,6 +97,8 @@ export const ExpectationSchema = z.strictObject({
   value: z.number({ error: 'value must be a number' }),
   /** Why this expectation matters (shown in reports). */
   why: z.string().optional(),
+  /** The providers it applies to (default: every provider that supplies its probe); elsewhere it is n/a. */
+  providers: z.array(z.enum(['lab', 'kind', 'kubeconfig'], { error: 'providers are lab, kind, kubeconfig' })).min(1).optional(),
 });
 
 export const CompareSchema = ExpectationSchema.extend({

@@ -1,0 +1,78 @@
+// What a run will do on a provider, before anything is created: per variant the cluster, the workloads and the
+// steps with their planned time, and each expectation as `applies` or `n/a on P: <why>`. An expectation whose
+// probe the provider cannot supply (probes/catalog.ts), or that the experiment limits to other providers, is
+// n/a: shown in the plan, the verdict, JUnit (skipped) and the report, never evaluated on empty data.
+import { NotdnsError } from './errors.js';
+import { labelOf } from './expect.js';
+import { probeSupplied } from './probes/catalog.js';
+import { plannedSeconds } from './run/steps.js';
+import { expandVariant } from './spec/load.js';
+import type { CompareExpectation, Expectation, Experiment } from './spec/schema.js';
+import type { ProviderName } from './providers/types.js';
+import { capabilitiesOf } from './providers/index.js';
+
+/** undefined: it applies on `provider`; else why not, as "n/a on P: why". */
+export function notApplicable(e: Pick<Expectation, 'probe' | 'providers'>, provider: ProviderName): string | undefined {
+  if (e.providers && !e.providers.includes(provider)) return `n/a on ${provider}: the experiment applies it on ${e.providers.join(', ')} only`;
+  const s = probeSupplied(e.probe, provider);
+  return s === true ? undefined : `n/a on ${provider}: ${s}`;
+}
+
+export interface PlannedExpectation { variant: string; label: string; na?: string }
+
+export interface Plan {
+  experiment: string;
+  provider: ProviderName;
+  fast: boolean;
+  variants: { name: string; description: string; nodes: number; serverNodes: number; metricsService: number; alertingEngines: number;
+    channelsPerBackend: number; steps: string[]; plannedSeconds: number }[];
+  expectations: PlannedExpectation[];
+  /** What the provider does that the plan should say (dead-workload detection, where the ENA program loads). */
+  notes: string[];
+}
+
+export function planOf(e: Experiment, provider: ProviderName, opts: { variants?: readonly string[]; fast?: boolean } = {}): Plan {
+  const names = opts.variants?.length ? [...opts.variants] : Object.keys(e.variants);
+  const variants = names.map((name) => {
+    const cfg = expandVariant(e, name, { fast: opts.fast });
+    return {
+      name, description: cfg.description, nodes: cfg.topology.nodes, serverNodes: cfg.topology.serverNodes,
+      metricsService: cfg.workloads.metricsService.replicas, alertingEngines: cfg.workloads.alertingEngine.instances,
+      channelsPerBackend: cfg.workloads.alertingEngine.channelsPerBackend,
+      steps: cfg.steps.map((s) => { const [k, v] = Object.entries(s)[0]!; return typeof v === 'number' ? `${k} ${v}s` : k; }),
+      plannedSeconds: plannedSeconds(cfg),
+    };
+  });
+  const row = (variant: string, x: Expectation | CompareExpectation): PlannedExpectation => ({ variant, label: labelOf(x), na: notApplicable(x, provider) });
+  const ran = new Set(names);
+  const expectations = [
+    ...names.flatMap((n) => (e.expect[n] ?? []).map((x) => row(n, x))),
+    ...e.compare.filter((c) => c.ratio.every((n) => ran.has(n))).map((c) => row('compare', c)),
+  ];
+  const caps = capabilitiesOf(provider);
+  const notes = [`dead workloads: ${caps.deadWorkloads}`,
+    `ENA simulator: loaded ${caps.enaPins === 'host' ? 'from this host (a private bpffs of the run)' : 'on each node (its /sys/fs/bpf)'}`];
+  return { experiment: e.name, provider, fast: !!opts.fast, variants, expectations, notes };
+}
+
+/** Refuse a run in which nothing could be judged. */
+export function assertSomethingApplies(p: Plan): void {
+  if (p.expectations.length > 0 && p.expectations.every((x) => x.na)) {
+    throw new NotdnsError(`none of the ${p.expectations.length} expectations of ${p.experiment} applies on --provider ${p.provider}: a run would measure nothing it could judge.`, {
+      kind: 'usage', hint: `\`notdns plan ${p.experiment} --provider ${p.provider}\` lists why each one is n/a; run it on a provider that supplies its probes (the lab supplies all).`,
+    });
+  }
+}
+
+export function renderPlan(p: Plan): string {
+  const out = [`plan: ${p.experiment} on ${p.provider}${p.fast ? ' (fast)' : ''}`];
+  for (const v of p.variants) {
+    out.push(`  ${v.name}: ${v.nodes} nodes (${v.serverNodes} for the Metrics Service), ${v.metricsService} Metrics Service pod(s), `
+      + `${v.alertingEngines} Alerting Engine pod(s) × ${v.channelsPerBackend} channels/backend; steps ${v.steps.join(' → ')}; ~${Math.round(v.plannedSeconds)} s`);
+  }
+  for (const n of p.notes) out.push(`  ${n}`);
+  const na = p.expectations.filter((x) => x.na).length;
+  out.push(`expectations: ${p.expectations.length - na} apply${na ? `, ${na} n/a on ${p.provider}` : ''}`);
+  for (const x of p.expectations) out.push(`  ${x.variant.padEnd(18)} ${x.na ? 'n/a    ' : 'applies'}  ${x.label}${x.na ? `\n  ${''.padEnd(18)}          ${x.na.replace(/^n\/a on [a-z]+: /, '')}` : ''}`);
+  return out.join('\n');
+}
