@@ -1,98 +1,11 @@
-// Time-series arithmetic for reports: counter → per-second rate (resets and gaps handled), totals, peaks,
-// and lookups by probe. Pure functions on the results data model.
+// What reports read off the series: lookups by probe, node names, units and headline numbers. The arithmetic
+// (counter → per-second rate with resets and gaps, totals, peaks, sums) is ../series.ts, shared with the
+// expectations; it is re-exported here for the report modules.
 import type { ExpectationResult, Results, Series, VariantResult } from '../results.js';
 
-/** A chart point; null value = a gap (the line is broken there). */
-export type Point = [number, number | null];
+import { chartPoints, counterIncrease, maxOf, minOf, sumPoints } from '../series.js';
 
-function sortedPoints(points: readonly (readonly [number, number])[]): [number, number][] {
-  const out = points.filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1])).map((p) => [p[0], p[1]] as [number, number]);
-  for (let i = 1; i < out.length; i++) {
-    if (out[i]![0] < out[i - 1]![0]) return out.sort((a, b) => a[0] - b[0]);
-  }
-  return out;
-}
-
-/** The typical sampling interval: the median of positive time deltas (1 s when it cannot be told). */
-export function sampleInterval(points: readonly (readonly [number, number])[]): number {
-  const ds: number[] = [];
-  for (let i = 1; i < points.length; i++) {
-    const d = points[i]![0] - points[i - 1]![0];
-    if (d > 0) ds.push(d);
-  }
-  if (!ds.length) return 1;
-  ds.sort((a, b) => a - b);
-  return ds[Math.floor(ds.length / 2)]!;
-}
-
-/**
- * Per-second rate of a cumulative counter, one point per sample after the first (at the later sample's time).
- * - A decrease is a counter reset (process restart, interface re-created): the new value counts as the increase
- *   since the reset, as Prometheus' rate() does.
- * - A gap (more than 2.5× the usual interval between samples) breaks the line with a null point, then the
- *   next rate is the average over the gap.
- * - Duplicate timestamps are skipped.
- */
-export function counterRate(points: readonly (readonly [number, number])[]): Point[] {
-  const p = sortedPoints(points);
-  const out: Point[] = [];
-  if (p.length < 2) return out;
-  const gap = sampleInterval(p) * 2.5;
-  for (let i = 1; i < p.length; i++) {
-    const [t0, v0] = p[i - 1]!, [t1, v1] = p[i]!;
-    const dt = t1 - t0;
-    if (dt <= 0) continue;
-    const dv = v1 >= v0 ? v1 - v0 : v1;
-    if (dt > gap) out.push([t0 + dt / 2, null]);
-    out.push([t1, dv / dt]);
-  }
-  return out;
-}
-
-/** Total increase of a counter over the series (resets handled like counterRate). */
-export function counterIncrease(points: readonly (readonly [number, number])[]): number {
-  const p = sortedPoints(points);
-  let sum = 0;
-  for (let i = 1; i < p.length; i++) {
-    const v0 = p[i - 1]![1], v1 = p[i]![1];
-    if (p[i]![0] === p[i - 1]![0]) continue;
-    sum += v1 >= v0 ? v1 - v0 : v1;
-  }
-  return sum;
-}
-
-/** What a chart plots for a series: the rate for counters, the values for gauges. */
-export function chartPoints(s: Series): Point[] {
-  return s.kind === 'counter' ? counterRate(s.points) : sortedPoints(s.points);
-}
-
-export function maxOf(points: readonly Point[]): number | null {
-  let m: number | null = null;
-  for (const [, v] of points) if (v !== null && (m === null || v > m)) m = v;
-  return m;
-}
-
-export function minOf(points: readonly Point[]): number | null {
-  let m: number | null = null;
-  for (const [, v] of points) if (v !== null && (m === null || v < m)) m = v;
-  return m;
-}
-
-/**
- * Sum several point lists on a common time grid (used for "all targets" rates). Times are matched after
- * rounding to the sampling resolution; a time missing from one list counts as 0 from that list.
- */
-export function sumPoints(lists: readonly Point[][]): Point[] {
-  const acc = new Map<number, number | null>();
-  for (const l of lists) {
-    for (const [t, v] of l) {
-      const k = Math.round(t * 1000) / 1000;
-      const prev = acc.get(k);
-      acc.set(k, v === null ? (prev ?? null) : (prev ?? 0) + v);
-    }
-  }
-  return [...acc.entries()].sort((a, b) => a[0] - b[0]);
-}
+export { chartPoints, counterIncrease, counterRate, maxOf, minOf, sampleInterval, sumPoints, type Point } from '../series.js';
 
 export function seriesOf(v: VariantResult, probe: string): Series[] {
   return v.series.filter((s) => s.probe === probe);
