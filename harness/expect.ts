@@ -9,6 +9,7 @@
 import type { CompareExpectation, Expectation } from './spec/schema.js';
 import type { ExpectationResult, Marker, Series, VariantResult } from './results.js';
 import { statOf, sumSeries, type Window } from './series.js';
+import { probeLabel } from './probes/catalog.js';
 
 // the series arithmetic lives in series.ts (shared with the reports); these were always part of this module's API
 export { statOf, sumSeries, type Window };
@@ -69,20 +70,10 @@ export function holds(measured: number | null, op: Expectation['op'], value: num
   }
 }
 
-const PROBE_LABEL: Record<string, string> = {
-  'syn.toOldPodIps': 'SYNs to old pod IPs', 'syn.in': 'SYNs received', 'syn.out': 'SYNs sent',
-  'ena.allowanceExceeded': 'ENA conntrack_allowance_exceeded', 'ena.allowanceAvailable': 'ENA conntrack_allowance_available',
-  'ena.trackedFlows': 'ENA tracked flows', 'ena.newFlows': 'ENA new flows', 'ct.count': 'kernel conntrack entries',
-  'martian.drops': 'martian drops (IPReversePathFilter)', 'dns.errors': 'DNS errors', 'dns.lookups': 'DNS lookups', 'dns.timeouts': 'DNS timeouts', 'dns.servfails': 'DNS SERVFAILs',
-  'dnscheck.failed': 'dig +tcp via node-local DNS failures', 'dnscheck.ok': 'dig +tcp via node-local DNS successes',
-  'grpc.errors': 'gRPC errors', 'grpc.calls': 'gRPC calls', 'grpc.latencyP99': 'gRPC p99 latency (s)', 'grpc.latencyP90': 'gRPC p90 latency (s)',
-  'grpc.connectAttempts': 'gRPC connect attempts', 'estab.ok': 'established-connection pings ok', 'estab.failed': 'established-connection pings failed',
-  'icmp.destUnreachIn': 'ICMP dest-unreachable received', 'tcp.activeOpens': 'TCP connect attempts',
-};
 const STAT_LABEL: Record<string, string> = { total: 'total', peakRate: 'peak /s', meanRate: 'mean /s', max: 'max', min: 'min', mean: 'mean', last: 'last' };
 
 export function labelOf(e: Expectation | CompareExpectation): string {
-  const what = `${STAT_LABEL[e.stat] ?? e.stat} ${PROBE_LABEL[e.probe] ?? e.probe}`;
+  const what = `${STAT_LABEL[e.stat] ?? e.stat} ${probeLabel(e.probe)}`;
   const tgt = e.target === 'sum' ? '' : ` [${e.target}]`;
   const win = e.window === 'all' ? '' : ` (${e.window})`;
   if ('ratio' in e) return `${what}${tgt}${win}: ${e.ratio[0]}/${e.ratio[1]} ${e.op} ${e.value}`;
