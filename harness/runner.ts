@@ -10,6 +10,7 @@ import { log } from './log.js';
 import { activeRuns, newRunId } from './names.js';
 import { distDir, repoRoot, stateRoot } from './paths.js';
 import { Recorder, type EnaReader } from './probes/recorder.js';
+import { summaryOf } from './probes/catalog.js';
 import type { Cluster, PodHandle, Provider, Topology } from './providers/types.js';
 import { ResultsSchema, RESULTS_SCHEMA_VERSION, type ExpectationResult, type Results, type VariantResult } from './results.js';
 import { evaluate, evaluateCompare, statOf, type TargetContext } from './expect.js';
@@ -302,19 +303,6 @@ function throwFault(point: Parameters<typeof fault>[0]): void {
 }
 
 function summarize(series: VariantResult['series'], ctx: TargetContext, rec: Recorder): Record<string, number> {
-  // the same counter arithmetic (resets, gaps) as the expectations: expect.ts statOf over the whole run
-  const all = { from: -Infinity, to: Infinity };
-  const tot = (probe: string, only?: string[]) => series.filter((s) => s.probe === probe && (!only || only.includes(s.target)))
-    .reduce((a, s) => a + (statOf(s, 'total', all) ?? 0), 0);
-  const peak = (probe: string) => {
-    const s = series.find((x) => x.probe === probe);
-    return Math.max(0, (s && statOf(s, 'peakRate', all)) ?? 0);
-  };
-  return {
-    synToOldPodIpsTotal: tot('syn.toOldPodIps'), synToOldPodIpsPeakPerSecond: Math.round(peak('syn.toOldPodIps')),
-    allowanceExceededFlooded: tot('ena.allowanceExceeded', ctx.floodedNodes), allowanceExceededAll: tot('ena.allowanceExceeded'),
-    martianDrops: tot('martian.drops'), dnsErrors: tot('dns.errors'), dnsLookups: tot('dns.lookups'),
-    dnsCheckFailed: tot('dnscheck.failed'), grpcErrors: tot('grpc.errors'), grpcCalls: tot('grpc.calls'),
-    connectAttempts: tot('grpc.connectAttempts'), estabFailed: tot('estab.failed'), samplesSkipped: rec.skipped,
-  };
+  // the summary keys are catalog.ts HEADLINES (same arithmetic as the expectations: series.ts)
+  return { ...summaryOf(series, ctx.floodedNodes), samplesSkipped: rec.skipped };
 }

@@ -73,9 +73,12 @@ export function meanRate(points: Points, w: Window = ALL): number | null {
   return dur > 0 ? inc.reduce((a, x) => a + x.d, 0) / dur : null;
 }
 
-/** The latest per-second rate of a counter (0 before it has two samples): what a live view shows. */
+/**
+ * The latest per-second rate of a counter (0 before it has two samples): what a live view shows, every second,
+ * of series that are appended in time order; so only the last few readings are looked at.
+ */
 export function lastRate(points: Points): number {
-  const last = increases(points).at(-1);
+  const last = increases(points.slice(-4)).at(-1);
   return last ? last.d / last.dt : 0;
 }
 
