@@ -3,11 +3,12 @@
 // expectations; it is re-exported here for the report modules. Which probes are per node, units of probes not
 // recorded and the headline definitions come from the probe catalog (../probes/catalog.ts).
 import type { ExpectationResult, Results, Series, VariantResult } from '../results.js';
-import { HEADLINES, headlineContext, headlineFormat, headlineValue, nodeTargets, preferNodes, probeDef, type HeadlineFormat } from '../probes/catalog.js';
+import { HEADLINES, headlineContext, headlineFormat, headlineValue, nodeTargets, preferNodes, probeDef, type HeadlineFormat, type ProbeId } from '../probes/catalog.js';
 
 export { chartPoints, counterIncrease, counterRate, maxOf, minOf, sampleInterval, sumPoints, type Point } from '../series.js';
 
-export function seriesOf(v: VariantResult, probe: string): Series[] {
+/** The series of a probe (a catalog id: the compiler catches a report reading a probe nothing records). */
+export function seriesOf(v: VariantResult, probe: ProbeId): Series[] {
   return v.series.filter((s) => s.probe === probe);
 }
 
@@ -23,7 +24,7 @@ export function nodeNames(v: VariantResult): Set<string> {
  * For a probe recorded both per node and per pod (dns.lookups, dns.errors in some results): the per-node series
  * when there are any, else all of them. Keeps charts and totals from counting the same errors twice.
  */
-export function preferNodeSeries(v: VariantResult, probe: string): Series[] {
+export function preferNodeSeries(v: VariantResult, probe: ProbeId): Series[] {
   return preferNodes(v.series, probe, nodeNames(v));
 }
 
