@@ -8,8 +8,11 @@
 //            replaced pod), other-nodes, server-pods (Metrics Service pods), flooded-node-pods, or a name.
 import type { CompareExpectation, Expectation } from './spec/schema.js';
 import type { ExpectationResult, Marker, Series, VariantResult } from './results.js';
+import { statOf, sumSeries, type Window } from './series.js';
+import { probeLabel } from './probes/catalog.js';
 
-export interface Window { from: number; to: number }
+// the series arithmetic lives in series.ts (shared with the reports); these were always part of this module's API
+export { statOf, sumSeries, type Window };
 
 export function windowOf(v: Pick<VariantResult, 'markers' | 'durationSeconds'>, w: Expectation['window']): Window {
   const m = v.markers.filter((x) => x.kind === 'step');
@@ -24,64 +27,6 @@ export function windowOf(v: Pick<VariantResult, 'markers' | 'durationSeconds'>, 
     case 'recovery': return { from: start('recover') ?? end, to: end };
     default: return { from: 0, to: end };
   }
-}
-
-/** Points of a counter as increases per interval; a decrease is a reset (a new process), counted from 0. */
-export function increases(s: Series, w: Window): { t: number; d: number; dt: number }[] {
-  const out: { t: number; d: number; dt: number }[] = [];
-  for (let i = 1; i < s.points.length; i++) {
-    const [t0, v0] = s.points[i - 1]!, [t1, v1] = s.points[i]!;
-    if (t1 <= w.from || t1 > w.to + 1e-9) continue;
-    const d = v1 >= v0 ? v1 - v0 : v1;
-    out.push({ t: t1, d, dt: t1 - t0 });
-  }
-  return out;
-}
-
-function inWindow(s: Series, w: Window): number[] {
-  return s.points.filter(([t]) => t >= w.from - 1e-9 && t <= w.to + 1e-9).map(([, v]) => v);
-}
-
-/** One number from one series. */
-export function statOf(s: Series, stat: Expectation['stat'], w: Window): number | null {
-  if (s.kind === 'counter' && ['total', 'peakRate', 'meanRate'].includes(stat)) {
-    const inc = increases(s, w);
-    if (stat === 'total') return inc.reduce((a, x) => a + x.d, 0);
-    if (inc.length === 0) return null;
-    if (stat === 'peakRate') return Math.max(...inc.map((x) => x.d / x.dt));
-    const dur = inc.reduce((a, x) => a + x.dt, 0);
-    return dur > 0 ? inc.reduce((a, x) => a + x.d, 0) / dur : null;
-  }
-  const vals = inWindow(s, w).filter(Number.isFinite);
-  if (vals.length === 0) return null;
-  switch (stat) {
-    case 'max': return Math.max(...vals);
-    case 'min': return Math.min(...vals);
-    case 'mean': return vals.reduce((a, b) => a + b, 0) / vals.length;
-    case 'last': return vals[vals.length - 1]!;
-    default: return null; // rates of a gauge make no sense: reported as not measurable
-  }
-}
-
-/** Sum several series sample by sample (counters as increases, so pods coming and going don't create jumps). */
-export function sumSeries(list: Series[]): Series | undefined {
-  if (list.length === 0) return undefined;
-  if (list.length === 1) return list[0];
-  const first = list[0]!;
-  const byT = new Map<number, number>();
-  if (first.kind === 'counter') {
-    for (const s of list) {
-      const all = { from: -Infinity, to: Infinity };
-      if (s.points.length) byT.set(s.points[0]![0], byT.get(s.points[0]![0]) ?? 0);
-      for (const x of increases(s, all)) byT.set(x.t, (byT.get(x.t) ?? 0) + x.d);
-    }
-    const ts = [...byT.keys()].sort((a, b) => a - b);
-    let acc = 0;
-    return { ...first, target: 'sum', points: ts.map((t) => [t, (acc += byT.get(t)!)] as [number, number]) };
-  }
-  for (const s of list) for (const [t, v] of s.points) if (Number.isFinite(v)) byT.set(t, (byT.get(t) ?? 0) + v);
-  const ts = [...byT.keys()].sort((a, b) => a - b);
-  return { ...first, target: 'sum', points: ts.map((t) => [t, byT.get(t)!] as [number, number]) };
 }
 
 export interface TargetContext {
@@ -125,20 +70,10 @@ export function holds(measured: number | null, op: Expectation['op'], value: num
   }
 }
 
-const PROBE_LABEL: Record<string, string> = {
-  'syn.toOldPodIps': 'SYNs to old pod IPs', 'syn.in': 'SYNs received', 'syn.out': 'SYNs sent',
-  'ena.allowanceExceeded': 'ENA conntrack_allowance_exceeded', 'ena.allowanceAvailable': 'ENA conntrack_allowance_available',
-  'ena.trackedFlows': 'ENA tracked flows', 'ena.newFlows': 'ENA new flows', 'ct.count': 'kernel conntrack entries',
-  'martian.drops': 'martian drops (IPReversePathFilter)', 'dns.errors': 'DNS errors', 'dns.lookups': 'DNS lookups', 'dns.timeouts': 'DNS timeouts', 'dns.servfails': 'DNS SERVFAILs',
-  'dnscheck.failed': 'dig +tcp via node-local DNS failures', 'dnscheck.ok': 'dig +tcp via node-local DNS successes',
-  'grpc.errors': 'gRPC errors', 'grpc.calls': 'gRPC calls', 'grpc.latencyP99': 'gRPC p99 latency (s)', 'grpc.latencyP90': 'gRPC p90 latency (s)',
-  'grpc.connectAttempts': 'gRPC connect attempts', 'estab.ok': 'established-connection pings ok', 'estab.failed': 'established-connection pings failed',
-  'icmp.destUnreachIn': 'ICMP dest-unreachable received', 'tcp.activeOpens': 'TCP connect attempts',
-};
 const STAT_LABEL: Record<string, string> = { total: 'total', peakRate: 'peak /s', meanRate: 'mean /s', max: 'max', min: 'min', mean: 'mean', last: 'last' };
 
 export function labelOf(e: Expectation | CompareExpectation): string {
-  const what = `${STAT_LABEL[e.stat] ?? e.stat} ${PROBE_LABEL[e.probe] ?? e.probe}`;
+  const what = `${STAT_LABEL[e.stat] ?? e.stat} ${probeLabel(e.probe)}`;
   const tgt = e.target === 'sum' ? '' : ` [${e.target}]`;
   const win = e.window === 'all' ? '' : ` (${e.window})`;
   if ('ratio' in e) return `${what}${tgt}${win}: ${e.ratio[0]}/${e.ratio[1]} ${e.op} ${e.value}`;

@@ -8,6 +8,7 @@ import { metricQuantile, metricSum, type WorkloadMetrics } from '../../workloads
 import { parseConntrackCount, parseNetstat } from './procnet.js';
 import { log } from '../log.js';
 import { digOn } from './dig.js';
+import { liveHeadline, probeDef } from './catalog.js';
 
 /** What the ENA simulator gives per node per read (see harness/ena). */
 export interface EnaSample {
@@ -103,11 +104,12 @@ export class Recorder {
     }
   }
 
-  private put(probe: ProbeId, target: string, unit: string, kind: Series['kind'], t: number, v: number): void {
+  /** One sample; the series' unit and kind are the catalog's. */
+  private put(probe: ProbeId, target: string, t: number, v: number): void {
     if (!Number.isFinite(v)) return;
     const k: Key = `${probe}|${target}`;
     let s = this.series.get(k);
-    if (!s) { s = { probe, target, unit, kind, points: [] }; this.series.set(k, s); }
+    if (!s) { const { unit, kind } = probeDef(probe); s = { probe, target, unit, kind, points: [] }; this.series.set(k, s); }
     s.points.push([t, v]);
   }
 
@@ -127,39 +129,39 @@ export class Recorder {
     const synsAll: Record<string, number> = {};
     for (const d of nodeData) {
       const name = d.n.name;
-      if (d.netstat) this.put('martian.drops', name, 'packets', 'counter', t, d.netstat.TcpExtIPReversePathFilter ?? 0);
-      if (d.ct !== undefined) this.put('ct.count', name, 'entries', 'gauge', t, d.ct);
+      if (d.netstat) this.put('martian.drops', name, t, d.netstat.TcpExtIPReversePathFilter ?? 0);
+      if (d.ct !== undefined) this.put('ct.count', name, t, d.ct);
       if (d.ena) {
         const e = d.ena;
-        this.put('ena.allowanceExceeded', name, 'packets', 'counter', t, e.allowanceExceeded);
-        this.put('ena.allowanceAvailable', name, 'flows', 'gauge', t, e.allowanceAvailable);
-        this.put('ena.trackedFlows', name, 'flows', 'gauge', t, e.trackedFlows);
-        this.put('ena.newFlows', name, 'flows', 'counter', t, e.newFlows);
-        this.put('ena.flowsBySyn', name, 'flows', 'counter', t, e.flowsByFlag.syn);
-        this.put('ena.flowsByFin', name, 'flows', 'counter', t, e.flowsByFlag.fin);
-        this.put('ena.flowsByRst', name, 'flows', 'counter', t, e.flowsByFlag.rst);
-        this.put('ena.flowsByNone', name, 'flows', 'counter', t, e.flowsByFlag.none);
+        this.put('ena.allowanceExceeded', name, t, e.allowanceExceeded);
+        this.put('ena.allowanceAvailable', name, t, e.allowanceAvailable);
+        this.put('ena.trackedFlows', name, t, e.trackedFlows);
+        this.put('ena.newFlows', name, t, e.newFlows);
+        this.put('ena.flowsBySyn', name, t, e.flowsByFlag.syn);
+        this.put('ena.flowsByFin', name, t, e.flowsByFlag.fin);
+        this.put('ena.flowsByRst', name, t, e.flowsByFlag.rst);
+        this.put('ena.flowsByNone', name, t, e.flowsByFlag.none);
         let inSum = 0;
         for (const [ip, c] of Object.entries(e.synsByDst)) { inSum += c; synsAll[ip] = (synsAll[ip] ?? 0) + c; }
-        this.put('syn.in', name, 'SYNs', 'counter', t, inSum);
-        if (e.synsByDstEgress) this.put('syn.out', name, 'SYNs', 'counter', t, Object.values(e.synsByDstEgress).reduce((a, b) => a + b, 0));
+        this.put('syn.in', name, t, inSum);
+        if (e.synsByDstEgress) this.put('syn.out', name, t, Object.values(e.synsByDstEgress).reduce((a, b) => a + b, 0));
       }
       const dc = this.dnsCheck.get(name);
-      if (dc) { this.put('dnscheck.ok', name, 'queries', 'counter', t, dc.ok); this.put('dnscheck.failed', name, 'queries', 'counter', t, dc.failed); }
+      if (dc) { this.put('dnscheck.ok', name, t, dc.ok); this.put('dnscheck.failed', name, t, dc.failed); }
       const es = this.estab.get(name);
-      if (es) { this.put('estab.ok', name, 'pings', 'counter', t, es.ok); this.put('estab.failed', name, 'pings', 'counter', t, es.failed); }
+      if (es) { this.put('estab.ok', name, t, es.ok); this.put('estab.failed', name, t, es.failed); }
     }
     if (this.opts.ena) {
       this.lastSynsByDst = synsAll;
       let old = 0;
       for (const [ip, base] of this.oldIps) old += Math.max(0, (synsAll[ip] ?? base) - base);
-      this.put('syn.toOldPodIps', 'all', 'SYNs', 'counter', t, old);
+      this.put('syn.toOldPodIps', 'all', t, old);
     }
     const head: Record<string, number> = {};
     for (const { p, m, snmp } of podData) {
       if (snmp) {
-        this.put('tcp.activeOpens', p.name, 'connects', 'counter', t, snmp.TcpActiveOpens ?? 0);
-        this.put('icmp.destUnreachIn', p.name, 'packets', 'counter', t, snmp.IcmpInDestUnreachs ?? 0);
+        this.put('tcp.activeOpens', p.name, t, snmp.TcpActiveOpens ?? 0);
+        this.put('icmp.destUnreachIn', p.name, t, snmp.IcmpInDestUnreachs ?? 0);
       }
       if (!m) continue;
       this.podSeries(p, m, t);
@@ -170,36 +172,24 @@ export class Recorder {
 
   private podSeries(p: PodHandle, m: WorkloadMetrics, t: number): void {
     if (p.app === 'metrics-service') {
-      this.put('dns.lookups', p.name, 'lookups', 'counter', t, metricSum(m, 'ms_dns_lookups_total'));
-      this.put('dns.errors', p.name, 'errors', 'counter', t, metricSum(m, 'ms_dns_errors_total'));
-      this.put('dns.timeouts', p.name, 'errors', 'counter', t, metricSum(m, 'ms_dns_errors_total', { kind: 'timeout' }));
-      this.put('dns.servfails', p.name, 'errors', 'counter', t, metricSum(m, 'ms_dns_errors_total', { kind: 'servfail' }));
-      this.put('dns.latencyP99', p.name, 's', 'gauge', t, metricQuantile(m, 'ms_dns_latency_seconds', 0.99));
+      this.put('dns.lookups', p.name, t, metricSum(m, 'ms_dns_lookups_total'));
+      this.put('dns.errors', p.name, t, metricSum(m, 'ms_dns_errors_total'));
+      this.put('dns.timeouts', p.name, t, metricSum(m, 'ms_dns_errors_total', { kind: 'timeout' }));
+      this.put('dns.servfails', p.name, t, metricSum(m, 'ms_dns_errors_total', { kind: 'servfail' }));
+      this.put('dns.latencyP99', p.name, t, metricQuantile(m, 'ms_dns_latency_seconds', 0.99));
     } else {
-      this.put('grpc.calls', p.name, 'calls', 'counter', t, metricSum(m, 'ae_calls_total'));
-      this.put('grpc.errors', p.name, 'calls', 'counter', t, metricSum(m, 'ae_call_errors_total'));
-      this.put('grpc.latencyP90', p.name, 's', 'gauge', t, metricQuantile(m, 'ae_call_latency_seconds', 0.9));
-      this.put('grpc.latencyP99', p.name, 's', 'gauge', t, metricQuantile(m, 'ae_call_latency_seconds', 0.99));
-      this.put('grpc.connectAttempts', p.name, 'attempts', 'counter', t, metricSum(m, 'ae_connect_attempts_total'));
-      this.put('grpc.channelsConnecting', p.name, 'channels', 'gauge', t, metricSum(m, 'ae_channels', { state: 'CONNECTING' }));
+      this.put('grpc.calls', p.name, t, metricSum(m, 'ae_calls_total'));
+      this.put('grpc.errors', p.name, t, metricSum(m, 'ae_call_errors_total'));
+      this.put('grpc.latencyP90', p.name, t, metricQuantile(m, 'ae_call_latency_seconds', 0.9));
+      this.put('grpc.latencyP99', p.name, t, metricQuantile(m, 'ae_call_latency_seconds', 0.99));
+      this.put('grpc.connectAttempts', p.name, t, metricSum(m, 'ae_connect_attempts_total'));
+      this.put('grpc.channelsConnecting', p.name, t, metricSum(m, 'ae_channels', { state: 'CONNECTING' }));
     }
   }
 
-  /** Latest per-second rates of the numbers a person watches during a run. */
+  /** Latest per-second rates of the numbers a person watches during a run (catalog.ts HEADLINES, `live`). */
   headline(): Record<string, number> {
-    const rate = (probe: string) => {
-      let r = 0;
-      for (const s of this.series.values()) {
-        if (s.probe !== probe || s.points.length < 2) continue;
-        const [t0, v0] = s.points[s.points.length - 2]!, [t1, v1] = s.points[s.points.length - 1]!;
-        if (t1 > t0 && v1 >= v0) r += (v1 - v0) / (t1 - t0);
-      }
-      return r;
-    };
-    return {
-      'SYN/s old IPs': rate('syn.toOldPodIps'), 'exceeded/s': rate('ena.allowanceExceeded'),
-      'martians/s': rate('martian.drops'), 'dns err/s': rate('dns.errors'), 'grpc err/s': rate('grpc.errors'),
-    };
+    return liveHeadline(this.series.values());
   }
 
   allSeries(): Series[] {

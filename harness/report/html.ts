@@ -10,6 +10,7 @@ import {
   type Headline, type Point,
 } from './series.js';
 import { verdictLine } from './terminal.js';
+import { probeDef, probeLabel, type ProbeId } from '../probes/catalog.js';
 
 type ValueFormat = Headline['format'];
 
@@ -34,7 +35,7 @@ interface RowDef {
 }
 
 const perTarget = (ss: Series[]): Line[] => ss.map((s) => ({ key: s.target, label: s.target, points: chartPoints(s) }));
-const simple = (probe: string) => (v: VariantResult) => {
+const simple = (probe: ProbeId) => (v: VariantResult) => {
   const ss = seriesOf(v, probe);
   return { lines: perTarget(ss), used: ss };
 };
@@ -84,7 +85,7 @@ const ROWS: RowDef[] = [
   },
   {
     id: 'estab', title: 'Long-lived connection failures/s per node', format: 'rate', cellStat: 'peak', total: true,
-    build: (v) => { const ss = [...seriesOf(v, 'estab.timeouts'), ...seriesOf(v, 'estab.failed')]; return { lines: perTarget(ss).map((l, i) => ({ ...l, label: `${l.label} (${ss[i]!.probe.split('.')[1]})` })), used: ss }; },
+    build: simple('estab.failed'),
     why: 'An established TCP connection that must survive the incident: its packets belong to a tracked flow.',
   },
 ];
@@ -262,9 +263,9 @@ function otherRows(results: Results, consumed: Set<Series>): RowDef[] {
     const inScope = (v: VariantResult, s: Series) => scope === 'any' || (scope === 'node') === nodesOf.get(v)!.has(s.target);
     return {
       id: `probe-${probe.replace(/[^\w-]/g, '_')}${scope === 'any' ? '' : `-${scope}`}`,
-      title: `${probe}${scope !== 'any' ? ` per ${scope}` : scopes.get(probe)?.has(true) ? ' per node' : perPodOnly(probe) ? ' per pod' : ''}${kind === 'counter' ? ` (${unit || 'events'}/s)` : unit && !seconds ? ` (${unit})` : ''}`,
-      why: kind === 'counter' ? 'Counter, shown as its per-second rate.' : 'Gauge.',
-      format: fmt, cellStat: 'peak', total: kind === 'counter',
+      title: `${probeLabel(probe)}${scope !== 'any' ? ` per ${scope}` : scopes.get(probe)?.has(true) ? ' per node' : perPodOnly(probe) ? ' per pod' : ''}${kind === 'counter' ? ` (${unit || 'events'}/s)` : unit && !seconds ? ` (${unit})` : ''}`,
+      why: `${probe}: ${kind === 'counter' ? 'counter, shown as its per-second rate.' : 'gauge.'}`,
+      format: fmt, cellStat: probeDef(probe)?.summary === 'min' ? 'min' : 'peak', total: kind === 'counter',
       build: (v) => { const ss = v.series.filter((s) => s.probe === probe && !consumed.has(s) && inScope(v, s)); return { lines: perTarget(ss), used: ss }; },
     } satisfies RowDef;
   });

@@ -1,132 +1,41 @@
-// Time-series arithmetic for reports: counter → per-second rate (resets and gaps handled), totals, peaks,
-// and lookups by probe. Pure functions on the results data model.
+// What reports read off the series: lookups by probe, node names, units and headline numbers. The arithmetic
+// (counter → per-second rate with resets and gaps, totals, peaks, sums) is ../series.ts, shared with the
+// expectations; it is re-exported here for the report modules. Which probes are per node, units of probes not
+// recorded and the headline definitions come from the probe catalog (../probes/catalog.ts).
 import type { ExpectationResult, Results, Series, VariantResult } from '../results.js';
+import { HEADLINES, headlineContext, headlineFormat, headlineValue, nodeTargets, preferNodes, probeDef, type HeadlineFormat, type ProbeId } from '../probes/catalog.js';
 
-/** A chart point; null value = a gap (the line is broken there). */
-export type Point = [number, number | null];
+export { chartPoints, counterIncrease, counterRate, maxOf, minOf, sampleInterval, sumPoints, type Point } from '../series.js';
 
-function sortedPoints(points: readonly (readonly [number, number])[]): [number, number][] {
-  const out = points.filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1])).map((p) => [p[0], p[1]] as [number, number]);
-  for (let i = 1; i < out.length; i++) {
-    if (out[i]![0] < out[i - 1]![0]) return out.sort((a, b) => a[0] - b[0]);
-  }
-  return out;
-}
-
-/** The typical sampling interval: the median of positive time deltas (1 s when it cannot be told). */
-export function sampleInterval(points: readonly (readonly [number, number])[]): number {
-  const ds: number[] = [];
-  for (let i = 1; i < points.length; i++) {
-    const d = points[i]![0] - points[i - 1]![0];
-    if (d > 0) ds.push(d);
-  }
-  if (!ds.length) return 1;
-  ds.sort((a, b) => a - b);
-  return ds[Math.floor(ds.length / 2)]!;
-}
-
-/**
- * Per-second rate of a cumulative counter, one point per sample after the first (at the later sample's time).
- * - A decrease is a counter reset (process restart, interface re-created): the new value counts as the increase
- *   since the reset, as Prometheus' rate() does.
- * - A gap (more than 2.5× the usual interval between samples) breaks the line with a null point, then the
- *   next rate is the average over the gap.
- * - Duplicate timestamps are skipped.
- */
-export function counterRate(points: readonly (readonly [number, number])[]): Point[] {
-  const p = sortedPoints(points);
-  const out: Point[] = [];
-  if (p.length < 2) return out;
-  const gap = sampleInterval(p) * 2.5;
-  for (let i = 1; i < p.length; i++) {
-    const [t0, v0] = p[i - 1]!, [t1, v1] = p[i]!;
-    const dt = t1 - t0;
-    if (dt <= 0) continue;
-    const dv = v1 >= v0 ? v1 - v0 : v1;
-    if (dt > gap) out.push([t0 + dt / 2, null]);
-    out.push([t1, dv / dt]);
-  }
-  return out;
-}
-
-/** Total increase of a counter over the series (resets handled like counterRate). */
-export function counterIncrease(points: readonly (readonly [number, number])[]): number {
-  const p = sortedPoints(points);
-  let sum = 0;
-  for (let i = 1; i < p.length; i++) {
-    const v0 = p[i - 1]![1], v1 = p[i]![1];
-    if (p[i]![0] === p[i - 1]![0]) continue;
-    sum += v1 >= v0 ? v1 - v0 : v1;
-  }
-  return sum;
-}
-
-/** What a chart plots for a series: the rate for counters, the values for gauges. */
-export function chartPoints(s: Series): Point[] {
-  return s.kind === 'counter' ? counterRate(s.points) : sortedPoints(s.points);
-}
-
-export function maxOf(points: readonly Point[]): number | null {
-  let m: number | null = null;
-  for (const [, v] of points) if (v !== null && (m === null || v > m)) m = v;
-  return m;
-}
-
-export function minOf(points: readonly Point[]): number | null {
-  let m: number | null = null;
-  for (const [, v] of points) if (v !== null && (m === null || v < m)) m = v;
-  return m;
-}
-
-/**
- * Sum several point lists on a common time grid (used for "all targets" rates). Times are matched after
- * rounding to the sampling resolution; a time missing from one list counts as 0 from that list.
- */
-export function sumPoints(lists: readonly Point[][]): Point[] {
-  const acc = new Map<number, number | null>();
-  for (const l of lists) {
-    for (const [t, v] of l) {
-      const k = Math.round(t * 1000) / 1000;
-      const prev = acc.get(k);
-      acc.set(k, v === null ? (prev ?? null) : (prev ?? 0) + v);
-    }
-  }
-  return [...acc.entries()].sort((a, b) => a[0] - b[0]);
-}
-
-export function seriesOf(v: VariantResult, probe: string): Series[] {
+/** The series of a probe (a catalog id: the compiler catches a report reading a probe nothing records). */
+export function seriesOf(v: VariantResult, probe: ProbeId): Series[] {
   return v.series.filter((s) => s.probe === probe);
 }
 
-/** Node names of a variant: targets of the per-node probes plus the nodes replaced pods ran on. */
+/** Node names of a variant: targets of the per-node probes (catalog scope 'node') plus the nodes replaced pods ran on. */
 export function nodeNames(v: VariantResult): Set<string> {
-  const perNode = new Set(['syn.in', 'syn.out', 'ct.count', 'martian.drops', 'tcp.activeOpens', 'icmp.destUnreachIn']);
-  const out = new Set<string>();
-  for (const s of v.series) if (perNode.has(s.probe) || s.probe.startsWith('ena.')) out.add(s.target);
+  const out = nodeTargets(v.series);
   for (const p of v.replacedPods) out.add(p.node);
   out.delete('all');
   return out;
 }
 
 /**
- * For probes recorded both per pod and per node (dns.lookups, dns.errors): the per-node series when there are
- * any, else all of them. Keeps charts and totals from counting the same errors twice.
+ * For a probe recorded both per node and per pod (dns.lookups, dns.errors in some results): the per-node series
+ * when there are any, else all of them. Keeps charts and totals from counting the same errors twice.
  */
-export function preferNodeSeries(v: VariantResult, probe: string): Series[] {
-  const all = seriesOf(v, probe);
-  const nodes = nodeNames(v);
-  const perNode = all.filter((s) => nodes.has(s.target));
-  return perNode.length ? perNode : all;
+export function preferNodeSeries(v: VariantResult, probe: ProbeId): Series[] {
+  return preferNodes(v.series, probe, nodeNames(v));
 }
 
-/** The unit of a probe as recorded in a results file (first series that has it). */
+/** The unit of a probe as recorded in a results file (first series that has it), else the catalog's. */
 export function unitOf(results: Results, probe: string, variant?: string): string | undefined {
   for (const v of results.variants) {
     if (variant && variant !== 'compare' && v.name !== variant) continue;
     const s = v.series.find((x) => x.probe === probe);
     if (s) return s.unit;
   }
-  return undefined;
+  return probeDef(probe)?.unit;
 }
 
 export function unitForExpectation(results: Results, e: ExpectationResult): string | undefined {
@@ -138,56 +47,28 @@ export interface Headline {
   label: string;
   value: number;
   /** How to format it: a count, a rate, seconds, or a percentage (0..100). */
-  format: 'count' | 'rate' | 'seconds' | 'percent';
+  format: HeadlineFormat;
   /** true when a larger value is worse (shown in red when not 0). */
   badWhenHigh?: boolean;
 }
 
 /**
- * The numbers worth a glance for one variant, computed from its series the same way for every run (so two
- * runs or two variants can be compared). Only the ones whose probes were recorded are returned.
+ * The numbers worth a glance for one variant (the `report` rows of catalog.ts HEADLINES), computed from its series
+ * the same way for every run (so two runs or two variants can be compared). Only the ones whose probes were
+ * recorded are returned.
  */
 export function headlines(v: VariantResult): Headline[] {
+  const ctx = headlineContext(v.series, [...new Set(v.replacedPods.map((p) => p.node))]);
+  const values = new Map<string, number>();
+  for (const h of HEADLINES) {
+    const x = h.report ? headlineValue(h, v.series, ctx) : undefined;
+    if (x !== undefined) values.set(h.key, x);
+  }
   const out: Headline[] = [];
-  const totalOf = (ss: Series[]) => ss.reduce((a, s) => a + (s.kind === 'counter' ? counterIncrease(s.points) : 0), 0);
-  const syn = seriesOf(v, 'syn.toOldPodIps');
-  if (syn.length) {
-    out.push({ key: 'peakSynToOldPodIps', label: 'peak SYN/s to old pod IPs', value: maxOf(sumPoints(syn.map(chartPoints))) ?? 0, format: 'rate', badWhenHigh: true });
+  for (const h of HEADLINES) {
+    const value = values.get(h.key);
+    if (value === undefined || (typeof h.report === 'object' && values.has(h.report.unless))) continue;
+    out.push({ key: h.key, label: h.label, value, format: headlineFormat(h), ...(h.badWhenHigh ? { badWhenHigh: true } : {}) });
   }
-  const martian = seriesOf(v, 'martian.drops');
-  if (martian.length) out.push({ key: 'martianDrops', label: 'martian drops', value: totalOf(martian), format: 'count', badWhenHigh: true });
-  const exceeded = seriesOf(v, 'ena.allowanceExceeded');
-  if (exceeded.length) out.push({ key: 'allowanceExceeded', label: 'ENA allowance exceeded (packets)', value: totalOf(exceeded), format: 'count', badWhenHigh: true });
-  const avail = seriesOf(v, 'ena.allowanceAvailable');
-  if (avail.length) {
-    const mins = avail.map((s) => minOf(chartPoints(s))).filter((x): x is number => x !== null);
-    if (mins.length) out.push({ key: 'minAllowanceAvailable', label: 'lowest allowance available', value: Math.min(...mins), format: 'count' });
-  }
-  const ct = seriesOf(v, 'ct.count');
-  if (ct.length) {
-    const maxes = ct.map((s) => maxOf(chartPoints(s))).filter((x): x is number => x !== null);
-    if (maxes.length) out.push({ key: 'peakConntrack', label: 'peak conntrack entries (node)', value: Math.max(...maxes), format: 'count' });
-  }
-  const dnsErr = preferNodeSeries(v, 'dns.errors');
-  if (dnsErr.length) {
-    const errors = totalOf(dnsErr);
-    out.push({ key: 'dnsErrors', label: 'DNS errors', value: errors, format: 'count', badWhenHigh: true });
-    const lookups = totalOf(preferNodeSeries(v, 'dns.lookups'));
-    if (lookups > 0) out.push({ key: 'dnsErrorRatio', label: 'DNS error ratio', value: (100 * errors) / lookups, format: 'percent', badWhenHigh: true });
-  }
-  const grpcErr = seriesOf(v, 'grpc.errors');
-  const grpcCalls = totalOf(seriesOf(v, 'grpc.calls'));
-  if (grpcErr.length && grpcCalls > 0) {
-    out.push({ key: 'grpcErrorRatio', label: 'gRPC error ratio', value: (100 * totalOf(grpcErr)) / grpcCalls, format: 'percent', badWhenHigh: true });
-  } else if (grpcErr.length) {
-    out.push({ key: 'grpcErrors', label: 'gRPC errors', value: totalOf(grpcErr), format: 'count', badWhenHigh: true });
-  }
-  const p99 = seriesOf(v, 'grpc.latencyP99');
-  if (p99.length) {
-    const maxes = p99.map((s) => maxOf(chartPoints(s))).filter((x): x is number => x !== null);
-    if (maxes.length) out.push({ key: 'peakGrpcP99', label: 'peak gRPC p99', value: Math.max(...maxes), format: 'seconds' });
-  }
-  const estabBad = [...seriesOf(v, 'estab.timeouts'), ...seriesOf(v, 'estab.failed')];
-  if (estabBad.length) out.push({ key: 'estabFailures', label: 'long-lived conn. failures', value: totalOf(estabBad), format: 'count', badWhenHigh: true });
   return out;
 }

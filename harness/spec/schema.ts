@@ -1,17 +1,11 @@
 // An experiment is data: this is its schema (zod). Every error names the file, the field, the expected form and
 // an example (see load.ts). Defaults live here so an experiment file says only what matters to it.
 import { z } from 'zod';
+import { PROBE_IDS, type ProbeId } from '../probes/catalog.js';
 
-export const PROBES = [
-  'syn.toOldPodIps', 'syn.in', 'syn.out',
-  'ena.allowanceExceeded', 'ena.allowanceAvailable', 'ena.trackedFlows', 'ena.newFlows',
-  'ena.flowsBySyn', 'ena.flowsByFin', 'ena.flowsByRst', 'ena.flowsByNone',
-  'ct.count', 'martian.drops', 'tcp.activeOpens', 'icmp.destUnreachIn',
-  'dns.lookups', 'dns.errors', 'dns.timeouts', 'dns.servfails', 'dns.latencyP99', 'dnscheck.ok', 'dnscheck.failed',
-  'grpc.calls', 'grpc.errors', 'grpc.latencyP90', 'grpc.latencyP99', 'grpc.connectAttempts', 'grpc.channelsConnecting',
-  'estab.ok', 'estab.failed',
-] as const;
-export type ProbeId = (typeof PROBES)[number];
+/** Probe ids, in the catalog's order: harness/probes/catalog.ts says what each one is. */
+export const PROBES = PROBE_IDS;
+export type { ProbeId };
 
 export const STATS = ['total', 'peakRate', 'meanRate', 'max', 'min', 'last', 'mean'] as const;
 export const WINDOWS = ['all', 'steady', 'rollout', 'after-rollout', 'recovery'] as const;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, stateRoot } from '../../harness/paths.js';
 import { listNamespaces } from '../../harness/providers/lab/lab.js';
+import { missingLabProbes } from '../../harness/probes/catalog.js';
 import { ResultsSchema, type Results } from '../../harness/results.js';
 
 const cli = join(repoRoot, 'bin', 'notdns');
@@ -61,6 +62,8 @@ describe('experiments end to end on the lab @root', function () {
     assert.equal(f.dnsErrors, 0, 'the fix: not one DNS error');
     assert.equal(f.dnsCheckFailed, 0, 'the fix: every dig +tcp answered');
     assert.ok(b.martianDrops! > 0);
+    // every variant has node-local DNS: each records every probe the catalog says the lab supplies
+    assert.deepEqual(missingLabProbes(results), [], 'probes the catalog says the lab records');
     for (const file of ['junit.xml', 'report.html', 'notdns.log']) assert.ok(existsSync(join(dir, file)), `${file} written`);
     assert.deepEqual(await leftovers(results.runId), [], 'no namespace, mount or process left');
   });

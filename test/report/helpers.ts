@@ -119,8 +119,8 @@ function makeVariant(name: string, seconds: number, r: () => number, startedAt: 
     }
     series.push(dnsLookups);
     series.push(counter('dns.errors', node, 'errors', errors, dt));
-    series.push(counter('estab.ok', node, 'checks', ts.map(() => 1), dt));
-    series.push(counter('estab.timeouts', node, 'checks', starving.map((s, i) => (s && name === 'baseline' && i % 5 === 0 ? 1 : 0)), dt));
+    series.push(counter('estab.ok', node, 'pings', ts.map(() => 1), dt));
+    series.push(counter('estab.failed', node, 'pings', starving.map((s, i) => (s && name === 'baseline' && i % 5 === 0 ? 1 : 0)), dt));
   }
 
   // Per pod: two metrics-service pods (one replaced) and two alerting-engine pods on the client node.
