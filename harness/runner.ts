@@ -16,6 +16,7 @@ import { evaluate, evaluateCompare, statOf, type TargetContext } from './expect.
 import { expandVariant } from './spec/load.js';
 import { waitOf, type Experiment, type Reconnect, type VariantConfig } from './spec/schema.js';
 import { sleep } from './wait.js';
+import { didYouMean } from './suggest.js';
 import { POD_SUPERNET } from './providers/lab/addresses.js';
 import { installEna, type EnaInstall } from './ena-install.js';
 import { configuredFaults, fault, scheduleUncaught } from './faults.js';
@@ -89,7 +90,7 @@ async function toolVersion(): Promise<string> {
 export function selectVariants(e: Experiment, requested?: readonly string[]): string[] {
   const names = requested?.length ? [...requested] : Object.keys(e.variants);
   for (const n of names) if (!e.variants[n]) {
-    throw new NotdnsError(`experiment ${e.name} has no variant "${n}".`, { kind: 'usage', hint: `Use --variant with one of: ${Object.keys(e.variants).join(', ')}.` });
+    throw new NotdnsError(`experiment ${e.name} has no variant "${n}".`, { kind: 'usage', hint: `${didYouMean(n, Object.keys(e.variants), { sentence: true })}Use --variant with one of: ${Object.keys(e.variants).join(', ')}.` });
   }
   return names;
 }
