@@ -21,26 +21,40 @@ import { newRunId } from './names.js';
 import { stateRoot } from './paths.js';
 import { installSignalHandlers } from './signals.js';
 import { keepLongProcessesAfterExit } from './exec.js';
+import { outputColumns, tolerateClosedOutput, twoColumns, wrapText } from './stdio.js';
+import { closestName } from './suggest.js';
+
+// before anything writes: output into a reader that went away (`| head`) must not end in a stack trace
+tolerateClosedOutput();
+
+/** Help reads well in a wide terminal too: lines of at most 100 columns (80 when stdout is not a terminal). */
+const HELP_WIDTH = Math.min(outputColumns(), 100);
+
+const EXAMPLES: [string, string][] = [
+  ['notdns doctor', 'is this machine ready for the lab? (prints the apt-get command for what is missing)'],
+  ['notdns doctor --provider kind', 'the same for --provider kind (docker, kind, helm or the cilium CLI)'],
+  ['notdns list', 'the built-in experiments and their variants'],
+  ['notdns run rollout-syn-flood', 'both variants on the lab, verdict table, results in ./notdns-out/'],
+  ['notdns run rollout-syn-flood --fast --variant baseline', 'one variant, every duration shortened'],
+  ['notdns report notdns-out/rollout-syn-flood/results.json', 'the verdict of a saved run, its reports re-rendered'],
+  ['notdns compare last-night/results.json tonight/results.json', 'what changed between two runs'],
+  ['notdns down --all', 'remove anything a killed run left behind'],
+];
+const EXIT_CODES: [string, string][] = [
+  ['0', 'all expectations passed'], ['1', 'an expectation failed (a verdict)'], ['2', 'bad input or environment'],
+  ['3', 'the harness failed (not a verdict)'], ['130', 'interrupted'],
+];
 
 const program = new Command('notdns')
-  .description('Chaos-testing harness for the "It wasn\'t DNS" incident: gRPC clients SYN-flood old pod IPs during a rollout,\n'
-    + 'the node drops the SYNs as martians (rp_filter edge case), the ENA conntrack allowance fills up, and node-local DNS\n'
-    + 'cannot reach its upstream. notdns builds a cluster (lab = network namespaces, kind, or an existing one), runs the\n'
+  .description('Chaos-testing harness for the "It wasn\'t DNS" incident: gRPC clients SYN-flood old pod IPs during a rollout, '
+    + 'the node drops the SYNs as martians (rp_filter edge case), the ENA conntrack allowance fills up, and node-local DNS '
+    + 'cannot reach its upstream. notdns builds a cluster (lab = network namespaces, kind, or an existing one), runs the '
     + 'workloads, rolls them out, measures, and checks the experiment\'s expectations.')
   .version('0.1.0')
+  .configureHelp({ helpWidth: HELP_WIDTH })
   .showHelpAfterError('(run with --help for usage)')
-  .addHelpText('after', `
-Examples:
-  notdns doctor                               is this machine ready? (prints the apt-get command for what is missing)
-  notdns list                                 the built-in experiments and their variants
-  notdns run rollout-syn-flood                both variants on the lab, verdict table, results in ./notdns-out/
-  notdns run rollout-syn-flood --fast --variant baseline
-  notdns report notdns-out/rollout-syn-flood/results.json
-  notdns compare last-night/results.json tonight/results.json
-  notdns down --all                           remove anything a killed run left behind
-
-Exit codes: 0 all expectations passed, 1 an expectation failed (a verdict), 2 bad input or environment,
-            3 the harness failed (not a verdict), 130 interrupted.`);
+  .exitOverride() // before the commands, which inherit it: their usage errors exit 2 too (see main)
+  .addHelpText('after', () => `\nExamples:\n${twoColumns(EXAMPLES, HELP_WIDTH)}\n\nExit codes:\n${twoColumns(EXIT_CODES, HELP_WIDTH)}`);
 
 function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) {
@@ -247,10 +261,29 @@ program.command('schema')
   .description('print the JSON Schema of results.json')
   .action(async () => { process.stdout.write(JSON.stringify(resultsJsonSchema(), null, 2) + '\n'); });
 
-program.exitOverride();
+/** Commands people reach for under another name. */
+const COMMAND_SYNONYMS: Record<string, string> = { sweep: 'down', clean: 'down', cleanup: 'down', teardown: 'down', ls: 'list', check: 'doctor' };
+
+/**
+ * Refuse an unknown command (`notdns frobnicate`, also with --help, and `notdns help frobnicate`) with exit 2
+ * and the nearest command, before commander would print the main help for it and exit 0.
+ */
+function checkCommand(args: readonly string[]): void {
+  const operands = args.filter((a) => !a.startsWith('-')); // the top level has no option that takes a value
+  const name = operands[0] === 'help' ? operands[1] : operands[0];
+  if (name === undefined) return;
+  const names = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+  if (names.includes(name) || name === 'help') return;
+  const near = closestName(name, names) ?? COMMAND_SYNONYMS[name.toLowerCase()];
+  throw new NotdnsError(`unknown command "${name}".`, {
+    kind: 'usage',
+    hint: `${near ? `Did you mean \`notdns ${near}\`? ` : ''}The commands are: ${program.commands.map((c) => c.name()).join(', ')} (\`notdns --help\` describes them).`,
+  });
+}
 
 async function main(): Promise<void> {
   try {
+    checkCommand(process.argv.slice(2));
     await program.parseAsync(process.argv);
   } catch (e) {
     const ce = e as { code?: string; exitCode?: number };
