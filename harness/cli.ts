@@ -9,7 +9,7 @@ import { configureLog, log } from './log.js';
 import { formatError, NotdnsError } from './errors.js';
 import { expandVariant, listExperiments, loadExperiment } from './spec/load.js';
 import { runExperiment, selectVariants } from './runner.js';
-import { installCommand, LAB_PACKAGES, labChecks, renderChecks } from './doctor.js';
+import { doctorChecks, DOCTOR_OK, installCommand, LAB_PACKAGES, renderChecks } from './doctor.js';
 import { LabProvider } from './providers/lab/lab.js';
 import type { Provider, ProviderName } from './providers/types.js';
 import { ProgressView } from './report/progress.js';
@@ -224,17 +224,15 @@ program.command('down')
   });
 
 program.command('doctor')
-  .description('check root, kernel features and Debian packages; print the install command for what is missing')
-  .option('--kind', 'also check the kind path (docker, kind, helm/cilium, registry access)')
-  .action(async (o: { kind?: boolean }) => {
-    const checks = await labChecks();
-    if (o.kind) {
-      const m = await import('./providers/kind/doctor.js');
-      checks.push(...(await m.kindDoctor()).map((c) => ({ ...c, optional: true })));
-    }
+  .description('is this machine ready for a provider? checks what that provider needs, and only that, and says how to fix what is missing')
+  .addOption(new Option('--provider <name>', 'lab: root, kernel features, Debian packages; kind: docker, kind, helm or the cilium CLI, image registries; kubeconfig: the kubeconfig, its context, the API server, NOTDNS_WORKLOAD_IMAGE').choices(['lab', 'kind', 'kubeconfig']).default('lab'))
+  .option('--context <name>', 'kubeconfig context (provider kubeconfig)')
+  .action(async (o: { provider: ProviderName; context?: string }) => {
+    const checks = await doctorChecks(o.provider, { context: o.context });
     process.stdout.write(renderChecks(checks) + '\n');
     const bad = checks.filter((c) => !c.ok && !c.optional);
-    process.stdout.write(bad.length ? `\n${bad.length} problem(s). ` + (checks.find((c) => c.check === 'install command')?.detail ? `Install the missing packages with:\n  ${checks.find((c) => c.check === 'install command')!.detail}\n` : '\n') : '\nthis machine can run the lab\n');
+    const install = checks.find((c) => c.check === 'install command')?.detail;
+    process.stdout.write(bad.length ? `\n${bad.length} problem(s). ` + (install ? `Install the missing packages with:\n  ${install}\n` : '\n') : `\n${DOCTOR_OK[o.provider]}\n`);
     process.exitCode = bad.length ? 2 : 0;
   });
 
