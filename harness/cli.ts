@@ -249,9 +249,10 @@ program.command('report')
 program.command('compare')
   .description('show what changed between two runs (exit 1 when an expectation that passed in A fails in B)')
   .argument('<a.json>').argument('<b.json>')
-  .action(async (a: string, b: string) => {
+  .option('--all', 'also list the expectations that passed in both runs and the numbers that moved less than 1%')
+  .action(async (a: string, b: string, o: { all?: boolean }) => {
     const c = compareResults(await loadResults(a), await loadResults(b));
-    process.stdout.write(renderComparison(c, { color: process.stdout.isTTY }) + '\n');
+    process.stdout.write(renderComparison(c, { color: process.stdout.isTTY, all: o.all }) + '\n');
     process.exitCode = compareExitCode(c);
   });
 
