@@ -160,10 +160,12 @@ program.command('run')
 program.command('list')
   .description('list the built-in experiments with their variants')
   .action(async () => {
+    const width = outputColumns();
     for (const x of await listExperiments()) {
       try {
         const { experiment } = await loadExperiment(x.file);
-        process.stdout.write(`${experiment.name}\n  ${experiment.description}\n  variants: ${Object.entries(experiment.variants).map(([k, v]) => `${k}${v.description ? ` (${v.description})` : ''}`).join('; ')}\n\n`);
+        const variants = Object.entries(experiment.variants).map(([k, v]) => [k, v.description] as [string, string]);
+        process.stdout.write(`${experiment.name}\n${wrapText(experiment.description, width, '  ')}\n  variants:\n${twoColumns(variants, width, { indent: '    ' })}\n\n`);
       } catch (e) {
         process.stdout.write(`${x.name}  (invalid: ${(e as Error).message.split('\n')[0]})\n`);
       }

@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clone, makeResults } from '../report/helpers.js';
+import { listExperiments, loadExperiment } from '../../harness/spec/load.js';
 import { twoColumns, wrapText } from '../../harness/stdio.js';
 import { assertNoStack, CLI, notdns, notdnsIntoHead } from './helpers.js';
 
@@ -105,6 +106,26 @@ describe('cli: output into a closed pipe, and its width', function () {
     assert.ok(widest > 80 && widest <= 100, `widest line ${widest}:\n${r.stdout}`);
     const start = lines.findIndex((l) => l.startsWith('Chaos-testing harness'));
     assertFilled(lines.slice(start, lines.indexOf('', start)), 100);
+  });
+
+  it('list: one variant per line, descriptions wrapped to 80 columns in a pipe', async () => {
+    const r = notdns(['list']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    for (const l of lines) assert.ok(l.length <= 80, `longer than 80 columns: "${l}"`);
+    for (const x of await listExperiments()) {
+      const { experiment } = await loadExperiment(x.file);
+      const at = lines.indexOf(experiment.name);
+      assert.ok(at >= 0, `${experiment.name} has a line of its own:\n${r.stdout}`);
+      const desc = lines.slice(at + 1, lines.indexOf('  variants:', at));
+      assert.equal(desc.map((l) => l.trim()).join(' '), experiment.description.replace(/\s+/g, ' '));
+      assertFilled(desc, 80);
+      for (const [name, v] of Object.entries(experiment.variants)) {
+        const row = lines.findIndex((l, i) => i > at && new RegExp(`^ {4}${name} {2,}\\S`).test(l));
+        assert.ok(row > at, `variant ${name} starts a line:\n${r.stdout}`);
+        assert.ok(lines[row]!.includes(v.description.split(' ')[0]!), `${name}: its description follows on the same line`);
+      }
+    }
   });
 
   it('wrapText and twoColumns wrap once, at any width', () => {
