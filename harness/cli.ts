@@ -8,7 +8,7 @@ import { configureLog, log } from './log.js';
 import { formatError, NotdnsError } from './errors.js';
 import { expandVariant, listExperiments, loadExperiment } from './spec/load.js';
 import { runExperiment, selectVariants } from './run/index.js';
-import { installCommand, LAB_PACKAGES, labChecks, renderChecks } from './doctor.js';
+import { doctorChecks, DOCTOR_OK, installCommand, LAB_PACKAGES, renderChecks } from './doctor.js';
 import { LabProvider } from './providers/lab/lab.js';
 import type { ProviderName } from './providers/types.js';
 import { createProvider, PROVIDER_NAMES, requireRoot } from './providers/index.js';
@@ -22,26 +22,40 @@ import { newRunId } from './names.js';
 import { stateRoot } from './paths.js';
 import { installSignalHandlers } from './signals.js';
 import { keepLongProcessesAfterExit } from './exec.js';
+import { outputColumns, tolerateClosedOutput, twoColumns, wrapText } from './stdio.js';
+import { closestName } from './suggest.js';
+
+// before anything writes: output into a reader that went away (`| head`) must not end in a stack trace
+tolerateClosedOutput();
+
+/** Help reads well in a wide terminal too: lines of at most 100 columns (80 when stdout is not a terminal). */
+const HELP_WIDTH = Math.min(outputColumns(), 100);
+
+const EXAMPLES: [string, string][] = [
+  ['notdns doctor', 'is this machine ready for the lab? (prints the apt-get command for what is missing)'],
+  ['notdns doctor --provider kind', 'the same for --provider kind (docker, kind, helm or the cilium CLI)'],
+  ['notdns list', 'the built-in experiments and their variants'],
+  ['notdns run rollout-syn-flood', 'both variants on the lab, verdict table, results in ./notdns-out/'],
+  ['notdns run rollout-syn-flood --fast --variant baseline', 'one variant, every duration shortened'],
+  ['notdns report notdns-out/rollout-syn-flood/results.json', 'the verdict of a saved run, its reports re-rendered'],
+  ['notdns compare last-night/results.json tonight/results.json', 'what changed between two runs'],
+  ['notdns down --all', 'remove anything a killed run left behind'],
+];
+const EXIT_CODES: [string, string][] = [
+  ['0', 'all expectations passed'], ['1', 'an expectation failed (a verdict)'], ['2', 'bad input or environment'],
+  ['3', 'the harness failed (not a verdict)'], ['130', 'interrupted'],
+];
 
 const program = new Command('notdns')
-  .description('Chaos-testing harness for the "It wasn\'t DNS" incident: gRPC clients SYN-flood old pod IPs during a rollout,\n'
-    + 'the node drops the SYNs as martians (rp_filter edge case), the ENA conntrack allowance fills up, and node-local DNS\n'
-    + 'cannot reach its upstream. notdns builds a cluster (lab = network namespaces, kind, or an existing one), runs the\n'
+  .description('Chaos-testing harness for the "It wasn\'t DNS" incident: gRPC clients SYN-flood old pod IPs during a rollout, '
+    + 'the node drops the SYNs as martians (rp_filter edge case), the ENA conntrack allowance fills up, and node-local DNS '
+    + 'cannot reach its upstream. notdns builds a cluster (lab = network namespaces, kind, or an existing one), runs the '
     + 'workloads, rolls them out, measures, and checks the experiment\'s expectations.')
   .version('0.1.0')
+  .configureHelp({ helpWidth: HELP_WIDTH })
   .showHelpAfterError('(run with --help for usage)')
-  .addHelpText('after', `
-Examples:
-  notdns doctor                               is this machine ready? (prints the apt-get command for what is missing)
-  notdns list                                 the built-in experiments and their variants
-  notdns run rollout-syn-flood                both variants on the lab, verdict table, results in ./notdns-out/
-  notdns run rollout-syn-flood --fast --variant baseline
-  notdns report notdns-out/rollout-syn-flood/results.json
-  notdns compare last-night/results.json tonight/results.json
-  notdns down --all                           remove anything a killed run left behind
-
-Exit codes: 0 all expectations passed, 1 an expectation failed (a verdict), 2 bad input or environment,
-            3 the harness failed (not a verdict), 130 interrupted.`);
+  .exitOverride() // before the commands, which inherit it: their usage errors exit 2 too (see main)
+  .addHelpText('after', () => `\nExamples:\n${twoColumns(EXAMPLES, HELP_WIDTH)}\n\nExit codes:\n${twoColumns(EXIT_CODES, HELP_WIDTH)}`);
 
 /** A failed write into the output folder (disk full, read-only, permissions) as one paragraph with the path and the fix. */
 function outputError(e: unknown, outDir: string, what: string): unknown {
@@ -132,10 +146,12 @@ program.command('plan')
 program.command('list')
   .description('list the built-in experiments with their variants')
   .action(async () => {
+    const width = outputColumns();
     for (const x of await listExperiments()) {
       try {
         const { experiment } = await loadExperiment(x.file);
-        process.stdout.write(`${experiment.name}\n  ${experiment.description}\n  variants: ${Object.entries(experiment.variants).map(([k, v]) => `${k}${v.description ? ` (${v.description})` : ''}`).join('; ')}\n\n`);
+        const variants = Object.entries(experiment.variants).map(([k, v]) => [k, v.description] as [string, string]);
+        process.stdout.write(`${experiment.name}\n${wrapText(experiment.description, width, '  ')}\n  variants:\n${twoColumns(variants, width, { indent: '    ' })}\n\n`);
       } catch (e) {
         process.stdout.write(`${x.name}  (invalid: ${(e as Error).message.split('\n')[0]})\n`);
       }
@@ -197,17 +213,15 @@ program.command('down')
   });
 
 program.command('doctor')
-  .description('check root, kernel features and Debian packages; print the install command for what is missing')
-  .option('--kind', 'also check the kind path (docker, kind, helm/cilium, registry access)')
-  .action(async (o: { kind?: boolean }) => {
-    const checks = await labChecks();
-    if (o.kind) {
-      const m = await import('./providers/kind/doctor.js');
-      checks.push(...(await m.kindDoctor()).map((c) => ({ ...c, optional: true })));
-    }
+  .description('is this machine ready for a provider? checks what that provider needs, and only that, and says how to fix what is missing')
+  .addOption(new Option('--provider <name>', 'lab: root, kernel features, Debian packages; kind: docker, kind, helm or the cilium CLI, image registries; kubeconfig: the kubeconfig, its context, the API server, NOTDNS_WORKLOAD_IMAGE').choices(['lab', 'kind', 'kubeconfig']).default('lab'))
+  .option('--context <name>', 'kubeconfig context (provider kubeconfig)')
+  .action(async (o: { provider: ProviderName; context?: string }) => {
+    const checks = await doctorChecks(o.provider, { context: o.context });
     process.stdout.write(renderChecks(checks) + '\n');
     const bad = checks.filter((c) => !c.ok && !c.optional);
-    process.stdout.write(bad.length ? `\n${bad.length} problem(s). ` + (checks.find((c) => c.check === 'install command')?.detail ? `Install the missing packages with:\n  ${checks.find((c) => c.check === 'install command')!.detail}\n` : '\n') : '\nthis machine can run the lab\n');
+    const install = checks.find((c) => c.check === 'install command')?.detail;
+    process.stdout.write(bad.length ? `\n${bad.length} problem(s). ` + (install ? `Install the missing packages with:\n  ${install}\n` : '\n') : `\n${DOCTOR_OK[o.provider]}\n`);
     process.exitCode = bad.length ? 2 : 0;
   });
 
@@ -224,9 +238,10 @@ program.command('report')
 program.command('compare')
   .description('show what changed between two runs (exit 1 when an expectation that passed in A fails in B)')
   .argument('<a.json>').argument('<b.json>')
-  .action(async (a: string, b: string) => {
+  .option('--all', 'also list the expectations that passed in both runs and the numbers that moved less than 1%')
+  .action(async (a: string, b: string, o: { all?: boolean }) => {
     const c = compareResults(await loadResults(a), await loadResults(b));
-    process.stdout.write(renderComparison(c, { color: process.stdout.isTTY }) + '\n');
+    process.stdout.write(renderComparison(c, { color: process.stdout.isTTY, all: o.all }) + '\n');
     process.exitCode = compareExitCode(c);
   });
 
@@ -234,10 +249,29 @@ program.command('schema')
   .description('print the JSON Schema of results.json')
   .action(async () => { process.stdout.write(JSON.stringify(resultsJsonSchema(), null, 2) + '\n'); });
 
-program.exitOverride();
+/** Commands people reach for under another name. */
+const COMMAND_SYNONYMS: Record<string, string> = { sweep: 'down', clean: 'down', cleanup: 'down', teardown: 'down', ls: 'list', check: 'doctor' };
+
+/**
+ * Refuse an unknown command (`notdns frobnicate`, also with --help, and `notdns help frobnicate`) with exit 2
+ * and the nearest command, before commander would print the main help for it and exit 0.
+ */
+function checkCommand(args: readonly string[]): void {
+  const operands = args.filter((a) => !a.startsWith('-')); // the top level has no option that takes a value
+  const name = operands[0] === 'help' ? operands[1] : operands[0];
+  if (name === undefined) return;
+  const names = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+  if (names.includes(name) || name === 'help') return;
+  const near = closestName(name, names) ?? COMMAND_SYNONYMS[name.toLowerCase()];
+  throw new NotdnsError(`unknown command "${name}".`, {
+    kind: 'usage',
+    hint: `${near ? `Did you mean \`notdns ${near}\`? ` : ''}The commands are: ${program.commands.map((c) => c.name()).join(', ')} (\`notdns --help\` describes them).`,
+  });
+}
 
 async function main(): Promise<void> {
   try {
+    checkCommand(process.argv.slice(2));
     await program.parseAsync(process.argv);
   } catch (e) {
     const ce = e as { code?: string; exitCode?: number };

@@ -1,8 +1,15 @@
-// `notdns doctor`: is this machine ready for the lab? Checks root, kernel features (by trying them in a
-// throw-away namespace), and the Debian packages; prints the exact command that installs what is missing.
+// `notdns doctor [--provider lab|kind|kubeconfig]`: is this machine ready for a provider? For the lab: root, kernel
+// features (by trying them in a throw-away namespace), and the Debian packages, with the exact command that
+// installs what is missing. For kind: docker, kind, helm or the cilium CLI, registries (providers/kind/doctor.ts).
+// For kubeconfig: the kubeconfig, its context, the API server and the workload image. Each checks only its own.
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { run } from './exec.js';
+import { isNotdnsError } from './errors.js';
 import { newRunId, nsName } from './names.js';
+import type { ProviderName } from './providers/types.js';
+import type { DoctorDeps } from './providers/kind/doctor.js';
 
 export interface Check { check: string; ok: boolean; detail: string; fix?: string; optional?: boolean }
 
@@ -76,4 +83,73 @@ async function kernelChecks(nft: boolean): Promise<Check[]> {
 
 export function renderChecks(checks: Check[]): string {
   return checks.map((c) => `${c.ok ? 'ok  ' : c.optional ? 'warn' : 'FAIL'}  ${c.check.padEnd(34)} ${c.detail}${!c.ok && c.fix && c.check !== 'install command' ? `\n      fix: ${c.fix}` : ''}`).join('\n');
+}
+
+/** What `notdns doctor --provider X` says when every required check passed. */
+export const DOCTOR_OK: Record<ProviderName, string> = {
+  lab: 'this machine can run the lab',
+  kind: 'this machine can run --provider kind',
+  kubeconfig: 'this machine can reach the cluster for --provider kubeconfig (it still needs --i-know-this-is-not-a-test-cluster)',
+};
+
+/** The checks of one provider, and only those: kind does not need root or the lab's packages. */
+export async function doctorChecks(provider: ProviderName, opts: { context?: string; kindDeps?: DoctorDeps } = {}): Promise<Check[]> {
+  if (provider === 'lab') return labChecks();
+  if (provider === 'kind') {
+    const m = await import('./providers/kind/doctor.js');
+    return m.kindDoctor(opts.kindDeps);
+  }
+  return kubeconfigChecks({ context: opts.context });
+}
+
+/**
+ * --provider kubeconfig: a kubeconfig to read, a context notdns agrees to touch, an API server that answers
+ * with enough schedulable nodes, and NOTDNS_WORKLOAD_IMAGE. Reads only; creates nothing in the cluster.
+ */
+export async function kubeconfigChecks(opts: { context?: string; timeoutMs?: number } = {}): Promise<Check[]> {
+  const checks: Check[] = [];
+  const files = process.env.KUBECONFIG ? process.env.KUBECONFIG.split(delimiter).filter(Boolean) : [join(homedir(), '.kube', 'config')];
+  const found = files.filter((f) => existsSync(f));
+  checks.push({
+    check: 'kubeconfig', ok: found.length > 0,
+    detail: found.length ? found.join(', ') : `${files.join(', ')} ${files.length > 1 ? 'do' : 'does'} not exist`,
+    fix: 'Point KUBECONFIG at the kubeconfig of the test cluster (e.g. `aws eks update-kubeconfig --name <cluster>` writes ~/.kube/config).',
+  });
+  if (!found.length) return checks;
+  const { KubeconfigProvider } = await import('./providers/kubeconfig/index.js');
+  // the flag guards runs; doctor only reads, so it connects without it
+  let client: ReturnType<InstanceType<typeof KubeconfigProvider>['connect']>;
+  try {
+    client = new KubeconfigProvider({ iKnowThisIsNotATestCluster: true, context: opts.context }).connect();
+    checks.push({ check: 'context', ok: true, detail: `${client.context}${opts.context ? '' : ' (the current context; --context picks another)'}` });
+  } catch (e) {
+    checks.push({ check: 'context', ok: false, detail: (e as Error).message, fix: isNotdnsError(e) && e.hint ? e.hint : 'Pass --context NAME.' });
+    return checks;
+  }
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const nodes = await Promise.race([
+      client.core.listNode(),
+      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs); }),
+    ]).finally(() => clearTimeout(timer));
+    const ready = nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !n.spec?.unschedulable
+      && !n.spec?.taints?.some((t) => t.effect === 'NoSchedule'));
+    checks.push({
+      check: 'API server', ok: ready.length >= 2, detail: `${client.kc.getCurrentCluster()?.server ?? '?'}: ${nodes.items.length} nodes, ${ready.length} schedulable and Ready`,
+      fix: 'The experiments need at least 2 schedulable Ready nodes (rollout-syn-flood: 3); add nodes or pick another cluster with --context.',
+    });
+  } catch (e) {
+    const msg = (e as { body?: unknown }).body ? String((e as { body?: unknown }).body).slice(0, 200) : (e as Error).message;
+    checks.push({
+      check: 'API server', ok: false, detail: `${client.kc.getCurrentCluster()?.server ?? '?'}: ${msg}`,
+      fix: 'Check that the cluster is up and that its credentials in the kubeconfig are valid (e.g. `kubectl get nodes` with the same context).',
+    });
+  }
+  const image = process.env.NOTDNS_WORKLOAD_IMAGE;
+  checks.push({
+    check: 'workload image', ok: !!image, detail: image ? `NOTDNS_WORKLOAD_IMAGE=${image}` : 'NOTDNS_WORKLOAD_IMAGE is not set',
+    fix: 'Build workloads/Dockerfile, push it to a registry the cluster pulls from and set NOTDNS_WORKLOAD_IMAGE=<registry>/notdns/workloads:<tag>.',
+  });
+  return checks;
 }

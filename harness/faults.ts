@@ -1,6 +1,6 @@
 // Fault injection for the reliability tests (test/reliability): NOTDNS_FAULT=<point>[,<point>...] makes a run fail
 // on purpose at well-defined points, so every exit path of the runner (and its teardown) can be exercised without
-// breaking a real tool. Only the runner reads it (harness/runner.ts, one call per point); unset, it does nothing.
+// breaking a real tool. Only the runner reads it (harness/run/variant.ts, one call per point); unset, it does nothing.
 //
 //   up        right after the cluster is up (before the ENA simulator is installed)
 //   ena       right after the ENA simulator is installed (before any workload starts)

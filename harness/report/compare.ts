@@ -4,7 +4,7 @@
 import type { ExpectationResult, Results } from '../results.js';
 import { colorFor, style, table } from './ansi.js';
 import { fmtChange, fmtExpectationValue, fmtNum, fmtSeconds, plural, relChange } from './format.js';
-import { headlines, unitForExpectation, type Headline } from './series.js';
+import { headlines, summaryHeadline, summaryLabel, unitForExpectation, type Headline } from './series.js';
 
 export type ExpectationChange = 'regressed' | 'fixed' | 'still-failing' | 'still-passing' | 'added' | 'removed';
 
@@ -43,7 +43,7 @@ export interface Comparison {
   b: RunRef;
   /** Every expectation of either run, flipped ones first. */
   expectations: ExpectationDiff[];
-  /** Headline numbers (computed from the series) and the variants' own summary numbers. */
+  /** Headline numbers (computed from the series), then the variants' summary numbers that are not headlines. */
   numbers: NumberDiff[];
   regressions: ExpectationDiff[];
   fixed: ExpectationDiff[];
@@ -102,9 +102,13 @@ export function compareResults(a: Results, b: Results): Comparison {
       const x = ha.get(k)?.value ?? null, y = hb.get(k)?.value ?? null;
       numbers.push({ variant: name, key: k, label: h.label, a: x, b: y, relChange: relChange(x, y), format: h.format });
     }
+    // the summary repeats most headlines under another name: one row per number, the headline's
+    const labels = new Set([...ha.values(), ...hb.values()].map((h) => h.label));
     for (const k of new Set([...Object.keys(va.summary), ...Object.keys(vb.summary)])) {
+      const label = summaryLabel(k);
+      if (ha.has(summaryHeadline(k)) || hb.has(summaryHeadline(k)) || labels.has(label)) continue;
       const x = va.summary[k] ?? null, y = vb.summary[k] ?? null;
-      numbers.push({ variant: name, key: `summary.${k}`, label: k, a: x, b: y, relChange: relChange(x, y), format: 'count' });
+      numbers.push({ variant: name, key: `summary.${k}`, label, a: x, b: y, relChange: relChange(x, y), format: 'count' });
     }
   }
 

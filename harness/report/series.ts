@@ -72,3 +72,34 @@ export function headlines(v: VariantResult): Headline[] {
   }
   return out;
 }
+
+/**
+ * The numbers of a variant's `summary` (run/summary.ts summarize) with a human label, and the headline that shows the
+ * same number, if there is one: a report shows that number once, as the headline.
+ */
+export const SUMMARY_NUMBERS: Record<string, { label: string; headline?: string }> = {
+  synToOldPodIpsTotal: { label: 'SYNs to old pod IPs' },
+  synToOldPodIpsPeakPerSecond: { label: 'peak SYN/s to old pod IPs', headline: 'peakSynToOldPodIps' },
+  allowanceExceededFlooded: { label: 'ENA allowance exceeded (flooded nodes)' },
+  allowanceExceededAll: { label: 'ENA allowance exceeded (packets)', headline: 'allowanceExceeded' },
+  martianDrops: { label: 'martian drops', headline: 'martianDrops' },
+  dnsErrors: { label: 'DNS errors', headline: 'dnsErrors' },
+  dnsLookups: { label: 'DNS lookups' },
+  dnsCheckFailed: { label: 'failed DNS checks (dig)' },
+  grpcErrors: { label: 'gRPC errors', headline: 'grpcErrors' },
+  grpcCalls: { label: 'gRPC calls' },
+  connectAttempts: { label: 'gRPC connect attempts' },
+  estabFailed: { label: 'long-lived conn. failures', headline: 'estabFailures' },
+  samplesSkipped: { label: 'probe samples skipped' },
+};
+
+/** The label of a summary number: from SUMMARY_NUMBERS, else its key in words (`fooBarDNS` → `foo bar DNS`). */
+export function summaryLabel(key: string): string {
+  return SUMMARY_NUMBERS[key]?.label
+    ?? key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2').replace(/\b[A-Z][a-z]+\b/g, (w) => w.toLowerCase());
+}
+
+/** The headline key a summary number duplicates (the same key, or the one SUMMARY_NUMBERS names). */
+export function summaryHeadline(key: string): string {
+  return SUMMARY_NUMBERS[key]?.headline ?? key;
+}

@@ -13,6 +13,7 @@ import { notApplicable } from '../plan.js';
 import { expandVariant } from '../spec/load.js';
 import type { CompareExpectation, Expectation, Experiment, VariantConfig } from '../spec/schema.js';
 import { configuredFaults } from '../faults.js';
+import { didYouMean } from '../suggest.js';
 import { runVariant } from './variant.js';
 export { plannedSeconds } from './steps.js';
 
@@ -45,7 +46,7 @@ async function toolVersion(): Promise<string> {
 export function selectVariants(e: Experiment, requested?: readonly string[]): string[] {
   const names = requested?.length ? [...requested] : Object.keys(e.variants);
   for (const n of names) if (!e.variants[n]) {
-    throw new NotdnsError(`experiment ${e.name} has no variant "${n}".`, { kind: 'usage', hint: `Use --variant with one of: ${Object.keys(e.variants).join(', ')}.` });
+    throw new NotdnsError(`experiment ${e.name} has no variant "${n}".`, { kind: 'usage', hint: `${didYouMean(n, Object.keys(e.variants), { sentence: true })}Use --variant with one of: ${Object.keys(e.variants).join(', ')}.` });
   }
   return names;
 }

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { NotdnsError } from '../errors.js';
 import { distDir, repoRoot } from '../paths.js';
+import { didYouMean } from '../suggest.js';
 import { ExperimentSchema, type Experiment, type Step, type VariantConfig } from './schema.js';
 import { stepDef } from '../run/steps.js';
 
@@ -62,10 +63,10 @@ export function validateExperiment(raw: unknown, file: string): Experiment {
   const e = r.data;
   const variants = Object.keys(e.variants);
   for (const v of Object.keys(e.expect)) {
-    if (!variants.includes(v)) throw specError(file, `expect.${v}: there is no variant named "${v}" (variants: ${variants.join(', ')})`, `Rename the key under expect to one of: ${variants.join(', ')}.`);
+    if (!variants.includes(v)) throw specError(file, `expect.${v}: there is no variant named "${v}": ${didYouMean(v, variants)}variants: ${variants.join(', ')}`, `Rename the key under expect to one of: ${variants.join(', ')}.`);
   }
   e.compare.forEach((c, i) => c.ratio.forEach((v, j) => {
-    if (!variants.includes(v)) throw specError(file, `compare[${i}].ratio[${j}]: there is no variant named "${v}" (variants: ${variants.join(', ')})`, `Use two of: ${variants.join(', ')}, e.g. ratio: ['${variants[0]}', '${variants[1] ?? variants[0]}'].`);
+    if (!variants.includes(v)) throw specError(file, `compare[${i}].ratio[${j}]: there is no variant named "${v}": ${didYouMean(v, variants)}variants: ${variants.join(', ')}`, `Use two of: ${variants.join(', ')}, e.g. ratio: ['${variants[0]}', '${variants[1] ?? variants[0]}'].`);
   }));
   for (const v of variants) checkResources(expandVariant(e, v), file);
   const windows = new Set([...Object.values(e.expect).flat(), ...e.compare].map((x) => x.window));
@@ -105,7 +106,7 @@ function merge<T extends object>(base: T, over: Partial<T> | undefined): T {
 
 export function expandVariant(e: Experiment, name: string, opts: { fast?: boolean } = {}): VariantConfig {
   const v = e.variants[name];
-  if (!v) throw new NotdnsError(`experiment ${e.name} has no variant "${name}".`, { kind: 'usage', hint: `Use one of: ${Object.keys(e.variants).join(', ')}.` });
+  if (!v) throw new NotdnsError(`experiment ${e.name} has no variant "${name}".`, { kind: 'usage', hint: `${didYouMean(name, Object.keys(e.variants), { sentence: true })}Use one of: ${Object.keys(e.variants).join(', ')}.` });
   const cfg: VariantConfig = {
     name, description: v.description,
     topology: merge(e.topology, v.topology),
@@ -154,7 +155,7 @@ export async function loadExperiment(nameOrPath: string): Promise<{ experiment: 
     if (!found) {
       const names = (await listExperiments()).map((x) => x.name);
       throw new NotdnsError(`unknown experiment "${nameOrPath}": it is neither a built-in experiment nor a file.`, {
-        kind: 'usage', hint: `Use one of: ${names.join(', ')} (\`notdns list\`), or a path to a .yaml/.json/.ts experiment file.`,
+        kind: 'usage', hint: `${didYouMean(nameOrPath, names, { sentence: true })}Use one of: ${names.join(', ')} (\`notdns list\`), or a path to a .yaml/.json/.ts experiment file.`,
       });
     }
     file = found.file;

@@ -2,6 +2,7 @@
 // an example (see load.ts). Defaults live here so an experiment file says only what matters to it.
 import { z } from 'zod';
 import { PROBE_IDS, type ProbeId } from '../probes/catalog.js';
+import { closestName, didYouMean } from '../suggest.js';
 
 /** Probe ids, in the catalog's order: harness/probes/catalog.ts says what each one is. */
 export const PROBES = PROBE_IDS;
@@ -77,13 +78,26 @@ export const StepSchema = z.union([
   z.strictObject({ recover: seconds(3600) }),
 ], { error: 'a step is one of {steady: SECONDS}, {rollout: {batch: N}}, {observe: SECONDS}, {recover: SECONDS}' });
 
+/** The targets with a fixed meaning (see expect.ts); any other target is a node or pod name. */
+export const TARGETS = ['sum', 'max', 'flooded-nodes', 'other-nodes', 'server-pods', 'flooded-node-pods'] as const;
+const TARGET_FORMS = `a target is ${TARGETS.join(' | ')} | a node name like node2`;
+
 export const TargetSchema = z.union([
-  z.enum(['sum', 'max', 'flooded-nodes', 'other-nodes', 'server-pods', 'flooded-node-pods']),
-  z.string().regex(/^(node\d+|[a-z][\w-]*)$/, 'a target is sum | max | flooded-nodes | other-nodes | server-pods | flooded-node-pods | a node name like node2'),
-]);
+  z.enum(TARGETS),
+  z.string().regex(/^(node\d+|[a-z][\w-]*)$/, { error: (iss) => `${typeof iss.input === 'string' ? didYouMean(iss.input, TARGETS, { prefix: false }) : ''}${TARGET_FORMS}` }),
+]).superRefine((t, ctx) => {
+  // a name that is one typo away from a fixed target (flooded-node) would match no series: refuse it
+  if (typeof t !== 'string' || (TARGETS as readonly string[]).includes(t) || /^node\d+$/.test(t)) return;
+  const near = closestName(t, TARGETS, { prefix: false });
+  if (near) ctx.addIssue({ code: 'custom', message: `unknown target "${t}": did you mean \`${near}\`? ${TARGET_FORMS} (or a pod name)` });
+});
 
 export const ExpectationSchema = z.strictObject({
-  probe: z.enum(PROBES, { error: `unknown probe; known probes: ${PROBES.join(', ')}` }),
+  probe: z.enum(PROBES, {
+    error: (iss) => typeof iss.input === 'string'
+      ? `unknown probe "${iss.input}": ${didYouMean(iss.input, PROBES)}known probes: ${PROBES.join(', ')}`
+      : `unknown probe; known probes: ${PROBES.join(', ')}`,
+  }),
   target: TargetSchema.default('sum'),
   stat: z.enum(STATS, { error: `unknown stat; one of ${STATS.join(', ')}` }),
   window: z.enum(WINDOWS, { error: `unknown window; one of ${WINDOWS.join(', ')}` }).default('all'),

@@ -192,9 +192,13 @@ export function makeResults(opts: GenOptions = {}): Results {
     const dnsErrors = stat(v, 'dns.errors', 'total', CLIENT_NODE);
     const ct = stat(v, 'ct.count', 'max');
     const p99 = stat(v, 'grpc.latencyP99', 'max');
+    // the keys run/summary.ts summarize() writes
+    const total = (probe: string) => stat(v, probe, 'total') ?? 0;
     v.summary = {
-      peakSynPerSecond: Math.round(synPeak ?? 0), allowanceExceededTotal: exceeded ?? 0, dnsErrorsTotal: dnsErrors ?? 0,
-      minAllowanceAvailable: stat(v, 'ena.allowanceAvailable', 'min', CLIENT_NODE) ?? 0,
+      synToOldPodIpsTotal: total('syn.toOldPodIps'), synToOldPodIpsPeakPerSecond: Math.round(synPeak ?? 0),
+      allowanceExceededFlooded: exceeded ?? 0, allowanceExceededAll: total('ena.allowanceExceeded'),
+      martianDrops: total('martian.drops'), dnsErrors: total('dns.errors'), dnsLookups: total('dns.lookups'),
+      dnsCheckFailed: 0, grpcErrors: total('grpc.errors'), grpcCalls: total('grpc.calls'), connectAttempts: 0, estabFailed: 0, samplesSkipped: 0,
     };
     if (v.name === 'baseline') {
       ex.push(judge(v.name, 'peak SYN/s to old pod IPs >= 1000 (the flood happens)', 'syn.toOldPodIps', 'peakRate', '>=', 1000, synPeak));
