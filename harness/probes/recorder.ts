@@ -7,6 +7,7 @@ import type { ProbeId } from '../spec/schema.js';
 import { metricQuantile, metricSum, type WorkloadMetrics } from '../../workloads/common/metrics-types.js';
 import { parseConntrackCount, parseNetstat } from './procnet.js';
 import { log } from '../log.js';
+import { NotdnsError } from '../errors.js';
 import { digOn } from './dig.js';
 import { liveHeadline, probeDef } from './catalog.js';
 
@@ -33,7 +34,19 @@ export interface RecorderOptions {
   dnsCheckIntervalMs?: number;
   /** Called after every sample with headline numbers (live progress). */
   onSample?(headline: Record<string, number>): void;
+  /** A node's reader failed this many samples in a row (default 5): the harness is broken, not the measurement. */
+  maxFailedReads?: number;
+  /** Called once when a reader has failed maxFailedReads times in a row (the run stops as a harness error). */
+  onBroken?(err: NotdnsError): void;
 }
+
+/** What each node reader feeds, for the error that names the probe. */
+const READERS = {
+  netstat: { file: '/proc/net/netstat', probes: ['martian.drops'] },
+  conntrack: { file: '/proc/net/stat/nf_conntrack', probes: ['ct.count'] },
+  ena: { file: 'the ENA simulator maps (bpftool)', probes: ['ena.*', 'syn.*'] },
+} as const;
+type Reader = keyof typeof READERS;
 
 type Key = `${string}|${string}`;
 
@@ -50,6 +63,9 @@ export class Recorder {
   private readonly estab = new Map<string, { ok: number; failed: number }>();
   private lastSynsByDst: Record<string, number> = {};
   private dnsTimer?: NodeJS.Timeout;
+  /** Consecutive failed reads per reader and node, with the last error. */
+  private readonly failures = new Map<string, { count: number; err: unknown }>();
+  private brokenReported = false;
   private checkSeq = 0;
 
   constructor(private readonly cluster: Cluster, private readonly opts: RecorderOptions = {}) {}
@@ -113,16 +129,40 @@ export class Recorder {
     s.points.push([t, v]);
   }
 
+  /** One read of a node: a failure is a gap in the series; `maxFailedReads` in a row is a broken harness. */
+  private async read<T>(reader: Reader, n: ClusterNode, fn: () => Promise<T>): Promise<T | undefined> {
+    const key = `${reader}|${n.name}`;
+    try {
+      const v = await fn();
+      this.failures.delete(key);
+      return v;
+    } catch (err) {
+      const f = { count: (this.failures.get(key)?.count ?? 0) + 1, err };
+      this.failures.set(key, f);
+      log.debug({ err, reader, node: n.name, inARow: f.count }, 'probe read failed');
+      const max = this.opts.maxFailedReads ?? 5;
+      if (f.count >= max && !this.brokenReported) {
+        this.brokenReported = true;
+        const r = READERS[reader];
+        this.opts.onBroken?.(new NotdnsError(`the ${r.probes.join(', ')} probe could not be read on node ${n.name} for ${f.count} samples in a row `
+          + `(${r.file}): ${firstLine(err)}. This is a broken harness, not a measurement: the run stopped, and no expectation was evaluated on the missing data.`, {
+          kind: 'harness', command: (err as { command?: string }).command, cause: err,
+          hint: 'The error above is the reader\'s own; notdns.log has every failed read. Isolated failed reads are only gaps in the series.',
+        }));
+      }
+      return undefined;
+    }
+  }
+
   private async sample(): Promise<void> {
     const t = this.now();
     const nodes = this.cluster.nodes;
     const [nodeData, podData] = await Promise.all([
       Promise.all(nodes.map(async (n) => ({
         n,
-        netstat: await n.readProcNet('netstat').then(parseNetstat).catch(() => undefined),
-        snmp: await n.readProcNet('snmp').then(parseNetstat).catch(() => undefined),
-        ct: await n.readProcNet('stat/nf_conntrack').then(parseConntrackCount).catch(() => undefined),
-        ena: this.opts.ena ? await this.opts.ena(n).catch((e) => { log.debug({ err: e }, 'ena read'); return undefined; }) : undefined,
+        netstat: await this.read('netstat', n, () => n.readProcNet('netstat').then(parseNetstat)),
+        ct: await this.read('conntrack', n, () => n.readProcNet('stat/nf_conntrack').then(parseConntrackCount)),
+        ena: this.opts.ena ? await this.read('ena', n, () => this.opts.ena!(n)) : undefined,
       }))),
       Promise.all(this.cluster.pods().map(async (p) => ({ p, m: await p.metrics().catch(() => undefined), snmp: await podSnmp(p) }))),
     ]);
@@ -151,7 +191,8 @@ export class Recorder {
       const es = this.estab.get(name);
       if (es) { this.put('estab.ok', name, t, es.ok); this.put('estab.failed', name, t, es.failed); }
     }
-    if (this.opts.ena) {
+    // a node whose ENA read failed this time would make the sum over nodes drop (a false counter reset): a gap instead
+    if (this.opts.ena && nodeData.every((d) => d.ena)) {
       this.lastSynsByDst = synsAll;
       let old = 0;
       for (const [ip, base] of this.oldIps) old += Math.max(0, (synsAll[ip] ?? base) - base);
@@ -200,4 +241,8 @@ export class Recorder {
 async function podSnmp(p: PodHandle): Promise<Record<string, number> | undefined> {
   if (!p.readProcNet) return undefined;
   return p.readProcNet('snmp').then(parseNetstat).catch(() => undefined);
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 }

@@ -144,6 +144,8 @@ async function probes(v: VariantRun): Promise<void> {
   const rec = v.recorder = new Recorder(cluster, {
     ena: v.ena!.read, checkNodes: [...dnsChecked],
     onSample: (h) => o.progress.update(Object.fromEntries(Object.entries(h).map(([k, x]) => [k, Math.round(x)]))),
+    // a reader that keeps failing is a broken harness (exit 3), never zeros or a verdict on missing data
+    onBroken: (err) => { err.phase = v.phase; v.broken.abort(err); },
   });
   // the established-connection probe: an agent in the node's namespace keeps one TCP connection to the echo service
   const agents = cluster.echo ? dnsChecked.flatMap((n) => (n.netns ? [spawnLong('node', [join(distDir, 'harness', 'probes', 'estab-agent.js'),

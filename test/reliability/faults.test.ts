@@ -7,6 +7,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../harness/exec.js';
 import { listNamespaces } from '../../harness/providers/lab/lab.js';
+import { stateRoot } from '../../harness/paths.js';
 import {
   assertNoStack, describeLeftovers, isClean, leftovers, readResults, startCli, tempDir, tinySpec, writeSpec,
 } from './helpers.js';
@@ -71,6 +72,28 @@ describe('reliability: workload killed mid-run, output folder full @root', funct
       assert.ok(isClean(left), describeLeftovers(left));
     });
   }
+
+  it('the ENA reader broken on purpose (its bpffs unmounted mid-run): after 5 failed reads in a row, harness error naming the probe and the node, exit 3, nothing left', async () => {
+    const slow = await writeSpec(dir, 'slow.yaml', tinySpec('reliability-ena-broken').replace('[{ steady: 2 }', '[{ steady: 20 }'));
+    const out = join(dir, 'ena-broken');
+    const r = startCli(['run', slow, '--out', out]);
+    await r.waitForLine(/✔ .*deploy workloads/);
+    const id = r.ids()[0]!;
+    const bpffs = join(stateRoot, id, 'bpffs');
+    await run('umount', ['-l', bpffs]); // every pin is gone at once: bpftool cannot open the maps any more
+    const e = await r.exited;
+    assert.equal(e.code, 3, r.stderr);
+    const res = await readResults(out);
+    assert.equal(res.error?.kind, 'harness');
+    assert.equal(res.error?.phase, 'steady');
+    assert.match(res.error!.message, /^the ena\.\*, syn\.\* probe could not be read on node node\d for 5 samples in a row \(the ENA simulator maps \(bpftool\)\): reading\/writing the ENA simulator maps on node\d failed: .*No such file/);
+    assert.match(res.error!.message, /broken harness, not a measurement/);
+    assert.equal((res.verdict as { expectations?: unknown[] }).expectations?.length, 0, 'no expectation evaluated on the missing data');
+    assert.match(r.stderr, /notdns: error \(phase: steady\)\nthe ena\.\*, syn\.\* probe could not be read on node node\d/);
+    assertNoStack(r.stderr);
+    const left = await leftovers(r.ids(), r.tag);
+    assert.ok(isClean(left), describeLeftovers(left));
+  });
 
   it('output folder on a full disk (64 KiB tmpfs): harness error naming the folder and the fix, exit 3, cleanup completes', async () => {
     full = join(dir, 'full');
