@@ -2,13 +2,13 @@
 // notdns — reproduce "It wasn't DNS" (gRPC reconnect SYN floods → rp_filter martians → ENA conntrack allowance
 // → node-local DNS errors) and prove fixes. See README.md.
 import { Command, Option } from 'commander';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { configureLog, log } from './log.js';
 import { formatError, NotdnsError } from './errors.js';
 import { expandVariant, listExperiments, loadExperiment } from './spec/load.js';
 import { runExperiment, selectVariants } from './run/index.js';
-import { doctorChecks, DOCTOR_OK, installCommand, LAB_PACKAGES, renderChecks } from './doctor.js';
+import { doctorChecks, DOCTOR_OK, renderChecks } from './doctor.js';
 import { LabProvider } from './providers/lab/lab.js';
 import type { ProviderName } from './providers/types.js';
 import { createProvider, PROVIDER_NAMES, requireRoot } from './providers/index.js';
@@ -17,7 +17,7 @@ import { ProgressView } from './report/progress.js';
 import { renderVerdict } from './report/terminal.js';
 import { writeReports, loadResults } from './report/index.js';
 import { compareResults, compareExitCode, renderComparison } from './report/compare.js';
-import { resultsJsonSchema } from './results.js';
+import { resultsJsonSchema, type Results } from './results.js';
 import { newRunId } from './names.js';
 import { stateRoot } from './paths.js';
 import { installSignalHandlers } from './signals.js';
@@ -104,7 +104,7 @@ program.command('run')
     for (const x of plan.expectations.filter((e) => e.na)) progress.log(`[${x.variant}] ${x.label}: ${x.na}`);
     const ctl = installSignalHandlers(progress, provider);
     try {
-      let results;
+      let results: Results;
       try {
         results = await runExperiment({ experiment, file, provider, variants, fast: o.fast, outDir, progress, signal: ctl.signal });
       } catch (e) {

@@ -38,18 +38,15 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   const line = commandLine(c, a);
   const t0 = performance.now();
   log.debug({ cmd: line }, 'exec');
-  let r;
-  try {
-    r = await execa(c, a, {
-      reject: false, timeout: opts.timeoutMs ?? 30_000, cancelSignal: opts.signal, input: opts.input,
-      env: opts.env, cwd: opts.cwd, stripFinalNewline: true, stdin: opts.input === undefined ? 'ignore' : 'pipe',
-    });
-  } catch (e) {
+  const r = await execa(c, a, {
+    reject: false, timeout: opts.timeoutMs ?? 30_000, cancelSignal: opts.signal, input: opts.input,
+    env: opts.env, cwd: opts.cwd, stripFinalNewline: true, stdin: opts.input === undefined ? 'ignore' : 'pipe',
+  }).catch((e: unknown) => {
     throw new NotdnsError(`could not start ${c}: ${(e as Error).message}`, {
       kind: 'environment', command: line, cause: e,
       hint: `Install the missing tool (\`notdns doctor\` prints the apt-get command) and try again.`,
     });
-  }
+  });
   const res: RunResult = {
     command: line, exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''),
     failed: r.failed, durationMs: performance.now() - t0,

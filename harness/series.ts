@@ -175,7 +175,7 @@ export function sumSeries(list: Series[]): Series | undefined {
     }
     const ts = [...byT.keys()].sort((a, b) => a - b);
     let acc = 0;
-    return { ...first, target: 'sum', points: ts.map((t) => [t, (acc += byT.get(t)!)] as [number, number]) };
+    return { ...first, target: 'sum', points: ts.map((t) => { acc += byT.get(t)!; return [t, acc] as [number, number]; }) };
   }
   for (const s of list) for (const [t, v] of cleanPoints(s.points)) byT.set(t, (byT.get(t) ?? 0) + v);
   const ts = [...byT.keys()].sort((a, b) => a - b);

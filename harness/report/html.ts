@@ -435,7 +435,7 @@ export function renderHtml(results: Results, opts: HtmlOptions = {}): string {
   for (const r of ROWS) {
     const out = renderRow(results, r, L, colors, 210);
     if (!out) continue;
-    out.used.forEach((s) => consumed.add(s));
+    for (const s of out.used) consumed.add(s);
     if (out.html) rows.push(out.html);
   }
   const more = otherRows(results, consumed).map((r) => renderRow(results, r, L, colors, 170)?.html ?? '').filter(Boolean);

@@ -88,7 +88,7 @@ export class ProgressView {
   /** Replace the counters shown (numbers are formatted compactly: 12.3k). */
   update(counters: Counters): void {
     this.counters = { ...counters };
-    if (this.mode === 'live') return this.refresh();
+    if (this.mode === 'live') { this.refresh(); return; }
     if (this.mode === 'plain' && this.phase !== null && this.heartbeatMs > 0 && this.now() - this.lastBeat >= this.heartbeatMs) {
       this.lastBeat = this.now();
       this.write(`… ${this.line()}`);

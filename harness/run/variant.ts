@@ -102,7 +102,8 @@ function throwFault(point: FaultPoint): void {
 async function up(v: VariantRun): Promise<void> {
   const { cfg, o } = v;
   o.progress.start(`${cfg.name}: bring up ${o.provider.name} (${cfg.topology.nodes} nodes)`);
-  const cluster = v.cluster = await o.provider.up({ ...cfg.topology }, v.vid, { stateDir: v.stateDir, signal: o.signal, onProgress: (l) => o.progress.log(`  ${l}`), logDir: v.logDir });
+  const cluster = await o.provider.up({ ...cfg.topology }, v.vid, { stateDir: v.stateDir, signal: o.signal, onProgress: (l) => o.progress.log(`  ${l}`), logDir: v.logDir });
+  v.cluster = cluster;
   v.stack.push('cluster', () => cluster.destroy());
   cluster.onUnexpectedExit((pod, how, logFile) => {
     log.info({ pod: pod.name, how, phase: v.phase }, 'workload died');
@@ -118,7 +119,8 @@ async function up(v: VariantRun): Promise<void> {
 
 async function ena(v: VariantRun): Promise<void> {
   const cluster = v.cluster!, cfg = v.cfg;
-  const e = v.ena = await installEna(cluster, cfg, v.stateDir);
+  const e = await installEna(cluster, cfg, v.stateDir);
+  v.ena = e;
   v.stack.push('ena', () => e.remove());
   throwFault('ena');
   v.o.progress.log(`  ENA simulator on ${cluster.nodes.length} nodes: ${cfg.ena.enabled ? `allowance ${cfg.ena.conntrackAllowance} flows, unreplied idle ${cfg.ena.timeouts.unrepliedSeconds}s` : 'counting only'}`);
@@ -141,12 +143,13 @@ async function deploy(v: VariantRun): Promise<void> {
 async function probes(v: VariantRun): Promise<void> {
   const { cfg, o } = v, cluster = v.cluster!;
   const dnsChecked = cfg.topology.nodeLocalDns ? v.serverNodes : [];
-  const rec = v.recorder = new Recorder(cluster, {
+  const rec = new Recorder(cluster, {
     ena: v.ena!.read, checkNodes: [...dnsChecked],
     onSample: (h) => o.progress.update(Object.fromEntries(Object.entries(h).map(([k, x]) => [k, Math.round(x)]))),
     // a reader that keeps failing is a broken harness (exit 3), never zeros or a verdict on missing data
     onBroken: (err) => { err.phase = v.phase; v.broken.abort(err); },
   });
+  v.recorder = rec;
   // the established-connection probe: an agent in the node's namespace keeps one TCP connection to the echo service
   const agents = cluster.echo ? dnsChecked.flatMap((n) => (n.netns ? [spawnLong('node', [join(distDir, 'harness', 'probes', 'estab-agent.js'),
     cluster.echo!.host, String(cluster.echo!.port), String(v.maxSeconds)], {

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { NotdnsError } from '../errors.js';
 import { distDir, repoRoot } from '../paths.js';
 import { didYouMean } from '../suggest.js';
@@ -65,9 +65,9 @@ export function validateExperiment(raw: unknown, file: string): Experiment {
   for (const v of Object.keys(e.expect)) {
     if (!variants.includes(v)) throw specError(file, `expect.${v}: there is no variant named "${v}": ${didYouMean(v, variants)}variants: ${variants.join(', ')}`, `Rename the key under expect to one of: ${variants.join(', ')}.`);
   }
-  e.compare.forEach((c, i) => c.ratio.forEach((v, j) => {
+  for (const [i, c] of e.compare.entries()) for (const [j, v] of c.ratio.entries()) {
     if (!variants.includes(v)) throw specError(file, `compare[${i}].ratio[${j}]: there is no variant named "${v}": ${didYouMean(v, variants)}variants: ${variants.join(', ')}`, `Use two of: ${variants.join(', ')}, e.g. ratio: ['${variants[0]}', '${variants[1] ?? variants[0]}'].`);
-  }));
+  }
   for (const v of variants) checkResources(expandVariant(e, v), file);
   const windows = new Set([...Object.values(e.expect).flat(), ...e.compare].map((x) => x.window));
   if (!e.steps.some((s) => 'rollout' in s) && (windows.has('rollout') || windows.has('after-rollout'))) {

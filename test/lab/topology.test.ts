@@ -1,6 +1,6 @@
 // The lab's topology does what the talk's chapter 3 says a Cilium ENI-mode node does.
 import assert from 'node:assert/strict';
-import { LabProvider, LabCluster, listNamespaces } from '../../harness/providers/lab/lab.js';
+import { LabProvider, type LabCluster, listNamespaces } from '../../harness/providers/lab/lab.js';
 import { run, spawnLong, stopProcess } from '../../harness/exec.js';
 import { newRunId } from '../../harness/names.js';
 import { parseNetstat } from '../../harness/probes/procnet.js';

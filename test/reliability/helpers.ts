@@ -221,8 +221,8 @@ export async function traceOf(logFile: string): Promise<{ setup: Record<string, 
     let j: { setup?: string; teardown?: string; scope?: string };
     try { j = JSON.parse(line); } catch { continue; }
     if (!j.scope) continue;
-    if (j.setup) (setup[j.scope] ??= []).push(j.setup);
-    if (j.teardown) (teardown[j.scope] ??= []).push(j.teardown);
+    if (j.setup) { setup[j.scope] ??= []; setup[j.scope]!.push(j.setup); }
+    if (j.teardown) { teardown[j.scope] ??= []; teardown[j.scope]!.push(j.teardown); }
   }
   return { setup, teardown };
 }

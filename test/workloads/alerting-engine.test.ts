@@ -2,7 +2,7 @@
 // a black hole, backend changes with a DNS propagation delay and the --allow-cidr safety net.
 import assert from 'node:assert/strict';
 import { sleep } from '../../harness/wait.js';
-import { AdminRequestError, postControl } from '../../workloads/common/admin-client.js';
+import { type AdminRequestError, postControl } from '../../workloads/common/admin-client.js';
 import { metricSum } from '../../workloads/common/metrics-types.js';
 import { Lab, waitMetric, WORKLOADS } from './lab.js';
 

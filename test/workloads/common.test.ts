@@ -7,7 +7,7 @@ import { Counter, Registry } from 'prom-client';
 import { run } from '../../harness/exec.js';
 import { AdminServer, HttpError } from '../../workloads/common/admin.js';
 import { parseAdminAddress } from '../../workloads/common/admin-address.js';
-import { adminRequest, fetchMetrics, postControl, AdminRequestError } from '../../workloads/common/admin-client.js';
+import { adminRequest, fetchMetrics, postControl, type AdminRequestError } from '../../workloads/common/admin-client.js';
 import { metricSum } from '../../workloads/common/metrics-types.js';
 import { inCidrs, parseBackend, parseBackendList, parseCidr } from '../../workloads/common/net-addr.js';
 import { loadProtos } from '../../workloads/common/proto.js';

@@ -101,7 +101,7 @@ export async function waitMetric(w: Workload, what: string, name: string, pred: 
   opts: { labels?: Record<string, string>; timeoutMs?: number } = {}): Promise<number> {
   let last = NaN;
   try {
-    await waitFor(what, async () => pred((last = await w.sum(name, opts.labels))), { timeoutMs: opts.timeoutMs ?? 5000, intervalMs: 50 });
+    await waitFor(what, async () => { last = await w.sum(name, opts.labels); return pred(last); }, { timeoutMs: opts.timeoutMs ?? 5000, intervalMs: 50 });
   } catch (e) {
     throw new Error(`${(e as Error).message}; last ${name}${JSON.stringify(opts.labels ?? {})} = ${last}`);
   }

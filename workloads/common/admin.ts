@@ -104,7 +104,7 @@ export class AdminServer {
 }
 
 function removeStaleSocket(path: string): void {
-  let st;
+  let st: ReturnType<typeof lstatSync>;
   try { st = lstatSync(path); } catch { return; }
   if (!st.isSocket()) throw new Error(`--admin: ${path} exists and is not a socket; refusing to remove it`);
   unlinkSync(path);

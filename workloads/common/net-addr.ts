@@ -47,5 +47,5 @@ export function parseBackendList(s: string): Backend[] {
 
 export function dedupe(bs: Backend[]): Backend[] {
   const seen = new Set<string>();
-  return bs.filter((b) => (seen.has(b.key) ? false : (seen.add(b.key), true)));
+  return bs.filter((b) => { if (seen.has(b.key)) return false; seen.add(b.key); return true; });
 }

@@ -1,7 +1,7 @@
 // Loads workloads/proto/*.proto at run time with @grpc/proto-loader. The .proto files are not copied by tsc, so
 // they are looked up next to this module (source layout) and from dist/workloads/common/ back to the source tree.
 // NOTDNS_PROTO_DIR overrides both (for images that ship the protos elsewhere).
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

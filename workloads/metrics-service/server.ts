@@ -103,7 +103,7 @@ export class MetricsServer {
     const answer = () => {
       if (finish('OK')) cb(null, { result: `ok ${call.request.query}`, server_id: this.opts.id });
     };
-    if (delay <= 0) return answer();
+    if (delay <= 0) { answer(); return; }
     const t = setTimeout(answer, delay);
     call.on('cancelled', () => {
       clearTimeout(t);

@@ -9,7 +9,7 @@ import { sleep } from '../../wait.js';
 import type { WorkloadMetrics } from '../../../workloads/common/metrics-types.js';
 import type { AppName, Capabilities, Cluster, ClusterNode, PodHandle, ProviderName, RolloutEvents, RolloutOptions, UnexpectedExit, WorkloadDeployment } from '../types.js';
 import type { KubeClient } from './client.js';
-import { ADMIN_PORT, renderWorkload, rolloutPatch } from './manifests.js';
+import { renderWorkload, rolloutPatch } from './manifests.js';
 import { podView, RolloutTracker, type PodView } from './rollout.js';
 
 /** How the harness talks HTTP to a pod's admin port. */

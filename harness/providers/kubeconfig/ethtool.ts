@@ -7,7 +7,7 @@
 export function parseEthtoolStats(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
-    const m = /^\s*([A-Za-z0-9_.\[\]-]+):\s*(-?\d+)\s*$/.exec(line);
+    const m = /^\s*([A-Za-z0-9_.[\]-]+):\s*(-?\d+)\s*$/.exec(line);
     if (m) out[m[1]!] = Number(m[2]);
   }
   return out;

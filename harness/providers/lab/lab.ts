@@ -290,7 +290,7 @@ export class LabCluster implements Cluster {
         const group = old.slice(b, b + opts.batch);
         // maxSurge=batch, maxUnavailable=0: new pods first (same node, new IP), then the old ones stop
         const fresh = await Promise.all(group.map((p) => this.startPod(app, p.node, p.args, p.runtimeArgs, opts.signal)));
-        fresh.forEach((p) => events?.onPodReady?.(p));
+        for (const p of fresh) events?.onPodReady?.(p);
         stops.push(...group.map((p) => this.stopPod(p, opts.gracefulStopSeconds, events)));
         opts.signal?.throwIfAborted();
       }
