@@ -93,14 +93,17 @@ export const DOCTOR_OK: Record<ProviderName, string> = {
 };
 
 /** The checks of one provider, and only those: kind does not need root or the lab's packages. */
-export async function doctorChecks(provider: ProviderName, opts: { context?: string; kindDeps?: DoctorDeps } = {}): Promise<Check[]> {
-  if (provider === 'lab') return labChecks();
-  if (provider === 'kind') {
-    const m = await import('./providers/kind/doctor.js');
-    return m.kindDoctor(opts.kindDeps);
-  }
-  return kubeconfigChecks({ context: opts.context });
+export async function doctorChecks(provider: ProviderName, opts: DoctorOptions = {}): Promise<Check[]> {
+  return DOCTORS[provider](opts);
 }
+
+interface DoctorOptions { context?: string; kindDeps?: DoctorDeps }
+
+const DOCTORS: Record<ProviderName, (o: DoctorOptions) => Promise<Check[]>> = {
+  lab: () => labChecks(),
+  kind: async (o) => (await import('./providers/kind/doctor.js')).kindDoctor(o.kindDeps),
+  kubeconfig: (o) => kubeconfigChecks({ context: o.context }),
+};
 
 /**
  * --provider kubeconfig: a kubeconfig to read, a context notdns agrees to touch, an API server that answers
