@@ -1,0 +1,74 @@
+// `notdns plan` and n/a expectations: what applies on which provider, and how an n/a expectation shows everywhere
+// (never evaluated, never counted in the verdict, skipped in JUnit).
+import assert from 'node:assert/strict';
+import { assertSomethingApplies, notApplicable, planOf, renderPlan } from '../../harness/plan.js';
+import { loadExperiment } from '../../harness/spec/load.js';
+import { ExperimentSchema } from '../../harness/spec/schema.js';
+import { renderJunit } from '../../harness/report/junit.js';
+import { renderVerdict, verdictLine } from '../../harness/report/terminal.js';
+import { clone, makeResults } from '../report/helpers.js';
+
+describe('plan: which expectations apply on which provider', () => {
+  it('the flagship on the lab: all 19 apply', async () => {
+    const { experiment } = await loadExperiment('rollout-syn-flood');
+    const p = planOf(experiment, 'lab');
+    assert.equal(p.expectations.length, 19);
+    assert.deepEqual(p.expectations.filter((x) => x.na), []);
+    assert.match(renderPlan(p), /expectations: 19 apply\n/);
+  });
+
+  it('the flagship on kind: martians, dig, estab and pod ICMP are n/a with the reason; SYNs, the allowance and DNS errors apply', async () => {
+    const { experiment } = await loadExperiment('rollout-syn-flood');
+    const p = planOf(experiment, 'kind');
+    const na = p.expectations.filter((x) => x.na);
+    assert.ok(na.length > 0 && na.length < p.expectations.length);
+    for (const x of na) assert.match(x.na!, /^n\/a on kind: \S/);
+    const byLabel = (re: RegExp) => p.expectations.filter((x) => re.test(x.label));
+    for (const x of byLabel(/martian/)) assert.match(x.na ?? '', /rp_filter=0/, x.label);
+    for (const x of byLabel(/dig \+tcp/)) assert.match(x.na ?? '', /dig/, x.label);
+    for (const x of byLabel(/established-connection/)) assert.ok(x.na, x.label);
+    for (const x of byLabel(/ICMP/)) assert.ok(x.na, x.label);
+    for (const x of byLabel(/SYNs to old pod IPs|conntrack_allowance_exceeded|DNS errors/)) assert.equal(x.na, undefined, x.label);
+    assert.match(renderPlan(p), new RegExp(`${p.expectations.length - na.length} apply, ${na.length} n/a on kind`));
+  });
+
+  it('an expectation limited to other providers is n/a, with the providers named', () => {
+    assert.equal(notApplicable({ probe: 'dns.errors', providers: ['kind'] }, 'kind'), undefined);
+    assert.match(notApplicable({ probe: 'dns.errors', providers: ['kind'] }, 'lab')!, /^n\/a on lab: the experiment applies it on kind only$/);
+    assert.equal(notApplicable({ probe: 'martian.drops' }, 'lab'), undefined);
+  });
+
+  it('an experiment with nothing that applies on a provider is refused before anything is created', () => {
+    const e = ExperimentSchema.parse({
+      name: 'only-martians', description: 'd', steps: [{ steady: 1 }], variants: { a: {} },
+      expect: { a: [{ probe: 'martian.drops', stat: 'total', op: '>=', value: 1 }] },
+    });
+    assert.doesNotThrow(() => assertSomethingApplies(planOf(e, 'lab')));
+    assert.throws(() => assertSomethingApplies(planOf(e, 'kind')), (err: any) => err.kind === 'usage' && /none of the 1 expectations of only-martians applies on --provider kind/.test(err.message) && /notdns plan only-martians --provider kind/.test(err.hint));
+  });
+});
+
+describe('plan: an n/a expectation in the verdict, JUnit and the closing line', () => {
+  function withNa() {
+    const r = clone(makeResults());
+    const x = r.verdict.expectations[0]!;
+    Object.assign(x, { pass: false, measured: null, na: 'n/a on kind: Cilium sets rp_filter=0' });
+    r.provider = 'kind';
+    r.verdict.pass = r.verdict.expectations.every((e) => e.pass || e.na);
+    return { r, x };
+  }
+  it('is not a failure: the verdict line counts it apart, the table says n/a with the reason', () => {
+    const { r, x } = withNa();
+    const others = r.verdict.expectations.filter((e) => !e.na);
+    if (others.every((e) => e.pass)) assert.match(verdictLine(r), new RegExp(`all ${others.length} expectations passed \\(1 n/a on kind\\)`));
+    const text = renderVerdict(r, { color: false });
+    assert.match(text, /1 expectation n\/a \(not evaluated\):\n {2}\[[^\]]+\] .+: n\/a on kind: Cilium sets rp_filter=0/);
+    assert.doesNotMatch(text.split('\n').filter((l) => l.includes(x.label.slice(0, 40))).join('\n'), /FAIL/);
+  });
+  it('is a skipped testcase in JUnit, with the reason', () => {
+    const { r } = withNa();
+    const xml = renderJunit(r);
+    assert.match(xml, /<skipped message="n\/a on kind: Cilium sets rp_filter=0"\/>/);
+    assert.match(xml, /<testsuites [^>]*skipped="1"/);
+  });
+});
