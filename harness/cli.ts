@@ -101,7 +101,7 @@ program.command('run')
     });
     configureLog({ verbose: o.verbose, file: join(outDir, 'notdns.log') });
     const progress = new ProgressView({ quiet: o.quiet });
-    for (const x of plan.expectations.filter((e) => e.na)) progress.log(`[${x.variant}] ${x.label}: ${x.na}`);
+    for (const l of renderPlan(plan, { brief: true }).split('\n')) progress.log(l);
     const ctl = installSignalHandlers(progress, provider);
     try {
       let results: Results;

@@ -64,7 +64,8 @@ export function assertSomethingApplies(p: Plan): void {
   }
 }
 
-export function renderPlan(p: Plan): string {
+/** `brief`: the expectations that apply are only counted (the start of a run); n/a ones are always listed. */
+export function renderPlan(p: Plan, opts: { brief?: boolean } = {}): string {
   const out = [`plan: ${p.experiment} on ${p.provider}${p.fast ? ' (fast)' : ''}`];
   for (const v of p.variants) {
     out.push(`  ${v.name}: ${v.nodes} nodes (${v.serverNodes} for the Metrics Service), ${v.metricsService} Metrics Service pod(s), `
@@ -73,6 +74,6 @@ export function renderPlan(p: Plan): string {
   for (const n of p.notes) out.push(`  ${n}`);
   const na = p.expectations.filter((x) => x.na).length;
   out.push(`expectations: ${p.expectations.length - na} apply${na ? `, ${na} n/a on ${p.provider}` : ''}`);
-  for (const x of p.expectations) out.push(`  ${x.variant.padEnd(18)} ${x.na ? 'n/a    ' : 'applies'}  ${x.label}${x.na ? `\n  ${''.padEnd(18)}          ${x.na.replace(/^n\/a on [a-z]+: /, '')}` : ''}`);
+  for (const x of p.expectations) if (!opts.brief || x.na) out.push(`  ${x.variant.padEnd(18)} ${x.na ? 'n/a    ' : 'applies'}  ${x.label}${x.na ? `\n  ${''.padEnd(18)}          ${x.na.replace(/^n\/a on [a-z]+: /, '')}` : ''}`);
   return out.join('\n');
 }
