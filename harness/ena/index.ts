@@ -36,10 +36,10 @@ import { log } from '../log.js';
 import { buildDir, repoRoot } from '../paths.js';
 import type { ClusterNode } from '../providers/types.js';
 import {
-  batchAnswers, counter, parseBatch, parseFlows, parseIpCounts, sumPerCpuArray, verifierExcerpt, type BatchItem, type EnaFlow,
+  batchAnswers, counter, parseBatch, parseFlows, parseIpCounts, sumPerCpuArray, tcxLinks, verifierExcerpt, type BatchItem, type EnaFlow, type TcxLink,
 } from './parse.js';
 
-export { parseFlows, verifierExcerpt, type EnaFlow, type FlowState } from './parse.js';
+export { parseFlows, tcxLinks, verifierExcerpt, type EnaFlow, type FlowState, type TcxLink } from './parse.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Defaults
@@ -543,6 +543,17 @@ export async function listEnaFlows(target: ClusterNode | EnaHandle): Promise<Ena
   const h = live(target);
   const items = await bpftoolBatch(h, [`map dump pinned ${h.pinDir}/maps/ena_flows`]);
   return parseFlows(items[0]!.output, process.hrtime.bigint());
+}
+
+/**
+ * The tcx links of the node's kernel (`bpftool -j link show` on the node; every network namespace's). A classic tc
+ * filter such as the simulator's never sees a packet that a tcx program passed (TCX_PASS), and Cilium deletes every
+ * classic filter of a hook when it attaches there with tcx: on a node with tcx links the simulator would be blind.
+ * Only meaningful on a node that has a kernel of its own (a real node); lab and kind nodes share this host's kernel.
+ */
+export async function tcxLinksOnNode(node: ClusterNode): Promise<TcxLink[]> {
+  const r = await nodeTool(node, 'bpftool', ['-j', 'link', 'show']);
+  return tcxLinks(JSON.parse(r.stdout || '[]'));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
