@@ -121,7 +121,7 @@ async function ena(v: VariantRun): Promise<void> {
   const e = v.ena = await installEna(cluster, cfg, v.stateDir);
   v.stack.push('ena', () => e.remove());
   throwFault('ena');
-  v.o.progress.log(`  ENA simulator on ${cluster.nodes.length} nodes: ${cfg.ena.enabled ? `allowance ${cfg.ena.conntrackAllowance} flows, unreplied idle ${cfg.ena.timeouts.unrepliedSeconds}s` : 'counting only'}`);
+  v.o.progress.log(`  ${e.describe}`);
   v.signal.throwIfAborted();
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { run } from '../../harness/exec.js';
 import { stateRoot } from '../../harness/paths.js';
 import {
-  attachEna, detachEna, enaBpffsDir, enaPinDir, ENA_TC_HANDLE, ENA_TC_PREF, ensureBpffs, readEnaStats, releaseBpffs, sweepEna,
+  attachEna, detachEna, enaBpffsDir, enaPinDir, ENA_TC_HANDLE, ENA_TC_PREF, ensureBpffs, readEnaStats, releaseBpffs, sweepEna, tcxLinksOnNode,
   type AttachOptions, type EnaHandle, type EnaStats,
 } from '../../harness/ena/index.js';
 import { EnaLab, IP, hpingSyn } from './lab.js';
@@ -154,10 +154,15 @@ describe('ENA simulator ordering with a Cilium-like program on the same hook @ro
     assert.equal(c.like.in, 50, 'TCX_DROP: the next tcx program never saw the dropped SYNs');
     assert.equal(c.like.out, 50);
     assert.equal(c.replies, 50);
-    // what this machine's bpftool makes of such links (7.1 predates tcx: a bare type number, no device)
-    const links = JSON.parse((await run('bpftool', ['-j', 'link', 'show'])).stdout || '[]') as { type?: unknown }[];
+    // what this machine's bpftool makes of such links (7.1 predates tcx: a bare type number, no device), and that the
+    // guard of --ena-simulator on real nodes (tcxLinksOnNode) finds them
+    const ids = await Promise.all(['like-ingress', 'like-egress', 'ena-ingress', 'ena-egress'].map(async (x) =>
+      (JSON.parse((await run('bpftool', ['-j', 'link', 'show', 'pinned', `${bpffs}/tcx-${x}`])).stdout) as { id: number; type: unknown }).id));
+    const found = await tcxLinksOnNode(lab.node);
+    assert.deepEqual(ids.filter((id) => found.some((l) => l.id === id)), ids, 'tcxLinksOnNode lists the four tcx links');
     const version = (await run('bpftool', ['version'])).stdout.split('\n')[0];
-    console.log(`      ${version}: the tcx links are listed with type ${JSON.stringify([...new Set(links.map((l) => l.type).filter((t) => t === 'tcx' || String(t) === '11'))])}`);
+    const raw = JSON.parse((await run('bpftool', ['-j', 'link', 'show', 'pinned', `${bpffs}/tcx-ena-ingress`])).stdout) as Record<string, unknown>;
+    console.log(`      ${version} shows a tcx link as ${JSON.stringify(raw)}`);
   });
 });
 
