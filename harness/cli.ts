@@ -85,15 +85,16 @@ program.command('run')
   .option('--context <name>', 'kubeconfig context (provider kubeconfig)')
   .option('--i-know-this-is-not-a-test-cluster', 'required by --provider kubeconfig: notdns floods and rolls out workloads')
   .option('--pod-cidr <cidr>', 'the pod network of an existing cluster when its nodes do not say it (ENI IPAM): the load generator targets nothing else')
+  .addOption(new Option('--ena-simulator <mode>', 'provider kubeconfig: off = read the nodes\' real ENA counters (ethtool -S), attach nothing (default); count = also the simulator, counting only; enforce = the simulator as on kind').choices(['off', 'count', 'enforce']))
   .option('-v, --verbose', 'print every command and debug logs (they are always saved to <out>/notdns.log)')
   .option('-q, --quiet', 'print only failures and the verdict')
-  .action(async (exp: string, o: { variant?: string[]; out?: string; provider: ProviderName; fast?: boolean; verbose?: boolean; quiet?: boolean; context?: string; iKnowThisIsNotATestCluster?: boolean; podCidr?: string }) => {
+  .action(async (exp: string, o: { variant?: string[]; out?: string; provider: ProviderName; fast?: boolean; verbose?: boolean; quiet?: boolean; context?: string; iKnowThisIsNotATestCluster?: boolean; podCidr?: string; enaSimulator?: string }) => {
     const { experiment, file } = await loadExperiment(exp);
     // everything that can be refused is refused before anything is created (output folder, log, lab)
     const variants = selectVariants(experiment, o.variant);
     const plan = planOf(experiment, o.provider, { variants, fast: o.fast });
     assertSomethingApplies(plan);
-    const provider = await createProvider(o.provider, { iKnowThisIsNotATestCluster: o.iKnowThisIsNotATestCluster, context: o.context, podCidr: o.podCidr });
+    const provider = await createProvider(o.provider, { iKnowThisIsNotATestCluster: o.iKnowThisIsNotATestCluster, context: o.context, podCidr: o.podCidr, enaSimulator: o.enaSimulator });
     await provider.preflight(variants.map((v) => expandVariant(experiment, v).topology));
     const outDir = resolve(o.out ?? join('notdns-out', `${experiment.name}-${stamp()}`));
     await mkdir(outDir, { recursive: true }).catch((e: Error) => {

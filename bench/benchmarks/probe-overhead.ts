@@ -82,7 +82,7 @@ async function floodWindow(log: (l: string) => void, cluster: LabCluster, ena: E
   const tgt = await cluster.plumbPod('tgt', 'node1');
   const src = await cluster.plumbPod('hp', 'node3');
   const handles = ena.handles;
-  const syns = async () => (await ena.read(cluster.node('node1')))?.synsByDst[tgt.ip] ?? 0;
+  const syns = async () => (await ena.read(cluster.node('node1')))?.synsByDst?.[tgt.ip] ?? 0;
   const per = FLOOD_RATE / HPING_PROCS;
   const floods = Array.from({ length: HPING_PROCS }, () => hping(src.ns, tgt.ip, 50051, FLOOD_S, per));
   await sleep(1500);

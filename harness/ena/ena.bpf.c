@@ -6,12 +6,21 @@
 // uplink ("ENI") of the node. All uplinks of a node share one set of maps, so the allowance is per
 // instance, as on EC2. Loaded and read by harness/ena/index.ts; see harness/ena/README.md.
 //
+// Verdicts (the hook may be shared with a CNI's own programs, e.g. Cilium's cil_from_netdev/cil_to_netdev):
+//  - a packet the simulator lets through: ENA_PASS = TC_ACT_UNSPEC (-1). In cls_bpf direct-action mode
+//    it means "no verdict": classification continues with the next filter of the hook (ascending pref);
+//    with no further filter the packet goes on exactly as with TC_ACT_OK. On a tcx hook the same value is
+//    TCX_NEXT (run the next tcx program, then the classic tc filters). So the simulator never hides a
+//    packet from a program that runs after it: the harness attaches it FIRST (pref 1, index.ts ENA_TC_PREF).
+//  - a packet the allowance drops: ENA_DROP = TC_ACT_SHOT (TCX_DROP): nothing after it sees the packet,
+//    as nothing in the instance sees a packet the Nitro card dropped.
+//
 //  - ena_flows: the tracked flows. IPv4 TCP and UDP only (everything else passes untouched).
 //    The key is the 5-tuple in canonical order (lower ip:port first), so both directions of a
 //    connection are one entry, whatever uplink and direction they cross (also for traffic the node
 //    forwards between two of its uplinks).
 //    max_entries = ENA_ALLOWANCE (fixed at map creation, hence one object per allowance, -D at build).
-//    A packet that would open a new flow while the table is full is dropped (TC_ACT_SHOT) and
+//    A packet that would open a new flow while the table is full is dropped (ENA_DROP) and
 //    counted as conntrack_allowance_exceeded. Packets of tracked flows always pass.
 //    ENA_ALLOWANCE == 0: counting-only mode. The table has ENA_COUNT_CAPACITY entries, nothing is
 //    ever dropped (a new flow that does not fit is counted as "untracked" and passes).
@@ -51,6 +60,10 @@
 #ifndef ENA_SYN_DST_ENTRIES
 #define ENA_SYN_DST_ENTRIES 4096
 #endif
+
+/* See the header: pass on to the next filter/program, or drop. */
+#define ENA_PASS TC_ACT_UNSPEC
+#define ENA_DROP TC_ACT_SHOT
 
 #if ENA_ALLOWANCE > 0
 #define ENA_ENFORCE 1
@@ -317,7 +330,7 @@ static __always_inline int handle(struct __sk_buff *skb, const int ingress)
 {
 	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
 	if (skb->protocol != bpf_htons(ETH_P_IP))
-		return TC_ACT_OK;
+		return ENA_PASS;
 	if (data + L2_L3_L4_MAX > data_end && skb->len > (__u32)(data_end - data)) {
 		/* headers not all in the linear area (rare on veth): pull them in */
 		__u32 want = skb->len < L2_L3_L4_MAX ? skb->len : L2_L3_L4_MAX;
@@ -327,26 +340,26 @@ static __always_inline int handle(struct __sk_buff *skb, const int ingress)
 	}
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return TC_ACT_OK;
+		return ENA_PASS;
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
-		return TC_ACT_OK;
+		return ENA_PASS;
 	__u8 proto = ip->protocol;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-		return TC_ACT_OK;
+		return ENA_PASS;
 	if (ip->frag_off & bpf_htons(0x1fff))  /* non-first fragment: no ports */
-		return TC_ACT_OK;
+		return ENA_PASS;
 	__u32 ihl = ip->ihl * 4;
 	if (ihl < sizeof(*ip))
-		return TC_ACT_OK;
+		return ENA_PASS;
 	__u8 *l4 = (void *)ip + ihl;
 	if ((void *)(l4 + 4) > data_end)
-		return TC_ACT_OK;
+		return ENA_PASS;
 	__u16 sport = *(__u16 *)l4, dport = *(__u16 *)(l4 + 2);
 	__u8 flags = 0;
 	if (proto == IPPROTO_TCP) {
 		if ((void *)(l4 + 14) > data_end)
-			return TC_ACT_OK;
+			return ENA_PASS;
 		flags = l4[13];
 	}
 	__u32 saddr = ip->saddr, daddr = ip->daddr;
@@ -362,7 +375,7 @@ static __always_inline int handle(struct __sk_buff *skb, const int ingress)
 	__u32 zero = 0;
 	struct ena_gc *g = bpf_map_lookup_elem(&ena_gc, &zero);
 	if (!g)
-		return TC_ACT_OK;
+		return ENA_PASS;
 	arm_gc_timer(g);
 
 	/* canonical key: the sender is endpoint a iff (saddr, sport) < (daddr, dport) */
@@ -387,7 +400,7 @@ static __always_inline int handle(struct __sk_buff *skb, const int ingress)
 			f->turns++;
 		}
 		__sync_fetch_and_add(&f->packets, 1);
-		return TC_ACT_OK;
+		return ENA_PASS;
 	}
 
 	struct ena_flow nf = {
@@ -399,17 +412,17 @@ static __always_inline int handle(struct __sk_buff *skb, const int ingress)
 		err = bpf_map_update_elem(&ena_flows, &k, &nf, BPF_NOEXIST);
 	if (err == 0) {
 		count_new_flow(proto, flags);
-		return TC_ACT_OK;
+		return ENA_PASS;
 	}
 	if (err == -EEXIST)  /* another CPU inserted it just now */
-		return TC_ACT_OK;
+		return ENA_PASS;
 #if ENA_ENFORCE
 	stat_add(S_EXCEEDED, 1);
 	stat_add(ingress ? S_EXCEEDED_IN : S_EXCEEDED_OUT, 1);
-	return TC_ACT_SHOT;
+	return ENA_DROP;
 #else
 	stat_add(S_UNTRACKED, 1);
-	return TC_ACT_OK;
+	return ENA_PASS;
 #endif
 }
 

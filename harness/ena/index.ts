@@ -12,8 +12,11 @@
 //    mounting a bpffs by itself when PIN is not on one (we check and fail clearly instead).
 //  - Attaching: `tc filter replace dev IF ingress|egress protocol all pref P handle H bpf da
 //    object-pinned PIN/progs/NAME` (iproute2 6.1 opens the pinned program; it needs no ELF).
-//    Default pref 1 / handle 0xe4a: first on the hook, and a handle that does not replace another
-//    pref-1 cls_bpf filter (legacy Cilium uses handle 1).
+//    pref ENA_TC_PREF (1) / handle ENA_TC_HANDLE (0xe4a): the simulator runs FIRST among the classic
+//    filters of the hook, and passes what it does not drop on with TC_ACT_UNSPEC, so a CNI filter at a
+//    higher pref (Cilium with bpf.enableTCX=false, moved off pref 1) still sees every packet. Filters
+//    of the same pref run newest first (cls_bpf adds at the head of its list): do not share pref 1.
+//    tcx (Cilium's default on kernels >= 6.6) runs before every classic filter: see README.md.
 //  - bpf_timer in a tc program and bpf_for_each_map_elem inside the timer callback are accepted.
 //  - Unloading: delete the filters, then `rm` the pins: programs, maps and the armed timer are freed
 //    as soon as the last filter and pin are gone (the timer is cancelled when the map's last user
@@ -33,13 +36,24 @@ import { log } from '../log.js';
 import { buildDir, repoRoot } from '../paths.js';
 import type { ClusterNode } from '../providers/types.js';
 import {
-  batchAnswers, counter, parseBatch, parseFlows, parseIpCounts, sumPerCpuArray, verifierExcerpt, type BatchItem, type EnaFlow,
+  batchAnswers, counter, parseBatch, parseFlows, parseIpCounts, sumPerCpuArray, tcxLinks, verifierExcerpt, type BatchItem, type EnaFlow, type TcxLink,
 } from './parse.js';
 
-export { parseFlows, verifierExcerpt, type EnaFlow, type FlowState } from './parse.js';
+export { parseFlows, tcxLinks, verifierExcerpt, type EnaFlow, type FlowState, type TcxLink } from './parse.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Defaults
+
+/**
+ * tc priority ("pref") of the simulator's filters on ingress and egress of every uplink. Classic tc runs the
+ * filters of a hook in ascending pref and stops at the first verdict other than TC_ACT_UNSPEC; the simulator
+ * returns TC_ACT_UNSPEC for what it lets through, so at pref 1 it sees every packet first (like the Nitro card
+ * in front of the instance) and every filter after it (Cilium's from-netdev/to-netdev at pref >= 2) still sees
+ * every packet it did not drop. test/ena/order.test.ts checks both orders.
+ */
+export const ENA_TC_PREF = 1;
+/** tc handle of the simulator's filters: not 1, which is the handle Cilium's legacy tc filters use. */
+export const ENA_TC_HANDLE = 0xe4a;
 
 export interface EnaTimeouts {
   /** TCP flow where only one side has sent (a SYN nobody answers). */
@@ -75,7 +89,7 @@ export const ENA_DEFAULTS = {
   countingCapacity: 65_536,
   /** Entries of each SYN-per-destination LRU map (ingress, egress). */
   synDstEntries: 4096,
-  tc: { pref: 1, handle: 0xe4a },
+  tc: { pref: ENA_TC_PREF, handle: ENA_TC_HANDLE },
 } as const;
 
 /** Largest allowance accepted (the flow table is preallocated: about 100 bytes per entry). */
@@ -529,6 +543,17 @@ export async function listEnaFlows(target: ClusterNode | EnaHandle): Promise<Ena
   const h = live(target);
   const items = await bpftoolBatch(h, [`map dump pinned ${h.pinDir}/maps/ena_flows`]);
   return parseFlows(items[0]!.output, process.hrtime.bigint());
+}
+
+/**
+ * The tcx links of the node's kernel (`bpftool -j link show` on the node; every network namespace's). A classic tc
+ * filter such as the simulator's never sees a packet that a tcx program passed (TCX_PASS), and Cilium deletes every
+ * classic filter of a hook when it attaches there with tcx: on a node with tcx links the simulator would be blind.
+ * Only meaningful on a node that has a kernel of its own (a real node); lab and kind nodes share this host's kernel.
+ */
+export async function tcxLinksOnNode(node: ClusterNode): Promise<TcxLink[]> {
+  const r = await nodeTool(node, 'bpftool', ['-j', 'link', 'show']);
+  return tcxLinks(JSON.parse(r.stdout || '[]'));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

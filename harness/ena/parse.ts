@@ -173,3 +173,22 @@ export function verifierExcerpt(stderr: string, headLines = 8, tailLines = 6): V
   const tail = log.length > headLines ? log.slice(Math.max(headLines, log.length - tailLines)) : [];
   return { program, head, tail, total: log.length };
 }
+
+export interface TcxLink { id: number; progId?: number; ifindex?: number; attachType?: string }
+
+/**
+ * The tcx links in `bpftool -j link show` output: type "tcx" (bpftool >= 7.3 also names the device's ifindex and
+ * the attach type) or the bare number 11 (BPF_LINK_TYPE_TCX) that older bpftool (7.1) prints for a type it does not
+ * know, with no device.
+ */
+export function tcxLinks(output: unknown): TcxLink[] {
+  if (!Array.isArray(output)) throw new Error('bpftool link show output is not an array');
+  return (output as { id?: unknown; type?: unknown; prog_id?: unknown; ifindex?: unknown; attach_type?: unknown }[])
+    .filter((l) => l.type === 'tcx' || l.type === 11 || l.type === '11')
+    .map((l) => ({
+      id: Number(l.id),
+      ...(typeof l.prog_id === 'number' ? { progId: l.prog_id } : {}),
+      ...(typeof l.ifindex === 'number' ? { ifindex: l.ifindex } : {}),
+      ...(typeof l.attach_type === 'string' ? { attachType: l.attach_type } : {}),
+    }));
+}

@@ -40,8 +40,11 @@ const ESTAB = "the estab agent runs in the node's network namespace: the runner 
 const DIG_KIND = 'needs `dig` on the node and kindest/node has none: every check would count as failed';
 const DIG_KUBECONFIG = 'runs `dig` on the node itself (nsenter): real only if the node image has dig, which notdns neither installs nor checks';
 const NO_MARTIANS_KIND = 'Cilium sets rp_filter=0 and kind nodes have no address-less ENI: no martians can happen (always 0)';
-/** SYNs and flows are counted by the ENA simulator (harness/ena) on every node's uplinks, on every provider. */
+/** The allowance counters: the ENA simulator's on the lab and kind; the real ENA's (`ethtool -S`) on kubeconfig. */
 const ENA = ALL_PROVIDERS;
+/** SYNs and flows are counted only by the ENA simulator (harness/ena), which kubeconfig attaches only when asked. */
+const SIM_ONLY = 'counted only by the ENA simulator; on an existing cluster it is attached only with --ena-simulator count|enforce (by default the real ENA counters are read)';
+const SIM = { lab: true, kind: true, kubeconfig: SIM_ONLY } as const;
 const LAB_POD = { lab: true, kind: POD_NETNS, kubeconfig: POD_NETNS } as const;
 const LAB_ESTAB = { lab: true, kind: ESTAB, kubeconfig: ESTAB } as const;
 
@@ -53,17 +56,17 @@ const ms = { app: 'metrics-service' } as const, ae = { app: 'alerting-engine' } 
 
 // The order is the schema's (and its error message's) order of probe ids.
 const DEFS = {
-  'syn.toOldPodIps': counter('SYNs to old pod IPs', 'SYNs', 'all', ENA),
-  'syn.in': counter('SYNs received', 'SYNs', 'node', ENA),
-  'syn.out': counter('SYNs sent', 'SYNs', 'node', ENA),
+  'syn.toOldPodIps': counter('SYNs to old pod IPs', 'SYNs', 'all', SIM),
+  'syn.in': counter('SYNs received', 'SYNs', 'node', SIM),
+  'syn.out': counter('SYNs sent', 'SYNs', 'node', SIM),
   'ena.allowanceExceeded': counter('ENA conntrack_allowance_exceeded', 'packets', 'node', ENA),
   'ena.allowanceAvailable': gauge('ENA conntrack_allowance_available', 'flows', 'node', 'min', ENA),
-  'ena.trackedFlows': gauge('ENA tracked flows', 'flows', 'node', 'max', ENA),
-  'ena.newFlows': counter('ENA new flows', 'flows', 'node', ENA),
-  'ena.flowsBySyn': counter('ENA new flows starting with SYN', 'flows', 'node', ENA),
-  'ena.flowsByFin': counter('ENA new flows starting with FIN', 'flows', 'node', ENA),
-  'ena.flowsByRst': counter('ENA new flows starting with RST', 'flows', 'node', ENA),
-  'ena.flowsByNone': counter('ENA new flows starting without SYN/FIN/RST', 'flows', 'node', ENA),
+  'ena.trackedFlows': gauge('ENA tracked flows', 'flows', 'node', 'max', SIM),
+  'ena.newFlows': counter('ENA new flows', 'flows', 'node', SIM),
+  'ena.flowsBySyn': counter('ENA new flows starting with SYN', 'flows', 'node', SIM),
+  'ena.flowsByFin': counter('ENA new flows starting with FIN', 'flows', 'node', SIM),
+  'ena.flowsByRst': counter('ENA new flows starting with RST', 'flows', 'node', SIM),
+  'ena.flowsByNone': counter('ENA new flows starting without SYN/FIN/RST', 'flows', 'node', SIM),
   'ct.count': gauge('kernel conntrack entries', 'entries', 'node', 'max', ALL_PROVIDERS),
   'martian.drops': counter('martian drops (IPReversePathFilter)', 'packets', 'node', { lab: true, kind: NO_MARTIANS_KIND, kubeconfig: true }),
   // every pod's namespace; the Alerting Engine's are the ones that matter (its connects, the ICMP it gets back)

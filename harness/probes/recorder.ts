@@ -11,17 +11,22 @@ import { NotdnsError } from '../errors.js';
 import { digOn } from './dig.js';
 import { liveHeadline, probeDef } from './catalog.js';
 
-/** What the ENA simulator gives per node per read (see harness/ena). */
+/** What the ENA reader gives per node per read (harness/ena-install.ts: the simulator, harness/ena, or a real node's
+ *  `ethtool -S`). A field that is absent has no series. */
 export interface EnaSample {
   allowanceExceeded: number;
-  allowanceAvailable: number;
-  trackedFlows: number;
-  newFlows: number;
-  flowsByFlag: { syn: number; fin: number; rst: number; none: number };
+  /** Absent on a real node whose ENA driver is older than 2.8.1 (no conntrack_allowance_available). */
+  allowanceAvailable?: number;
+  /** trackedFlows .. synsByDstEgress: only the simulator counts them (absent when only real counters are read). */
+  trackedFlows?: number;
+  newFlows?: number;
+  flowsByFlag?: { syn: number; fin: number; rst: number; none: number };
   /** Pure SYNs received per destination IP (ingress of the node's uplinks), cumulative. */
-  synsByDst: Record<string, number>;
+  synsByDst?: Record<string, number>;
   /** Pure SYNs sent per destination IP (egress of the node's uplinks), cumulative. */
   synsByDstEgress?: Record<string, number>;
+  /** A real node: its other ENA allowance counters (ethtool -S, summed over its ENA interfaces), kept; no series yet. */
+  otherAllowances?: { bwInExceeded?: number; bwOutExceeded?: number; ppsExceeded?: number; linklocalExceeded?: number };
 }
 export type EnaReader = (node: ClusterNode) => Promise<EnaSample | undefined>;
 
@@ -174,16 +179,20 @@ export class Recorder {
       if (d.ena) {
         const e = d.ena;
         this.put('ena.allowanceExceeded', name, t, e.allowanceExceeded);
-        this.put('ena.allowanceAvailable', name, t, e.allowanceAvailable);
-        this.put('ena.trackedFlows', name, t, e.trackedFlows);
-        this.put('ena.newFlows', name, t, e.newFlows);
-        this.put('ena.flowsBySyn', name, t, e.flowsByFlag.syn);
-        this.put('ena.flowsByFin', name, t, e.flowsByFlag.fin);
-        this.put('ena.flowsByRst', name, t, e.flowsByFlag.rst);
-        this.put('ena.flowsByNone', name, t, e.flowsByFlag.none);
-        let inSum = 0;
-        for (const [ip, c] of Object.entries(e.synsByDst)) { inSum += c; synsAll[ip] = (synsAll[ip] ?? 0) + c; }
-        this.put('syn.in', name, t, inSum);
+        if (e.allowanceAvailable !== undefined) this.put('ena.allowanceAvailable', name, t, e.allowanceAvailable);
+        if (e.trackedFlows !== undefined) this.put('ena.trackedFlows', name, t, e.trackedFlows);
+        if (e.newFlows !== undefined) this.put('ena.newFlows', name, t, e.newFlows);
+        if (e.flowsByFlag) {
+          this.put('ena.flowsBySyn', name, t, e.flowsByFlag.syn);
+          this.put('ena.flowsByFin', name, t, e.flowsByFlag.fin);
+          this.put('ena.flowsByRst', name, t, e.flowsByFlag.rst);
+          this.put('ena.flowsByNone', name, t, e.flowsByFlag.none);
+        }
+        if (e.synsByDst) {
+          let inSum = 0;
+          for (const [ip, c] of Object.entries(e.synsByDst)) { inSum += c; synsAll[ip] = (synsAll[ip] ?? 0) + c; }
+          this.put('syn.in', name, t, inSum);
+        }
         if (e.synsByDstEgress) this.put('syn.out', name, t, Object.values(e.synsByDstEgress).reduce((a, b) => a + b, 0));
       }
       const dc = this.dnsCheck.get(name);
@@ -191,8 +200,9 @@ export class Recorder {
       const es = this.estab.get(name);
       if (es) { this.put('estab.ok', name, t, es.ok); this.put('estab.failed', name, t, es.failed); }
     }
-    // a node whose ENA read failed this time would make the sum over nodes drop (a false counter reset): a gap instead
-    if (this.opts.ena && nodeData.every((d) => d.ena)) {
+    // SYNs are counted only by the simulator (real ENA counters have none); a node whose ENA read failed this time
+    // would make the sum over nodes drop (a false counter reset): a gap instead
+    if (this.opts.ena && nodeData.every((d) => d.ena?.synsByDst)) {
       this.lastSynsByDst = synsAll;
       let old = 0;
       for (const [ip, base] of this.oldIps) old += Math.max(0, (synsAll[ip] ?? base) - base);

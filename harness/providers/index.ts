@@ -3,6 +3,7 @@
 import { NotdnsError } from '../errors.js';
 import { CAPABILITIES } from './capabilities.js';
 import type { Capabilities, Provider, ProviderName } from './types.js';
+import type { KubeconfigProviderOptions } from './kubeconfig/options.js';
 
 export const PROVIDER_NAMES = ['lab', 'kind', 'kubeconfig'] as const satisfies readonly ProviderName[];
 
@@ -13,6 +14,8 @@ export interface ProviderOptions {
   context?: string;
   /** kubeconfig: the pod network, when the nodes do not say it (--pod-cidr). */
   podCidr?: string;
+  /** kubeconfig: --ena-simulator off|count|enforce (default off: the nodes' real ENA counters, nothing attached). */
+  enaSimulator?: string;
 }
 
 export function capabilitiesOf(name: ProviderName): Capabilities {
@@ -29,6 +32,9 @@ export function requireRoot(what: string): void {
 }
 
 export async function createProvider(name: ProviderName, opts: ProviderOptions = {}): Promise<Provider> {
+  if (opts.enaSimulator !== undefined && name !== 'kubeconfig') {
+    throw new NotdnsError(`--ena-simulator applies to --provider kubeconfig only: ${name} has no real ENA, it always simulates the allowance (the experiment's ena settings).`, { kind: 'usage' });
+  }
   switch (name) {
     case 'lab': {
       requireRoot('the lab provider');
@@ -41,7 +47,8 @@ export async function createProvider(name: ProviderName, opts: ProviderOptions =
     }
     case 'kubeconfig': {
       const { createKubeconfigProvider } = await import('./kubeconfig/index.js');
-      return createKubeconfigProvider({ iKnowThisIsNotATestCluster: !!opts.iKnowThisIsNotATestCluster, context: opts.context, podCidr: opts.podCidr });
+      return createKubeconfigProvider({ iKnowThisIsNotATestCluster: !!opts.iKnowThisIsNotATestCluster, context: opts.context, podCidr: opts.podCidr,
+        enaSimulator: opts.enaSimulator as KubeconfigProviderOptions['enaSimulator'] });
     }
   }
 }

@@ -123,7 +123,7 @@ async function ena(v: VariantRun): Promise<void> {
   v.ena = e;
   v.stack.push('ena', () => e.remove());
   throwFault('ena');
-  v.o.progress.log(`  ENA simulator on ${cluster.nodes.length} nodes: ${cfg.ena.enabled ? `allowance ${cfg.ena.conntrackAllowance} flows, unreplied idle ${cfg.ena.timeouts.unrepliedSeconds}s` : 'counting only'}`);
+  v.o.progress.log(`  ${e.describe}`);
   v.signal.throwIfAborted();
 }
 

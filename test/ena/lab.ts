@@ -74,10 +74,14 @@ export class EnaLab {
 
 export interface HpingResult { sent: number; received: number; ms: number; res: RunResult }
 
-/** A bounded SYN burst: exactly `count` SYNs (source port +1 each: every SYN is a new flow), under timeout(1). */
-export async function hpingSyn(ns: string, dst: string, opts: { count: number; intervalUs: number; port?: number }): Promise<HpingResult> {
+/**
+ * A bounded SYN burst: exactly `count` SYNs (source port +1 each: every SYN is a new flow), under timeout(1).
+ * hping3 picks its base source port at random, so two bursts may share flows: pass `baseSport` when they must not.
+ */
+export async function hpingSyn(ns: string, dst: string, opts: { count: number; intervalUs: number; port?: number; baseSport?: number }): Promise<HpingResult> {
   const t0 = performance.now();
-  const res = await run('timeout', ['30', 'hping3', '-q', '-S', '-p', String(opts.port ?? 50051), '-c', String(opts.count), '-i', `u${opts.intervalUs}`, dst],
+  const sport = opts.baseSport === undefined ? [] : ['-s', String(opts.baseSport)];
+  const res = await run('timeout', ['30', 'hping3', '-q', '-S', ...sport, '-p', String(opts.port ?? 50051), '-c', String(opts.count), '-i', `u${opts.intervalUs}`, dst],
     { ns, reject: false, timeoutMs: 35_000 });
   const m = /(\d+) packets tra\w*mitted, (\d+) packets received/.exec(res.stdout + res.stderr);
   if (!m) throw new Error(`hping3 printed no statistics: ${res.stdout} ${res.stderr}`);

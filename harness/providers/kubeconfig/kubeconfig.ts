@@ -2,7 +2,9 @@
 // through a privileged hostPID DaemonSet (manifests/ena-sim/daemonset.yaml): ClusterNode.exec runs
 // `nsenter -t 1 -m -u -i -n -p -- CMD` in the node's agent pod, so tc/ip/ethtool/nstat run on the node itself.
 // Pods' admin ports are reached through the API server's pod proxy. The real ENA counters come from
-// `ethtool -S <iface>` on the node (readEnaCounters). Everything the run creates lives in namespace nd-<runid>.
+// `ethtool -S <iface>` on the node (readNodeEnaCounters: every ENA interface in one exec, summed); harness/ena-install.ts
+// reads them for the recorder, and attaches the ENA simulator only with --ena-simulator count|enforce.
+// Everything the run creates lives in namespace nd-<runid>.
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { RunOptions, RunResult } from '../../exec.js';
@@ -15,8 +17,10 @@ import { KubeClient, loadKubeConfig } from '../k8s/client.js';
 import { ADMIN_PORT, RUN_LABEL, renderNamespace, runNamespace } from '../k8s/manifests.js';
 import { renderNodeAgent } from './manifests.js';
 import { waitFor } from '../../wait.js';
-import { enaCounters, LIST_ENA_INTERFACES, parseEthtoolStats, type EnaCounters } from './ethtool.js';
-import { checkContextName, validateKubeconfigOptions, type KubeconfigProviderOptions } from './options.js';
+import {
+  enaCounters, LIST_ENA_INTERFACES, parseEthtoolSections, parseEthtoolStats, READ_ENA_SCRIPT, sumEnaCounters, type EnaCounters, type NodeEnaCounters, type RealEnaNode,
+} from './ethtool.js';
+import { checkContextName, validateKubeconfigOptions, type EnaSimulatorMode, type KubeconfigProviderOptions } from './options.js';
 
 export const AGENT_CONTAINER = 'agent';
 export const AGENT_FILE_DIR = '/tmp/notdns';
@@ -26,7 +30,7 @@ export function nodeCommandArgv(cmd: string, args: readonly string[]): string[] 
   return ['nsenter', '-t', '1', '-m', '-u', '-i', '-n', '-p', '--', cmd, ...args];
 }
 
-export class AgentNode implements ClusterNode {
+export class AgentNode implements ClusterNode, RealEnaNode {
   constructor(readonly name: string, readonly ip: string, readonly uplinks: readonly string[],
     private readonly client: KubeClient, private readonly namespace: string, readonly agentPod: string) {}
 
@@ -63,6 +67,16 @@ export class AgentNode implements ClusterNode {
     if (!c) throw new NotdnsError(`${iface} on node ${this.name} has no conntrack_allowance_exceeded counter (not an ENA interface?)`, { kind: 'environment' });
     return c;
   }
+
+  /** The real ENA allowance counters of the node: `ethtool -S` of every uplink in ONE exec, summed (sumEnaCounters). */
+  async readNodeEnaCounters(): Promise<NodeEnaCounters> {
+    const r = await this.exec('sh', ['-c', READ_ENA_SCRIPT, 'sh', ...this.uplinks], { reject: false, timeoutMs: 15_000 });
+    const sections = parseEthtoolSections(r.stdout);
+    if (sections.length !== this.uplinks.length) {
+      throw new NotdnsError(`reading the ENA counters of node ${this.name} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-2).join(' | ') || 'no output'}`, { kind: 'command', command: `ethtool -S ${this.uplinks.join(' ')} (node ${this.name})` });
+    }
+    return sumEnaCounters(this.name, sections);
+  }
 }
 
 /** The pod network of an existing cluster: --pod-cidr / NOTDNS_POD_CIDR, else the nodes' podCIDRs when they all
@@ -82,6 +96,9 @@ export function podCidrOf(opts: { podCidr?: string }, nodePodCidrs: (string | un
 }
 
 export class KubeconfigCluster extends K8sCluster {
+  /** --ena-simulator (default off: the nodes' real ENA counters, nothing attached); read by harness/ena-install.ts. */
+  enaSimulator: EnaSimulatorMode = 'off';
+
   protected async teardown(): Promise<void> {
     await this.client.deleteNamespace(this.namespace);
   }
@@ -153,8 +170,10 @@ export class KubeconfigProvider implements Provider {
         request: (pod, method, path, body) => client.podProxy(namespace, pod.name, ADMIN_PORT, method, path, body),
       };
       const c = new KubeconfigCluster({ provider: 'kubeconfig', capabilities: KUBECONFIG_CAPABILITIES, podCidr, runId, namespace, client, nodes, dns: { upstream, nodeLocal: kubeDns }, transport, image });
+      c.enaSimulator = this.opts.enaSimulator ?? 'off';
       if (topology.unreachableOnDelete) c.emulations.push('not emulated on an existing cluster: the unreachable route comes from Cilium itself (--enable-unreachable-routes, ENI IPAM)');
-      progress(`existing cluster ready for run ${runId}: namespace ${namespace}, nodes ${nodes.map((n) => `${n.name} (${n.uplinks.join(',')})`).join(', ')}`);
+      progress(`existing cluster ready for run ${runId}: namespace ${namespace}, nodes ${nodes.map((n) => `${n.name} (${n.uplinks.join(',')})`).join(', ')}; ENA: ${
+        c.enaSimulator === 'off' ? 'real counters (ethtool -S), no simulator' : `simulator (${c.enaSimulator}) on the ENIs`}`);
       return c;
     };
     try {

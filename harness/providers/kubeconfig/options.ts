@@ -2,6 +2,22 @@
 import { NotdnsError } from '../../errors.js';
 
 export const I_KNOW_FLAG = '--i-know-this-is-not-a-test-cluster';
+export const ENA_SIMULATOR_FLAG = '--ena-simulator';
+
+/**
+ * The ENA simulator (harness/ena) on the nodes of an existing cluster. An EC2 node has the real allowance, so the
+ * default attaches nothing and reads the node's own counters (`ethtool -S`, harness/providers/kubeconfig/ethtool.ts).
+ *  - off: no tc program on any real ENI; ena.allowanceExceeded / ena.allowanceAvailable from ethtool -S; no SYN or
+ *    flow counts (those only the simulator makes).
+ *  - count: the simulator in counting-only mode (never drops) on the node's ENA interfaces, for the SYN-per-
+ *    destination and flow counts; the allowance counters still from ethtool -S.
+ *  - enforce: the simulator as on lab and kind (the experiment's `ena` settings, drops at its allowance); every
+ *    ena.* series is the simulator's.
+ * count and enforce put a tc filter at pref 1 on a real ENI, in front of the CNI (harness/ena/README.md "Order"):
+ * with Cilium's default tcx attachment it would see nothing and be deleted by Cilium; hence the explicit flag.
+ */
+export const ENA_SIMULATOR_MODES = ['off', 'count', 'enforce'] as const;
+export type EnaSimulatorMode = typeof ENA_SIMULATOR_MODES[number];
 
 export interface KubeconfigProviderOptions {
   /** Set by --i-know-this-is-not-a-test-cluster. Without it the provider refuses to do anything. */
@@ -16,6 +32,8 @@ export interface KubeconfigProviderOptions {
   agentImage?: string;
   /** The pod network (--pod-cidr, NOTDNS_POD_CIDR): what the load generator may target. */
   podCidr?: string;
+  /** --ena-simulator: default 'off' (real counters from ethtool -S, nothing attached). */
+  enaSimulator?: EnaSimulatorMode;
 }
 
 /**
@@ -27,6 +45,11 @@ export function validateKubeconfigOptions(o: KubeconfigProviderOptions): Kubecon
     throw new NotdnsError(`--provider kubeconfig runs a SYN flood, fills the ENA conntrack allowance and rolls out workloads on an existing cluster; it refuses to start without ${I_KNOW_FLAG}.`, {
       kind: 'usage',
       hint: `Use a throwaway cluster, then pass ${I_KNOW_FLAG} (and --context NAME). For CI and laptops use --provider kind or the default lab.`,
+    });
+  }
+  if (o.enaSimulator !== undefined && !(ENA_SIMULATOR_MODES as readonly string[]).includes(o.enaSimulator)) {
+    throw new NotdnsError(`${ENA_SIMULATOR_FLAG} "${String(o.enaSimulator)}" is not one of ${ENA_SIMULATOR_MODES.join(', ')}`, {
+      kind: 'usage', hint: `Leave it out (off: read the real ENA counters with ethtool -S, attach nothing), or ${ENA_SIMULATOR_FLAG} count|enforce to attach the simulator to the nodes' ENIs.`,
     });
   }
   return o as KubeconfigProviderOptions & { iKnowThisIsNotATestCluster: true };
