@@ -10,7 +10,7 @@
 #
 # Why the wrapper: root on our VMs lacks CAP_SYS_RESOURCE in its bounding set, so `--privileged` containers
 # (kind nodes are privileged) fail unless runc drops that capability from the OCI config
-# (shared/prototypes/docker/runc-nosysres). Why debootstrap: no image registry is reachable here, so the base
+# (the runc-nosysres wrapper this script writes into $NOTDNS_DOCKER_DIR below). Why debootstrap: no image registry is reachable here, so the base
 # image is Debian's minbase plus this machine's own Node 20 binary; on a machine with a registry the workload
 # Dockerfile uses node:20-bookworm-slim instead and this image is not needed.
 #

@@ -3,8 +3,9 @@
 // directly onto docker: exec = `docker exec <container> CMD...`, putFile = `docker cp`, and /proc/net of the node
 // is /proc/<container init pid>/net on the host (no fork per read when the harness runs on the docker host).
 // The ENA simulator (harness/ena) and the probes reuse this unchanged.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { NotdnsError } from '../../errors.js';
 import { run, type RunOptions, type RunResult } from '../../exec.js';
 import type { ClusterNode } from '../types.js';
 
@@ -41,6 +42,52 @@ export function unreachableRouteArgv(ip: string): string[] {
 
 export function removeUnreachableRouteArgv(ip: string): string[] {
   return ['route', 'del', 'unreachable', `${ip}/32`];
+}
+
+/** Where installNodeDebs copies .deb files inside a node container (removed again afterwards). */
+export const NODE_DEB_DIR = `${NODE_FILE_DIR}/debs`;
+
+/** The .deb files among a directory's entries, sorted (pure). */
+export function debFiles(entries: readonly string[]): string[] {
+  return entries.filter((f) => f.endsWith('.deb') && !f.includes('/')).sort();
+}
+
+/** argv of `dpkg` installing .deb files inside a node in one transaction (pure; tested). */
+export function dpkgInstallArgv(debPaths: readonly string[]): string[] {
+  return ['--install', '--skip-same-version', ...debPaths];
+}
+
+/** argv (inside a node) that runs `cmd` in another network namespace of the node, e.g. a pod's (pure; tested). */
+export function nsenterNetArgv(netnsPath: string, cmd: string, args: readonly string[]): string[] {
+  return [`--net=${netnsPath}`, cmd, ...args];
+}
+
+/**
+ * Install Debian packages on a node that has no egress: the .deb files of `debDir` on the machine running the
+ * harness (fetched for the node's Debian release, e.g. `apt-get download` of bpftool and bind9-dnsutils plus the
+ * dependencies the node lacks; scripts/docker/test-images.sh node-debs does it) are copied in with one `docker cp`
+ * and installed with one `dpkg --install`. kindest/node has no bpftool and no dig. Returns the files installed.
+ */
+export async function installNodeDebs(node: KindNode, debDir: string): Promise<string[]> {
+  const files = debFiles(await readdir(debDir).catch((e: Error) => {
+    throw new NotdnsError(`cannot read the .deb folder ${debDir}: ${e.message}`, { kind: 'usage' });
+  }));
+  if (files.length === 0) throw new NotdnsError(`no .deb files in ${debDir}`, { kind: 'usage', hint: 'Fetch them first, e.g. `apt-get download bpftool` in that folder.' });
+  await node.exec('mkdir', ['-p', NODE_DEB_DIR]);
+  try {
+    await run(dockerBin(), dockerCpArgv(`${debDir}/.`, node.container, NODE_DEB_DIR), { timeoutMs: 120_000 });
+    const r = await node.exec('dpkg', dpkgInstallArgv(files.map((f) => `${NODE_DEB_DIR}/${f}`)),
+      { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 300_000, reject: false });
+    if (r.exitCode !== 0) {
+      throw new NotdnsError(`dpkg could not install ${files.length} packages on node ${node.name}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, {
+        kind: 'environment', command: r.command,
+        hint: `The .deb files must be for the node's Debian release and include every dependency it lacks (apt-get -s install against the node's /var/lib/dpkg/status says which).`,
+      });
+    }
+  } finally {
+    await node.exec('rm', ['-rf', NODE_DEB_DIR], { reject: false });
+  }
+  return files;
 }
 
 export class KindNode implements ClusterNode {
