@@ -152,7 +152,11 @@ export async function compileEna(opts: CompileOptions): Promise<string> {
   if (pending) return pending;
   const p = (async () => {
     const clang = await findTool(opts.clang ?? 'clang');
-    await mkdir(outDir, { recursive: true });
+    await mkdir(outDir, { recursive: true }).then(() => access(outDir, fsConstants.W_OK)).catch((e: NodeJS.ErrnoException) => {
+      throw new NotdnsError(`cannot write the ENA simulator's object to ${outDir}: ${e.code ?? e.message}.`, {
+        kind: 'environment', cause: e, hint: `Build as the user who runs notdns (\`npm run build\` in a checkout it owns), or make ${outDir} writable for it.`,
+      });
+    });
     const tmp = `${out}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
     const res = await run(clang, [...flags, '-c', ENA_SOURCE, '-o', tmp], { reject: false, timeoutMs: 120_000 });
     if (res.exitCode !== 0) {
