@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 
 function findRoot(): string {
   let d = dirname(fileURLToPath(import.meta.url));
@@ -17,7 +18,19 @@ export const repoRoot = findRoot();
 export const distDir = join(repoRoot, 'dist');
 /** Kubernetes and kind templates (valid manifests on their own). */
 export const manifestsDir = join(repoRoot, 'manifests');
-/** Where the harness keeps per-run state (pid files, configs, bpffs mounts). Swept by `down --all`. */
-export const stateRoot = process.env.NOTDNS_STATE_DIR ?? '/run/notdns';
+/**
+ * Where the harness keeps per-run state (pid files, configs, kubeconfigs, bpffs mounts): NOTDNS_STATE_DIR when set;
+ * else /run/notdns for root (the lab always runs as root); else a directory the user can write without root, for
+ * --provider kind as a member of the docker group: $XDG_RUNTIME_DIR/notdns, or ~/.local/state/notdns without one.
+ */
+export function chooseStateRoot(env: Record<string, string | undefined>, uid: number | undefined, home: string): string {
+  if (env.NOTDNS_STATE_DIR) return env.NOTDNS_STATE_DIR;
+  if (uid === 0) return '/run/notdns';
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'notdns');
+  return join(home, '.local', 'state', 'notdns');
+}
+
+/** Per-run state lives in <stateRoot>/<run id>. Swept by `down --all`. */
+export const stateRoot = chooseStateRoot(process.env, process.getuid?.(), homedir());
 /** Build artefacts that are not TypeScript (compiled bpf objects). */
 export const buildDir = join(repoRoot, 'dist', 'build');

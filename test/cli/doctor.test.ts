@@ -46,15 +46,18 @@ describe('cli: doctor --provider', function () {
   it('kind checks what kind needs and nothing of the lab (root, unbound, nsd, bpftool)', async () => {
     const deps: DoctorDeps = {
       async run(cmd) {
-        const out: Record<string, string> = { docker: '28.2.2', kind: 'kind v0.30.0', helm: 'v3.18.4' };
+        const out: Record<string, string> = { docker: '28.2.2', kind: 'kind v0.30.0', helm: 'v3.18.4', clang: 'Debian clang version 14.0.6' };
         return out[cmd] ? { command: cmd, exitCode: 0, stdout: out[cmd]!, stderr: '', failed: false, durationMs: 0 }
           : { command: cmd, exitCode: -1, stdout: '', stderr: '', failed: true, durationMs: 0 };
       },
       async httpStatus() { return 401; },
+      async readFile(p) { return p.startsWith('/proc/sys/fs/inotify/') ? '1048576' : '/* header */'; },
+      async writableDir() { return true; },
     };
     const checks = await doctorChecks('kind', { kindDeps: deps });
     assert.deepEqual(checks.map((c) => [c.check, c.ok]), [['docker CLI', true], ['docker engine reachable', true], ['kind', true],
-      ['helm or cilium CLI', true], ['kubectl (optional)', false], ['registry access (image pulls)', true]]);
+      ['helm or cilium CLI', true], ['clang (builds the ENA simulator)', true], ['BPF headers (libbpf-dev)', true], ['state directory', true],
+      ['host inotify limits (optional)', true], ['kubectl (optional)', false], ['registry access (image pulls)', true]]);
     assert.ok(!checks.some((c) => /root|unbound|nsd|bpftool|apt-get|namespaces/.test(`${c.check} ${c.detail}`)), JSON.stringify(checks));
     assert.deepEqual(checks.filter((c) => !c.ok && !c.optional), [], 'a missing optional kubectl is no problem');
   });

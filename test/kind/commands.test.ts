@@ -1,7 +1,8 @@
 // The commands the kind/kubeconfig providers run: pure argv builders, and the kind provider's up()/sweep()
 // driven end to end against fake docker/kind/helm on PATH up to where a real API server is needed.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -12,7 +13,8 @@ import { chooseInstaller, ciliumCliInstallArgv, ciliumCliStatusArgv, helmInstall
 import { dockerCpArgv, dockerExecArgv, dockerInspectArgv, KindNode, removeUnreachableRouteArgv, unreachableRouteArgv } from '../../harness/providers/kind/node.js';
 import { curlArgv, parseCurlOutput, createKindProvider } from '../../harness/providers/kind/kind.js';
 import { bareImports, dependencyClosure, dockerBuildArgv, packageOf, stageBuildContext } from '../../harness/providers/kind/images.js';
-import { doctorProblems, kindDoctor, type DoctorDeps } from '../../harness/providers/kind/doctor.js';
+import { defaultDoctorDeps, doctorProblems, kindDoctor, type DoctorDeps } from '../../harness/providers/kind/doctor.js';
+import { nodeToolsCheckArgv } from '../../harness/providers/kind/node-tools.js';
 import { exitCodeOf } from '../../harness/providers/k8s/client.js';
 import { repoRoot } from '../../harness/paths.js';
 import { installFakeTools } from './fake-tools.js';
@@ -131,7 +133,10 @@ describe('kind: image context (only what the compiled workloads import)', () => 
 });
 
 describe('kind: doctor', () => {
-  const deps = (present: Record<string, string | false>, registries = true): DoctorDeps => ({
+  const FILES: Record<string, string> = { '/usr/include/bpf/bpf_helpers.h': '/* */', '/proc/sys/fs/inotify/max_user_watches': '524288\n', '/proc/sys/fs/inotify/max_user_instances': '512\n' };
+  const deps = (present: Record<string, string | false>, registries = true, files: Record<string, string> = FILES, stateDir: true | string = true): DoctorDeps => ({
+    async readFile(p) { return files[p]; },
+    async writableDir() { return stateDir; },
     async run(cmd, args) {
       const out = present[cmd];
       if (out === undefined || out === false) return { command: cmd, exitCode: -1, stdout: '', stderr: '', failed: true, durationMs: 0 };
@@ -144,15 +149,16 @@ describe('kind: doctor', () => {
   });
 
   it('all there', async () => {
-    const c = await kindDoctor(deps({ docker: '28.2.2', kind: 'kind v0.30.0', helm: 'v3.18.4', kubectl: 'Client Version: v1.33' }));
+    const c = await kindDoctor(deps({ docker: '28.2.2', kind: 'kind v0.30.0', helm: 'v3.18.4', clang: 'Debian clang version 14.0.6', kubectl: 'Client Version: v1.33' }));
     assert.deepEqual(c.map((x) => [x.check, x.ok]), [['docker CLI', true], ['docker engine reachable', true], ['kind', true],
-      ['helm or cilium CLI', true], ['kubectl (optional)', true], ['registry access (image pulls)', true]]);
+      ['helm or cilium CLI', true], ['clang (builds the ENA simulator)', true], ['BPF headers (libbpf-dev)', true], ['state directory', true],
+      ['host inotify limits (optional)', true], ['kubectl (optional)', true], ['registry access (image pulls)', true]]);
     assert.deepEqual(doctorProblems(c), []);
     assert.ok(c.every((x) => x.fix.length > 20), 'every check has an install hint');
   });
 
   it('our machines: docker CLI only, no engine, no kind/helm/cilium, no registry', async () => {
-    const c = await kindDoctor(deps({ docker: '28.2.2', 'docker-engine': false }, false));
+    const c = await kindDoctor(deps({ docker: '28.2.2', 'docker-engine': false }, false, { '/proc/sys/fs/inotify/max_user_watches': '192536', '/proc/sys/fs/inotify/max_user_instances': '128' }, '/run/notdns is not writable'));
     const by = Object.fromEntries(c.map((x) => [x.check, x]));
     assert.equal(by['docker CLI']!.ok, true);
     assert.equal(by['docker engine reachable']!.ok, false);
@@ -164,15 +170,49 @@ describe('kind: doctor', () => {
     assert.equal(by['kubectl (optional)']!.optional, true);
     assert.equal(by['registry access (image pulls)']!.ok, false);
     assert.match(by['registry access (image pulls)']!.detail, /quay\.io.*ENOTFOUND/);
-    assert.equal(doctorProblems(c).length, 4, 'kubectl is optional');
+    assert.equal(by['clang (builds the ENA simulator)']!.ok, false);
+    assert.equal(by['BPF headers (libbpf-dev)']!.ok, false);
+    assert.match(by['BPF headers (libbpf-dev)']!.fix, /libbpf-dev/);
+    assert.equal(by['state directory']!.ok, false);
+    assert.match(by['state directory']!.fix, /NOTDNS_STATE_DIR/);
+    const ino = by['host inotify limits (optional)']!;
+    assert.equal(ino.ok, false);
+    assert.equal(ino.optional, true);
+    assert.equal(ino.detail, 'fs.inotify.max_user_watches=192536 (< 524288), fs.inotify.max_user_instances=128 (< 512)');
+    assert.match(ino.fix, /sysctl -w fs\.inotify\.max_user_watches=524288 fs\.inotify\.max_user_instances=512/);
+    assert.equal(doctorProblems(c).length, 7, 'kubectl and the inotify limits are optional');
+  });
+
+  it('a user outside the docker group is told so, not to start the engine', async () => {
+    const d = deps({ docker: '28.2.2', kind: '1', helm: '1', clang: '1' });
+    const c = await kindDoctor({ ...d, async run(cmd, args, o) {
+      if (cmd === 'docker' && args[0] === 'info') return { command: cmd, exitCode: 1, stdout: '', stderr: 'permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock', failed: true, durationMs: 0 };
+      return d.run(cmd, args, o);
+    } }, { checkRegistries: false });
+    assert.match(c.find((x) => x.check === 'docker engine reachable')!.fix, /docker group/);
+  });
+
+  it('nothing of the lab: no root, no namespaces, no lab packages', async () => {
+    const asked: string[] = [];
+    const d = deps({ docker: '1', kind: '1', helm: '1', clang: '1' });
+    const c = await kindDoctor({ ...d, async run(cmd, args, o) { asked.push(cmd); return d.run(cmd, args, o); } }, { checkRegistries: false });
+    assert.deepEqual([...new Set(asked)].sort(), ['clang', 'docker', 'helm', 'cilium', 'kind', 'kubectl'].sort());
+    assert.ok(!c.some((x) => /root|namespace|nsd|unbound|socat|conntrack/i.test(x.check)), c.map((x) => x.check).join(', '));
+    assert.deepEqual(doctorProblems(c), []);
   });
 
   it('the cilium CLI is enough when helm is missing', async () => {
-    const c = await kindDoctor(deps({ docker: '1', kind: '1', cilium: 'cilium-cli: v0.18.7' }), { checkRegistries: false });
+    const c = await kindDoctor(deps({ docker: '1', kind: '1', clang: '1', cilium: 'cilium-cli: v0.18.7' }), { checkRegistries: false });
     assert.match(c.find((x) => x.check === 'helm or cilium CLI')!.detail, /with cilium/);
-    assert.equal(c.length, 5);
+    assert.equal(c.length, 9);
+    assert.deepEqual(doctorProblems(c), []);
   });
 });
+
+/** The doctor as up() runs it, with this machine's headers and state directory taken as present. */
+const doctorDeps: DoctorDeps = { ...defaultDoctorDeps, readFile: async () => '', writableDir: async () => true };
+/** Calls that only ask for versions (the doctor). */
+const versionCall = (c: string[]) => c[1] === 'version' || c[1] === '--version' || (c[0] === 'docker' && c[1] === 'info');
 
 describe('kind: provider against fake docker/kind/helm on PATH', function () {
   this.timeout(60_000);
@@ -184,11 +224,17 @@ describe('kind: provider against fake docker/kind/helm on PATH', function () {
     const fake = await installFakeTools();
     let err: any;
     try {
-      await createKindProvider({ timeouts: { nodesReadyMs: 1500 } }).up(topo, 'abc123', { stateDir: state });
+      await createKindProvider({ timeouts: { nodesReadyMs: 1500 }, doctorDeps }).up(topo, 'abc123', { stateDir: state });
     } catch (e) { err = e; } finally { fake.restore(); }
     assert.ok(err, 'up() must fail without an API server');
     assert.match(err.message, /Kubernetes nodes to be Ready|ECONNREFUSED|connect/i);
-    const calls = (await fake.calls()).filter((c) => !(c[1] === 'version' || (c[0] === 'docker' && c[1] === 'info')));
+    const all = (await fake.calls()).filter((c) => !versionCall(c));
+    // the nodes are looked at in parallel: bpftool and dig are there already, so nothing is installed
+    const execs = all.filter((c) => c[1] === 'exec').map((c) => c.slice(1));
+    assert.deepEqual(execs.sort(), ['nd-abc123-worker', 'nd-abc123-worker2', 'nd-abc123-worker3'].map(nodeToolsCheckArgv).sort());
+    const at = all.map((c, i) => (c[1] === 'exec' ? i : -1)).filter((i) => i >= 0);
+    assert.ok(at[0]! > all.findIndex((c) => c[1] === 'load') && at[at.length - 1]! < all.findIndex((c) => c[0] === 'helm'), 'after the nodes exist, before Cilium');
+    const calls = all.filter((c) => c[1] !== 'exec');
     const summary = calls.map((c) => c.slice(0, 3).join(' '));
     assert.deepEqual(summary, ['docker build --file', 'kind create cluster', 'kind load docker-image', 'helm upgrade --install', 'kind delete cluster']);
     const [build, create, load, helm, del] = calls;
@@ -197,6 +243,7 @@ describe('kind: provider against fake docker/kind/helm on PATH', function () {
     assert.deepEqual(load!.slice(1), kindLoadImageArgv('nd-abc123', 'notdns/workloads:dev'));
     assert.deepEqual(helm!.slice(1), helmInstallArgv({ kubeconfig: join(state, 'kubeconfig'), context: 'kind-nd-abc123', valuesFile: join(state, 'cilium-values.yaml') }));
     assert.deepEqual(del!.slice(1), kindDeleteArgv('nd-abc123', join(state, 'kubeconfig')));
+    assert.equal(existsSync(join(state, 'image-context')), false, 'the staged image context is removed once built');
     // the files the commands were given
     const cfg = parse(await readFile(join(state, 'kind-config.yaml'), 'utf8'));
     assert.equal(cfg.name, 'nd-abc123');
@@ -205,15 +252,17 @@ describe('kind: provider against fake docker/kind/helm on PATH', function () {
     const values = parse(await readFile(join(state, 'cilium-values.yaml'), 'utf8'));
     assert.equal(values.k8sServiceHost, 'nd-abc123-control-plane');
     assert.equal(values.ipam.mode, 'kubernetes');
+    assert.equal(values.bpf.enableTCX, false);
+    assert.equal(values.extraConfig['bpf-filter-priority'], '2');
   });
 
   it('up(): the cilium CLI when helm is missing; an offline image base; NOTDNS_KEEP_CLUSTER keeps the cluster', async () => {
     const fake = await installFakeTools({ helm: false, cilium: true });
     process.env.NOTDNS_KEEP_CLUSTER = '1';
     try {
-      await createKindProvider({ imageBase: 'notdns/node-base:bookworm', timeouts: { nodesReadyMs: 1000 } }).up(topo, 'abc123', { stateDir: state }).catch(() => undefined);
+      await createKindProvider({ imageBase: 'notdns/node-base:bookworm', timeouts: { nodesReadyMs: 1000 }, doctorDeps }).up(topo, 'abc123', { stateDir: state }).catch(() => undefined);
     } finally { fake.restore(); delete process.env.NOTDNS_KEEP_CLUSTER; }
-    const calls = (await fake.calls()).filter((c) => c[1] !== 'version' && c[1] !== 'info');
+    const calls = (await fake.calls()).filter((c) => !versionCall(c) && !(c[1] === 'exec'));
     assert.deepEqual(calls.map((c) => c.slice(0, 2).join(' ')), ['docker build', 'kind create', 'kind load', 'cilium install', 'cilium status']);
     assert.ok(calls[0]!.includes('BASE=notdns/node-base:bookworm'));
     assert.deepEqual(calls[3]!.slice(1), ciliumCliInstallArgv({ kubeconfig: join(state, 'kubeconfig'), context: 'kind-nd-abc123', valuesFile: join(state, 'cilium-values.yaml') }));
@@ -223,19 +272,23 @@ describe('kind: provider against fake docker/kind/helm on PATH', function () {
     const fake = await installFakeTools({ helm: false });
     let err: any;
     try {
-      await createKindProvider().up(topo, 'abc123', { stateDir: state });
+      await createKindProvider({ doctorDeps }).up(topo, 'abc123', { stateDir: state });
     } catch (e) { err = e; } finally { fake.restore(); }
     assert.equal(err?.kind, 'environment');
     assert.match(err.message, /helm or cilium CLI/);
     assert.deepEqual((await fake.calls()).filter((c) => c[1] === 'create'), [], 'nothing was created');
   });
 
-  it('sweep(): deletes nd-* kind clusters (all, or one run)', async () => {
+  it('sweep(): deletes nd-* kind clusters (all, or one run) and their state directories', async () => {
     const fake = await installFakeTools({ clusters: ['kind', 'nd-abc123', 'nd-0f0f0f'] });
+    for (const id of ['abc123', '0f0f0f', '111111']) await mkdir(join(state, id, 'x'), { recursive: true });
     let all: string[], one: string[];
     try {
-      all = (await createKindProvider().sweep()).removed;
-      one = (await createKindProvider().sweep('0f0f0f')).removed;
+      all = (await createKindProvider({ stateRoot: state }).sweep()).removed;
+      assert.deepEqual((await readdir(state)).sort(), ['111111'], 'the state of the deleted clusters, no other');
+      await mkdir(join(state, '0f0f0f'));
+      one = (await createKindProvider({ stateRoot: state }).sweep('0f0f0f')).removed;
+      assert.deepEqual(await readdir(state), ['111111']);
     } finally { fake.restore(); }
     assert.deepEqual(all, ['kind cluster nd-abc123', 'kind cluster nd-0f0f0f']);
     assert.deepEqual(one, ['kind cluster nd-0f0f0f']);
@@ -247,7 +300,7 @@ describe('kind: provider against fake docker/kind/helm on PATH', function () {
     const saved = process.env.PATH;
     process.env.PATH = '/nonexistent';
     try {
-      assert.deepEqual(await createKindProvider().sweep(), { removed: [], live: [] });
+      assert.deepEqual(await createKindProvider({ stateRoot: state }).sweep(), { removed: [], live: [] });
     } finally { process.env.PATH = saved; }
   });
 

@@ -1,5 +1,7 @@
-// Fake `docker`, `kind`, `helm` (and optionally `cilium`) on PATH that record their argv as JSON lines and
-// answer the few things the kind provider reads back (a kubeconfig, a node IP, a cluster list).
+// Fake `docker`, `kind`, `helm`, `clang` (and optionally `cilium`) on PATH that record their argv as JSON lines and
+// answer the few things the kind provider reads back (a kubeconfig, a node IP, a cluster list, whether bpftool and
+// dig are in a node: `nodeTools` 'present', 'missing' (until apt-get install or dpkg -i ran in that node), or
+// 'broken' (installing does not help, e.g. a wrong set of .deb files), and apt-get failing with `aptFails`).
 import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +23,8 @@ fs.appendFileSync(process.env.NOTDNS_FAKE_LOG, JSON.stringify([${JSON.stringify(
 ${body}
 `;
 
-export async function installFakeTools(opts: { cilium?: boolean; helm?: boolean; clusters?: string[]; apiServer?: string } = {}): Promise<FakeTools> {
+export async function installFakeTools(opts: { cilium?: boolean; helm?: boolean; clusters?: string[]; apiServer?: string;
+  nodeTools?: 'present' | 'missing' | 'broken'; aptFails?: boolean } = {}): Promise<FakeTools> {
   const dir = await mkdtemp(join(tmpdir(), 'nd-fake-tools-'));
   const log = join(dir, 'calls.jsonl');
   await writeFile(log, '');
@@ -63,6 +66,19 @@ if (argv[0] === 'inspect') {
   console.log(fmt.includes('Pid') ? '0' : '172.18.0.' + (10 + n) + ' ');
   process.exit(0);
 }
+const path = require('path');
+if (argv[0] === 'exec' && argv.includes('sh') && /command -v bpftool/.test(argv[argv.length - 1])) {
+  const node = argv[argv.indexOf('sh') - 1];
+  const mode = ${JSON.stringify(opts.nodeTools ?? 'present')};
+  process.exit(mode === 'present' || (mode === 'missing' && fs.existsSync(path.join(${JSON.stringify(dir)}, 'tools-' + node))) ? 0 : 1);
+}
+if (argv[0] === 'exec' && (argv.includes('apt-get') || argv.includes('dpkg'))) {
+  const tool = argv.includes('apt-get') ? 'apt-get' : 'dpkg';
+  const node = argv[argv.indexOf(tool) - 1];
+  if (tool === 'apt-get' && ${JSON.stringify(!!opts.aptFails)}) { console.error('E: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease'); process.exit(100); }
+  if (argv.includes('install') || tool === 'dpkg') fs.writeFileSync(path.join(${JSON.stringify(dir)}, 'tools-' + node), '');
+  process.exit(0);
+}
 if (argv[0] === 'exec' && argv.includes('curl')) {
   process.stdout.write(JSON.stringify({ echo: stdin || null, url: argv[argv.length - 1] }) + '\\n200');
   process.exit(0);
@@ -70,6 +86,7 @@ if (argv[0] === 'exec' && argv.includes('curl')) {
 process.exit(0);`),
   };
   if (opts.helm ?? true) tools.helm = recorder('helm', `if (argv[0] === 'version') console.log('v3.18.4+g'); process.exit(0);`);
+  tools.clang = recorder('clang', `console.log('Debian clang version 14.0.6'); process.exit(0);`);
   if (opts.cilium) tools.cilium = recorder('cilium', `if (argv[0] === 'version') console.log('cilium-cli: v0.18.7'); process.exit(0);`);
   for (const [name, body] of Object.entries(tools)) {
     await writeFile(join(dir, name), body);

@@ -7,10 +7,11 @@ import { parse, parseAllDocuments } from 'yaml';
 import type { KubernetesObject, V1ConfigMap, V1DaemonSet, V1Deployment, V1Service } from '@kubernetes/client-node';
 import { repoRoot } from '../../harness/paths.js';
 import { loadKindTemplate, renderKindConfig, ROLE_LABEL, workerNames, roleNodes, clusterName, kindConfigYaml } from '../../harness/providers/kind/config.js';
-import { loadCiliumValues, renderCiliumValues } from '../../harness/providers/kind/cilium.js';
+import { CILIUM_TC_PRIORITY, loadCiliumValues, renderCiliumValues } from '../../harness/providers/kind/cilium.js';
 import {
-  ADMIN_PORT, GRPC_PORT, flagValue, loadManifest, renderNamespace, renderWorkload, rolloutPatch, ROLLOUT_ANNOTATION, RUN_LABEL, terminationGraceFor,
+  ADMIN_PORT, GRPC_PORT, commandWithRuntimeArgs, flagValue, loadManifest, renderNamespace, renderWorkload, rolloutPatch, ROLLOUT_ANNOTATION, RUN_LABEL, terminationGraceFor,
 } from '../../harness/providers/k8s/manifests.js';
+import { alertingEngineRuntimeArgs, SMALL_POD_V8 } from '../../harness/run/workloads.js';
 import { fillPillars, kubeDnsUpstreamService, renderK6, renderLrp, renderNodeLocalDns } from '../../harness/providers/kind/manifests.js';
 import { renderNodeAgent } from '../../harness/providers/kubeconfig/manifests.js';
 import { AGENT_FILE_DIR } from '../../harness/providers/kubeconfig/kubeconfig.js';
@@ -126,8 +127,18 @@ describe('kind: Cilium helm values', () => {
     assert.equal(v.kubeProxyReplacement, true);
     assert.equal(v.k8sServicePort, 6443);
     assert.equal(v.ipam.mode, 'kubernetes');
-    assert.equal(v.localRedirectPolicy, true);
+    assert.deepEqual(v.localRedirectPolicies, { enabled: true });
+    assert.equal('localRedirectPolicy' in v, false, 'the legacy name of the value is not used');
     assert.equal(v.image.pullPolicy, 'IfNotPresent');
+  });
+  it('classic tc filters, Cilium\'s after the ENA simulator\'s pref 1 (file and code agree)', () => {
+    assert.equal(v.bpf.enableTCX, false);
+    assert.equal(v.extraConfig['bpf-filter-priority'], String(CILIUM_TC_PRIORITY));
+    assert.ok(CILIUM_TC_PRIORITY > 1, 'pref 1 is the ENA simulator\'s: Cilium must come later');
+    // the rendered values enforce both even from a file that says otherwise
+    const r = renderCiliumValues('nd-abc123', { ...structuredClone(v), bpf: { enableTCX: true, masquerade: true }, extraConfig: { 'bpf-filter-priority': '1', other: 'x' } });
+    assert.deepEqual(r.bpf, { enableTCX: false, masquerade: true });
+    assert.deepEqual(r.extraConfig, { 'bpf-filter-priority': String(CILIUM_TC_PRIORITY), other: 'x' });
   });
   it('routes natively inside the kind pod subnet (SYNs cross eth0 unencapsulated)', () => {
     assert.equal(v.routingMode, 'native');
@@ -153,13 +164,16 @@ describe('kind: node-local-dns like cilium-cli\'s kind CI', () => {
     for (const f of ['-skipteardown=true', '-setupinterface=false', '-setupiptables=false']) assert.ok(c.args!.includes(f), f);
     assert.equal(ds.spec!.template.spec!.hostNetwork, undefined);
     assert.equal(flagValue(c.args!, '-upstreamsvc'), 'kube-dns-upstream');
-    assert.match(c.image!, /^registry\.k8s\.io\/dns\/k8s-dns-node-cache:/);
+    assert.equal(c.image, 'registry.k8s.io/dns/k8s-dns-node-cache:1.26.4', 'CoreDNS 1.11.3 inside: coredns_proxy_* metrics');
     assert.equal(c.imagePullPolicy, 'IfNotPresent');
+    assert.equal(ds.spec!.template.metadata!.annotations!['policy.cilium.io/no-track-port'], '53');
   });
 
   it('Corefile forwards cluster.local over TCP to the upstream with the upstream cache settings', () => {
     const cf = cm.data!.Corefile!;
-    assert.match(cf, /cluster\.local:53 \{[\s\S]*?forward \. __PILLAR__CLUSTER__DNS__ \{\s*force_tcp\s*\}/);
+    assert.match(cf, /cluster\.local:53 \{[\s\S]*?forward \. __PILLAR__CLUSTER__DNS__ \{\s*force_tcp\s*expire 0s\s*\}/);
+    // the other zones keep CoreDNS's connection reuse (only the cluster zone is what the experiment looks up)
+    assert.equal(cf.match(/expire/g)!.length, 1);
     assert.match(cf, /success 9984 30/);
     assert.match(cf, /denial 9984 5/);
     assert.match(cf, /prometheus :9253/);
@@ -174,7 +188,7 @@ describe('kind: node-local-dns like cilium-cli\'s kind CI', () => {
     assert.ok(!text.includes('__PILLAR__DNS__SERVER__') && !text.includes('__PILLAR__CLUSTER__DNS__'));
     assert.ok(text.includes('__PILLAR__UPSTREAM__SERVERS__'));
     const rc = r.find((o) => o.kind === 'ConfigMap') as V1ConfigMap;
-    assert.match(rc.data!.Corefile!, /forward \. 10\.96\.12\.34 \{\s*force_tcp\s*\}/);
+    assert.match(rc.data!.Corefile!, /forward \. 10\.96\.12\.34 \{\s*force_tcp\s*expire 0s\s*\}/);
     const rds = r.find((o) => o.kind === 'DaemonSet') as V1DaemonSet;
     assert.equal(flagValue(rds.spec!.template.spec!.containers[0]!.args!, '-localip'), '169.254.20.10,10.96.0.10');
     for (const o of r) assertValid(o);
@@ -251,6 +265,18 @@ describe('kind: workload Deployments and Services', () => {
     assert.equal(ms.metadata!.labels![RUN_LABEL], 'abc123');
     assertValid(ms);
     assertValid(svc!);
+  });
+
+  it('Node.js runtime flags go between node and main.js (as the lab starts its pods); none: the template\'s command', () => {
+    const { deployment } = renderWorkload({ app: 'alerting-engine', replicas: 1, nodes: ['w3'], args: ['--channels-per-backend', '5'], runtimeArgs: alertingEngineRuntimeArgs(10) },
+      { namespace: 'nd-abc123', runId: 'abc123' });
+    const c = deployment.spec!.template.spec!.containers[0]!;
+    assert.deepEqual(c.command, ['node', ...SMALL_POD_V8, 'dist/workloads/alerting-engine/main.js']);
+    assert.deepEqual(c.args, ['--admin', 'tcp:9090', '--channels-per-backend', '5']);
+    assertValid(deployment);
+    assert.deepEqual(ms.spec!.template.spec!.containers[0]!.command, ['node', 'dist/workloads/metrics-service/main.js']);
+    assert.deepEqual(commandWithRuntimeArgs(['node', 'x/main.js'], ['--a', '--b']), ['node', '--a', '--b', 'x/main.js']);
+    assert.throws(() => commandWithRuntimeArgs(['/app/run.sh'], ['--a']), (e: any) => e.kind === 'harness');
   });
 
   it('a caller\'s own --admin is replaced (the harness reaches pods on 9090)', () => {

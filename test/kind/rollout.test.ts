@@ -122,7 +122,7 @@ describe('kind: KindCluster.rollout (fake API server, fake docker)', function ()
     return new KindCluster({
       provider: 'kind', capabilities: KIND_CAPABILITIES, podCidr: KIND_POD_CIDR, runId: 'abc123', namespace: 'nd-abc123', client: api.client(), nodes,
       dns: { upstream: '10.96.0.20', nodeLocal: '10.96.0.10' }, transport, image: 'notdns/workloads:dev',
-    }, 'nd-abc123', topo(unreachable), '/tmp/kubeconfig', false);
+    }, 'nd-abc123', topo(unreachable), '/tmp/kubeconfig', 'none');
   }
 
   it('patches the template annotation (SSA, own field manager) and reports ready → stopping → deleted per pod', async () => {

@@ -1,22 +1,79 @@
 // .github/workflows/nightly-kind.yml: the steps docs/kind.md promises, in an order that can work.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { repoRoot } from '../../harness/paths.js';
+import { INOTIFY_MIN } from '../../harness/providers/kind/doctor.js';
+import { CILIUM_VERSION } from '../../harness/providers/kind/cilium.js';
+
+type Step = { name?: string; id?: string; uses?: string; run?: string; if?: string; shell?: string; with?: Record<string, unknown>; env?: Record<string, string> };
 
 describe('kind: nightly workflow', () => {
   const wf = parse(readFileSync(join(repoRoot, '.github', 'workflows', 'nightly-kind.yml'), 'utf8'));
   const job = wf.jobs.kind;
-  const steps: { name?: string; uses?: string; run?: string; if?: string; with?: Record<string, unknown>; env?: Record<string, string> }[] = job.steps;
+  const steps: Step[] = job.steps;
   const idx = (re: RegExp) => steps.findIndex((s) => re.test(`${s.uses ?? ''} ${s.run ?? ''}`));
+  const runStep = steps[idx(/bin\/notdns run/)]!;
 
-  it('runs nightly and on demand, over a matrix of experiments', () => {
+  it('runs nightly and on demand, over a matrix the plan job fills', () => {
     assert.ok(wf.on.schedule[0].cron);
     assert.ok('workflow_dispatch' in wf.on);
-    assert.match(job.strategy.matrix.experiment, /fromJSON/);
+    assert.equal(job.needs, 'plan');
+    assert.equal(job.strategy.matrix.experiment, '${{ fromJSON(needs.plan.outputs.experiments) }}');
     assert.equal(job.strategy['fail-fast'], false);
     assert.match(job['runs-on'], /ubuntu/);
+    assert.equal(wf.jobs.plan.outputs.experiments, '${{ steps.pick.outputs.experiments }}');
+  });
+
+  it('picks every experiment whose plan on kind has something that applies (the plan command\'s exit code)', () => {
+    const pick = (wf.jobs.plan.steps as Step[]).find((s) => s.id === 'pick')!;
+    assert.match(pick.run!, /for f in experiments\/\*\.ts/);
+    assert.match(pick.run!, /if bin\/notdns plan "\$e" --provider kind; then picked\+=/);
+    assert.ok((wf.jobs.plan.steps as Step[]).findIndex((s) => /npm run build/.test(s.run ?? '')) < (wf.jobs.plan.steps as Step[]).indexOf(pick));
+  });
+
+  it('the pick step, run for real against this checkout: the flagship in, the lab-only rp-filter-edge-case out', function () {
+    this.timeout(60_000);
+    const pick = (wf.jobs.plan.steps as Step[]).find((s) => s.id === 'pick')!;
+    const dir = mkdtempSync(join(tmpdir(), 'nd-wf-'));
+    try {
+      const out = join(dir, 'out');
+      const r = spawnSync('bash', ['-eo', 'pipefail', '-c', pick.run!], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, GITHUB_OUTPUT: out, REQUESTED: '' } });
+      assert.equal(r.status, 0, r.stderr);
+      const line = readFileSync(out, 'utf8').trim();
+      const picked = JSON.parse(line.replace(/^experiments=/, '')) as string[];
+      assert.ok(picked.includes('rollout-syn-flood'), line);
+      assert.ok(!picked.includes('rp-filter-edge-case'), line);
+      for (const e of picked) assert.equal(spawnSync(join(repoRoot, 'bin', 'notdns'), ['plan', e, '--provider', 'kind'], { encoding: 'utf8' }).status, 0, e);
+      const requested = spawnSync('bash', ['-eo', 'pipefail', '-c', pick.run!], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, GITHUB_OUTPUT: out, REQUESTED: '[ "a" ]' } });
+      assert.equal(requested.status, 0, requested.stderr);
+      assert.match(readFileSync(out, 'utf8'), /experiments=\["a"\]\n$/);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  it('prepares the runner: inotify limits, the BPF toolchain, pinned kind / helm / cilium CLI', () => {
+    const sysctl = steps[idx(/sysctl -w/)]!;
+    assert.ok(sysctl.run!.includes(`fs.inotify.max_user_watches=${INOTIFY_MIN.max_user_watches}`));
+    assert.ok(sysctl.run!.includes(`fs.inotify.max_user_instances=${INOTIFY_MIN.max_user_instances}`));
+    assert.match(steps[idx(/apt-get install/)]!.run!, /clang llvm libbpf-dev/);
+    assert.match(wf.env.KIND_VERSION, /^v\d+\.\d+\.\d+$/);
+    assert.match(wf.env.HELM_VERSION, /^v\d+\.\d+\.\d+$/);
+    assert.match(wf.env.CILIUM_CLI_VERSION, /^v\d+\.\d+\.\d+$/);
+    assert.match(steps[idx(/cilium-linux-amd64/)]!.run!, /\$\{CILIUM_CLI_VERSION\}/);
+    assert.ok(!steps.some((s) => /stable\.txt/.test(s.run ?? '')), 'no unpinned "latest"');
+    assert.equal(wf.on.workflow_dispatch.inputs.cilium_version.default, CILIUM_VERSION);
+    assert.match(wf.env.NOTDNS_CILIUM_VERSION, new RegExp(`'${CILIUM_VERSION.replaceAll('.', '\\.')}'`));
+    // the toolchain and the tools come before the run that needs them; doctor checks them first
+    const at = [idx(/sysctl -w/), idx(/apt-get install/), idx(/helm\/kind-action/), idx(/azure\/setup-helm/), idx(/cilium-linux-amd64/), idx(/notdns doctor --provider kind/), idx(/bin\/notdns run/)];
+    assert.ok(at.every((v, i) => v >= 0 && (i === 0 || v > at[i - 1]!)), JSON.stringify(at));
+  });
+
+  it('runs as the runner user with a state directory it can write', () => {
+    assert.ok(!steps.some((s) => /sudo .*notdns/.test(s.run ?? '')), 'notdns never runs under sudo on kind');
+    assert.match(job.env.NOTDNS_STATE_DIR, /^\$\{\{ github\.workspace \}\}\//);
   });
 
   it('sets up kind and helm, builds, runs notdns with --provider kind into out/<exp>, then reports', () => {
@@ -30,16 +87,37 @@ describe('kind: nightly workflow', () => {
     assert.equal(junit.with!.report_paths, 'out/**/junit.xml');
     const upload = steps.find((s) => s.uses?.startsWith('actions/upload-artifact') && String(s.with?.path).includes('junit.xml'))!;
     assert.match(String(upload.with!.path), /out\/\*\*\/report\.html/);
+    assert.match(String(upload.with!.path), /out\/\*\*\/notdns\.log/);
     assert.equal(upload.if, '${{ always() }}');
   });
 
-  it('collects kind logs and a Cilium sysdump on failure, and always deletes nd-* clusters', () => {
+  it('keeps a cluster for the diagnostics (kind logs, Cilium sysdump) on failure, and always deletes nd-* clusters last', () => {
+    assert.equal(runStep.env!.NOTDNS_KEEP_CLUSTER, 'last');
+    assert.equal(runStep.env!.NOTDNS_KIND_BUILD_IMAGE, '0');
     const diag = steps[idx(/cilium sysdump/)]!;
     assert.equal(diag.if, '${{ failure() }}');
+    assert.ok(idx(/cilium sysdump/) > idx(/bin\/notdns run/));
     assert.match(diag.run!, /kind export logs/);
+    assert.equal(diag.shell, 'bash {0}', 'one failed command does not skip the rest');
     const last = steps[steps.length - 1]!;
     assert.equal(last.if, '${{ always() }}');
     assert.match(last.run!, /kind delete cluster/);
-    assert.equal(steps[idx(/bin\/notdns run/)]!.env!.NOTDNS_KEEP_CLUSTER, '1');
+  });
+
+  it('the last step deletes nd-* clusters, and passes when there are none (GitHub runs bash with -e -o pipefail)', function () {
+    this.timeout(30_000);
+    const last = steps[steps.length - 1]!;
+    const dir = mkdtempSync(join(tmpdir(), 'nd-wf-kind-'));
+    try {
+      const log = join(dir, 'calls');
+      const fakeKind = `#!/bin/sh\necho "$@" >> ${log}\nif [ "$1 $2" = "get clusters" ]; then printf '%s' "$CLUSTERS"; fi\n`;
+      execFileSync('sh', ['-c', `cat > ${dir}/kind && chmod +x ${dir}/kind`], { input: fakeKind });
+      const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+      const none = spawnSync('bash', ['-eo', 'pipefail', '-c', last.run!], { env: { ...env, CLUSTERS: 'kind\n' }, encoding: 'utf8' });
+      assert.equal(none.status, 0, none.stderr);
+      const some = spawnSync('bash', ['-eo', 'pipefail', '-c', last.run!], { env: { ...env, CLUSTERS: 'kind\nnd-abc123\nnd-0f0f0f\n' }, encoding: 'utf8' });
+      assert.equal(some.status, 0, some.stderr);
+      assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['get clusters', 'get clusters', 'delete cluster --name nd-abc123', 'delete cluster --name nd-0f0f0f']);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 });

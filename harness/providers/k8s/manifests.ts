@@ -82,8 +82,22 @@ export interface RenderOptions {
 }
 
 /**
+ * The container command with Node.js runtime flags (WorkloadDeployment.runtimeArgs, e.g. --max-semi-space-size=1)
+ * between `node` and the workload's main.js, as the lab starts its pods (`node FLAGS main.js ARGS`). The template's
+ * command is `node dist/workloads/<app>/main.js`; the image's entrypoint adds nothing.
+ */
+export function commandWithRuntimeArgs(command: readonly string[], runtimeArgs: readonly string[] = []): string[] {
+  const main = command.findIndex((a) => a.endsWith('main.js'));
+  if (command[0] !== 'node' || main < 1) {
+    throw new NotdnsError(`the workload template's command must be \`node ... main.js\`, got ${JSON.stringify(command)}`, { kind: 'harness' });
+  }
+  return [...command.slice(0, main), ...runtimeArgs, ...command.slice(main)];
+}
+
+/**
  * The Deployment (and for the Metrics Service its headless Service) for one WorkloadDeployment: replicas, args
- * (`--admin tcp:9090` + the caller's), image, placement on exactly d.nodes (spread over them), grace period.
+ * (`--admin tcp:9090` + the caller's), Node.js runtime flags, image, placement on exactly d.nodes (spread over
+ * them), grace period.
  */
 export function renderWorkload(d: WorkloadDeployment, o: RenderOptions): { deployment: V1Deployment; service?: V1Service } {
   const rel = `workloads/${d.app}.yaml`;
@@ -109,6 +123,7 @@ export function renderWorkload(d: WorkloadDeployment, o: RenderOptions): { deplo
   }
   const c = pod.containers[0]!;
   c.image = o.image ?? WORKLOAD_IMAGE;
+  c.command = commandWithRuntimeArgs(c.command ?? [], d.runtimeArgs);
   c.args = args;
   if (d.app === 'metrics-service') {
     const port = grpcPortOf(args);

@@ -14,12 +14,26 @@ export function ciliumVersion(): string {
   return process.env.NOTDNS_CILIUM_VERSION ?? CILIUM_VERSION;
 }
 
+/**
+ * The tc priority (`pref`) of Cilium's own bpf filters on a node's devices (agent flag `bpf-filter-priority`,
+ * hidden, default 1; set through helm `extraConfig`). With `bpf.enableTCX: false` Cilium attaches cil_from_netdev /
+ * cil_to_netdev as classic clsact filters (`pref <this> handle 1 bpf da`), and filters run in ascending pref: the
+ * ENA simulator takes pref 1, below this, so it sees every packet first and hands the ones it passes on to Cilium
+ * with TC_ACT_UNSPEC (a verdict of TC_ACT_OK would end classification and skip Cilium). On reload Cilium only
+ * removes its own (cil_*) filters of another pref, so the simulator's filter stays. See docs/kind.md.
+ */
+export const CILIUM_TC_PRIORITY = 2;
+/** The agent flag behind CILIUM_TC_PRIORITY (pkg/option: TCFilterPriority = "bpf-filter-priority"). */
+export const CILIUM_TC_PRIORITY_FLAG = 'bpf-filter-priority';
+
 export type CiliumValues = Record<string, unknown> & {
   kubeProxyReplacement: boolean | string;
   k8sServiceHost: string;
   k8sServicePort: number;
   ipam: { mode: string };
-  localRedirectPolicy: boolean;
+  localRedirectPolicies: { enabled: boolean };
+  bpf: { enableTCX: boolean; [k: string]: unknown };
+  extraConfig: Record<string, string>;
   image: { pullPolicy: string };
 };
 
@@ -27,9 +41,17 @@ export function loadCiliumValues(file = join(manifestsDir, 'cilium', 'values.yam
   return parse(readFileSync(file, 'utf8')) as CiliumValues;
 }
 
-/** The values for one kind cluster: the checked-in ones with k8sServiceHost = <name>-control-plane. */
+/**
+ * The values for one kind cluster: the checked-in ones with k8sServiceHost = <name>-control-plane, classic tc
+ * (no tcx) and Cilium's filters at CILIUM_TC_PRIORITY whatever the file says (the ENA simulator relies on both).
+ */
 export function renderCiliumValues(clusterName: string, base: CiliumValues = loadCiliumValues()): CiliumValues {
-  return { ...structuredClone(base), k8sServiceHost: controlPlaneName(clusterName), k8sServicePort: 6443 };
+  const v = structuredClone(base);
+  return {
+    ...v, k8sServiceHost: controlPlaneName(clusterName), k8sServicePort: 6443,
+    bpf: { ...v.bpf, enableTCX: false },
+    extraConfig: { ...v.extraConfig, [CILIUM_TC_PRIORITY_FLAG]: String(CILIUM_TC_PRIORITY) },
+  };
 }
 
 export function ciliumValuesYaml(v: CiliumValues): string {

@@ -1,9 +1,11 @@
 // --provider kind: a throwaway kind cluster per run (nd-<runid>) with Cilium (kube-proxy replacement, native
-// routing, local redirect policy) and node-local-dns, the workload image preloaded, workloads as Deployments.
+// routing, local redirect policy, classic tc filters after the ENA simulator's) and node-local-dns, the workload
+// image preloaded, bpftool and dig installed in the nodes, CoreDNS answering the workloads' names from the nodes
+// that do not host the Metrics Service, workloads as Deployments.
 // Nodes are the kind node containers (docker exec); pods are Kubernetes pods; rollouts are real Deployment
 // rollouts. Cilium #18505 (unreachable route for a deleted pod's IP) is emulated here, because with kind's IPAM
 // (ipam.mode=kubernetes) Cilium's --enable-unreachable-routes has no effect.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../exec.js';
 import { NotdnsError } from '../../errors.js';
@@ -16,8 +18,12 @@ import {
   kindGetClustersArgv, kindLoadImageArgv, parseKindClusters, renderKindConfig, workerNames,
 } from './config.js';
 import { K8sCluster, type AdminTransport, type K8sPod } from '../k8s/cluster.js';
-import { doctorProblems, FIX, kindDoctor } from './doctor.js';
+import { defaultDoctorDeps, doctorProblems, FIX, kindDoctor, type DoctorDeps } from './doctor.js';
+import { COREDNS_NAME, COREDNS_NAMESPACE, corednsConfigMap, corednsDeploymentPatch, withSyntheticNames } from './coredns.js';
+import { ensureNodeTools } from './node-tools.js';
 import { buildWorkloadImage, WORKLOAD_IMAGE } from './images.js';
+import { PREFIX } from '../../names.js';
+import { stateRoot as defaultStateRoot } from '../../paths.js';
 import { KubeClient, loadKubeConfig } from '../k8s/client.js';
 import { ADMIN_PORT, renderNamespace, runNamespace } from '../k8s/manifests.js';
 import { kubeDnsUpstreamService, renderLrp, renderNodeLocalDns } from './manifests.js';
@@ -25,6 +31,24 @@ import { dockerBin, dockerInspectArgv, KindNode, removeUnreachableRouteArgv, unr
 
 export const UNREACHABLE_EMULATION = "emulated: Cilium's flag has no effect with kind's IPAM — on pod deletion notdns runs "
   + '`ip route replace unreachable <old pod IP>/32` in the node container (cilium/cilium#18505 behaviour)';
+
+/**
+ * NOTDNS_KEEP_CLUSTER: what happens to a variant's kind cluster when the variant ends. none (unset, 0): deleted.
+ * all (1): every cluster of the run is kept (they all keep running: memory and CPU add up). last: each kept until
+ * the next variant's bring-up starts, so at most one is left at any time: the last one, or the one whose variant
+ * failed (a failure ends the run) — what CI keeps for its diagnostics.
+ */
+export type KeepMode = 'none' | 'all' | 'last';
+
+export function keepModeOf(value: string | undefined): KeepMode {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '' || v === '0' || v === 'false' || v === 'no') return 'none';
+  if (v === '1' || v === 'true' || v === 'yes' || v === 'all') return 'all';
+  if (v === 'last') return 'last';
+  throw new NotdnsError(`NOTDNS_KEEP_CLUSTER=${value} is not one of 0, 1 (every cluster), last (the newest only)`, {
+    kind: 'usage', hint: 'NOTDNS_KEEP_CLUSTER=1 keeps every cluster of the run; NOTDNS_KEEP_CLUSTER=last keeps only the newest one.',
+  });
+}
 
 export interface KindProviderOptions {
   /** Workload image to load (default notdns/workloads:dev, built from workloads/Dockerfile unless buildImage=false
@@ -37,10 +61,16 @@ export interface KindProviderOptions {
   nodeImage?: string;
   /** More images to `kind load` (Cilium, node-cache, k6) when nodes cannot pull. Env: NOTDNS_KIND_PRELOAD=a,b. */
   preload?: string[];
-  /** Keep the cluster when bring-up fails (to look at it). Env: NOTDNS_KEEP_CLUSTER=1. */
-  keepOnFailure?: boolean;
+  /** Keep clusters (to look at them): see KeepMode. Env: NOTDNS_KEEP_CLUSTER=0|1|last. */
+  keep?: KeepMode;
+  /** .deb files of bpftool and bind9-dnsutils for the nodes (no apt-get in them). Env: NOTDNS_NODE_DEBS. */
+  nodeDebs?: string;
   /** Skip the doctor preflight (tests with fake tools). */
   skipPreflight?: boolean;
+  /** What the doctor preflight reads (tests). */
+  doctorDeps?: DoctorDeps;
+  /** The state root whose <run id> directories sweep() removes (default: harness/paths.ts stateRoot). */
+  stateRoot?: string;
   /** Time budgets. */
   timeouts?: { createMs?: number; ciliumMs?: number; nodesReadyMs?: number };
 }
@@ -75,7 +105,9 @@ export class KindCluster extends K8sCluster {
   private readonly unreachable = new Map<string, string>();
 
   constructor(o: ConstructorParameters<typeof K8sCluster>[0], readonly name: string, readonly topology: Topology,
-    readonly kubeconfig: string, private readonly keep: boolean) {
+    readonly kubeconfig: string, private readonly keep: KeepMode, private readonly onKept: (name: string, kubeconfig: string) => void = () => undefined,
+    /** The run's state directory (kind config, kubeconfig, values): removed with the cluster, kept with it. */
+    private readonly stateDir?: string) {
     super(o);
     if (topology.unreachableOnDelete) this.emulations.push(UNREACHABLE_EMULATION);
   }
@@ -114,11 +146,12 @@ export class KindCluster extends K8sCluster {
   }
 
   protected async teardown(): Promise<void> {
-    if (this.keep) {
-      log.warn({ cluster: this.name, kubeconfig: this.kubeconfig }, 'keeping the kind cluster (NOTDNS_KEEP_CLUSTER=1): `notdns down --all` removes it');
+    if (this.keep !== 'none') {
+      this.onKept(this.name, this.kubeconfig);
       return;
     }
     await run(kindBin(), kindDeleteArgv(this.name, this.kubeconfig), { timeoutMs: 180_000 });
+    if (this.stateDir) await rm(this.stateDir, { recursive: true, force: true });
   }
 }
 
@@ -126,13 +159,62 @@ export class KindProvider implements Provider {
   readonly name = 'kind' as const;
   readonly capabilities = KIND_CAPABILITIES;
 
-  /** kind's own checks (docker, kind, helm or cilium) run at the start of up(), where they also find the installer. */
-  async preflight(): Promise<void> {}
+  /** Clusters kept by this provider (NOTDNS_KEEP_CLUSTER), oldest first. */
+  readonly kept: string[] = [];
+
+  /**
+   * What kind nodes cannot be, refused before anything is created. The tools (docker, kind, helm or cilium, clang)
+   * are checked at the start of up(), where the installer is also chosen.
+   */
+  async preflight(topologies: readonly Topology[] = []): Promise<void> {
+    keepModeOf(this.opts.keep ?? process.env.NOTDNS_KEEP_CLUSTER); // a bad value is bad input, refused now
+    const eni = topologies.find((t) => t.eniHasAddress);
+    if (eni) {
+      throw new NotdnsError('topology.eniHasAddress cannot be honoured on kind: a kind node has one interface, eth0, with an address; the lab\'s address-less secondary ENI (ens6) and the switch that gives it one do not exist there.', {
+        kind: 'usage', hint: 'Run this experiment on --provider lab.',
+      });
+    }
+  }
 
   constructor(readonly opts: KindProviderOptions = {}) {}
 
-  private keep(): boolean {
-    return this.opts.keepOnFailure ?? process.env.NOTDNS_KEEP_CLUSTER === '1';
+  /** Where runs keep their state (<stateRoot>/<run id>, the runner's convention). */
+  private get stateRoot(): string {
+    return this.opts.stateRoot ?? defaultStateRoot;
+  }
+
+  keepMode(): KeepMode {
+    return this.opts.keep ?? keepModeOf(process.env.NOTDNS_KEEP_CLUSTER);
+  }
+
+  private noteKept(name: string, kubeconfig?: string): void {
+    if (!this.kept.includes(name)) this.kept.push(name);
+    log.warn({ cluster: name, kubeconfig, keep: this.keepMode() }, `keeping kind cluster ${name} (NOTDNS_KEEP_CLUSTER=${this.keepMode() === 'last' ? 'last: until the next variant starts' : '1'}); \`kind delete cluster --name ${name}\` or \`notdns down --all\` removes it`);
+  }
+
+  /** NOTDNS_KEEP_CLUSTER=last: the cluster kept from an earlier variant goes before a new one is created. */
+  private async dropKeptBefore(name: string): Promise<void> {
+    if (this.keepMode() !== 'last') return;
+    for (const c of this.kept.splice(0).filter((c) => c !== name)) {
+      log.info({ cluster: c }, 'deleting the kind cluster kept from the previous variant (NOTDNS_KEEP_CLUSTER=last)');
+      await run(kindBin(), kindDeleteArgv(c), { timeoutMs: 180_000, reject: false });
+    }
+  }
+
+  /** bpftool and dig in the node containers (apt-get in the nodes, or NOTDNS_NODE_DEBS offline). */
+  async installNodeTools(containers: readonly string[], signal?: AbortSignal) {
+    return ensureNodeTools(containers, {
+      docker: (args, o) => run(dockerBin(), args, { ...o }),
+      listDir: (d) => readdir(d),
+    }, { debsDir: this.opts.nodeDebs ?? (process.env.NOTDNS_NODE_DEBS || undefined), signal });
+  }
+
+  /** kind's CoreDNS answers the workloads' names and runs off the Metrics Service nodes (see coredns.ts). */
+  async configureCoreDns(client: KubeClient, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const cm = await client.core.readNamespacedConfigMap({ name: COREDNS_NAME, namespace: COREDNS_NAMESPACE });
+    const corefile = withSyntheticNames(cm.data?.Corefile ?? '');
+    await client.apply([corednsConfigMap(corefile), corednsDeploymentPatch(corefile)]);
+    await client.waitDeploymentAvailable(COREDNS_NAMESPACE, COREDNS_NAME, timeoutMs, signal);
   }
 
   async up(topology: Topology, runId: string, up: UpOptions): Promise<KindCluster> {
@@ -142,7 +224,7 @@ export class KindProvider implements Provider {
     await mkdir(up.stateDir, { recursive: true });
 
     // what the doctor calls required must be there before we create anything
-    const checks = this.opts.skipPreflight ? [] : await kindDoctor(undefined, { checkRegistries: false });
+    const checks = this.opts.skipPreflight ? [] : await kindDoctor(this.opts.doctorDeps ?? defaultDoctorDeps, { checkRegistries: false });
     const problems = doctorProblems(checks);
     if (problems.length) {
       throw new NotdnsError(`this machine cannot run --provider kind:\n  - ${problems.join('\n  - ')}`, {
@@ -157,17 +239,25 @@ export class KindProvider implements Provider {
     const image = this.opts.image ?? WORKLOAD_IMAGE;
     if (this.opts.buildImage ?? process.env.NOTDNS_KIND_BUILD_IMAGE !== '0') {
       progress(`building the workload image ${image}`);
-      await buildWorkloadImage({ stageDir: join(up.stateDir, 'image-context'), tag: image, base: this.opts.imageBase, signal: up.signal });
+      const stageDir = join(up.stateDir, 'image-context');
+      try {
+        await buildWorkloadImage({ stageDir, tag: image, base: this.opts.imageBase, signal: up.signal });
+      } finally {
+        await rm(stageDir, { recursive: true, force: true });
+      }
     }
 
     const cfgFile = join(up.stateDir, 'kind-config.yaml');
     const kubeconfig = join(up.stateDir, 'kubeconfig');
     const nodeImage = this.opts.nodeImage ?? process.env.NOTDNS_KIND_NODE_IMAGE;
     await writeFile(cfgFile, kindConfigYaml(renderKindConfig(topology, runId, { nodeImage })));
+    await this.dropKeptBefore(name);
     progress(`creating kind cluster ${name} (1 control plane + ${topology.nodes} workers)`);
     const created = run(kindBin(), kindCreateArgv(name, cfgFile, kubeconfig), { timeoutMs: t.createMs, signal: up.signal });
+    const keep = this.keepMode();
     const fail = async (e: unknown): Promise<never> => {
-      if (!this.keep()) await run(kindBin(), kindDeleteArgv(name, kubeconfig), { timeoutMs: 180_000, reject: false }).catch(() => undefined);
+      if (keep === 'none') await run(kindBin(), kindDeleteArgv(name, kubeconfig), { timeoutMs: 180_000, reject: false }).catch(() => undefined);
+      else this.noteKept(name, kubeconfig);
       throw e;
     };
     try {
@@ -177,6 +267,9 @@ export class KindProvider implements Provider {
         progress(`kind load docker-image ${img}`);
         await run(kindBin(), kindLoadImageArgv(name, img), { timeoutMs: 600_000, signal: up.signal });
       }
+      const workers = workerNames(name, topology.nodes);
+      const tools = await this.installNodeTools(workers, up.signal);
+      progress(`bpftool and dig in the nodes: ${tools.map((x) => `${x.container} ${x.how}`).join(', ')}`);
 
       const valuesFile = join(up.stateDir, 'cilium-values.yaml');
       await writeFile(valuesFile, ciliumValuesYaml(renderCiliumValues(name)));
@@ -193,6 +286,8 @@ export class KindProvider implements Provider {
       const client = new KubeClient(loadKubeConfig({ kubeconfig, context: kindContext(name) }));
       await client.waitNodesReady(topology.nodes + 1, t.nodesReadyMs, up.signal);
       progress('nodes Ready (Cilium runs)');
+      await this.configureCoreDns(client, 300_000, up.signal);
+      progress('CoreDNS answers q<n>/check<n>.default.svc.cluster.local and runs off the Metrics Service nodes');
 
       const kubeDns = await client.serviceClusterIP('kube-system', 'kube-dns');
       let upstream = kubeDns;
@@ -207,7 +302,7 @@ export class KindProvider implements Provider {
       const namespace = runNamespace(runId);
       await client.apply([renderNamespace(runId)]);
 
-      const nodes = await Promise.all(workerNames(name, topology.nodes).map(async (n) => {
+      const nodes = await Promise.all(workers.map(async (n) => {
         const ip = (await run(dockerBin(), dockerInspectArgv(n, '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}'))).stdout.trim().split(/\s+/)[0] ?? '';
         const node = new KindNode(n, ip);
         await node.resolvePid();
@@ -227,14 +322,23 @@ export class KindProvider implements Provider {
       progress(`kind cluster ${name} ready: ${nodes.map((n) => `${n.name} ${n.ip}`).join(', ')}`);
       return new KindCluster({
         provider: 'kind', capabilities: KIND_CAPABILITIES, podCidr: KIND_POD_CIDR, runId, namespace, client, nodes, dns: { upstream, nodeLocal: kubeDns }, transport, image,
-      }, name, topology, kubeconfig, this.keep());
+      }, name, topology, kubeconfig, keep, (n, k) => this.noteKept(n, k), up.stateDir);
     } catch (e) {
       return fail(e);
     }
   }
 
-  /** Delete kind clusters of one run, or every nd-* cluster. Returns what was removed. */
+  /**
+   * Delete kind clusters of one run, or every nd-* cluster (`notdns down --all`, which also removes kept ones).
+   * With NOTDNS_KEEP_CLUSTER set, the sweep of one run (the runner's, after each variant) keeps that run's cluster
+   * and says so. Returns what was removed.
+   */
   async sweep(runId?: string): Promise<SweepResult> {
+    if (runId !== undefined && this.keepMode() !== 'none') {
+      const name = clusterName(runId);
+      log.info({ cluster: name }, `sweep of run ${runId}: kind cluster ${name} kept (NOTDNS_KEEP_CLUSTER=${process.env.NOTDNS_KEEP_CLUSTER ?? this.keepMode()})`);
+      return { removed: [], live: [] };
+    }
     const r = await run(kindBin(), kindGetClustersArgv(), { reject: false });
     if (r.exitCode !== 0) {
       if (/not installed|ENOENT/i.test(r.stderr) || r.exitCode === -1) return { removed: [], live: [] };
@@ -244,7 +348,10 @@ export class KindProvider implements Provider {
     for (const c of clustersToSweep(parseKindClusters(r.stdout), runId)) {
       await run(kindBin(), kindDeleteArgv(c), { timeoutMs: 180_000 });
       removed.push(`kind cluster ${c}`);
+      await rm(join(this.stateRoot, c.slice(PREFIX.length)), { recursive: true, force: true });
     }
+    // the run's state (kind config, kubeconfig, values), also when its bring-up failed before a cluster existed
+    if (runId !== undefined) await rm(join(this.stateRoot, runId), { recursive: true, force: true });
     return { removed, live: [] };
   }
 }
