@@ -27,7 +27,7 @@ import { stateRoot as defaultStateRoot } from '../../paths.js';
 import { KubeClient, loadKubeConfig } from '../k8s/client.js';
 import { ADMIN_PORT, renderNamespace, runNamespace } from '../k8s/manifests.js';
 import { kubeDnsUpstreamService, renderLrp, renderNodeLocalDns } from './manifests.js';
-import { dockerBin, dockerInspectArgv, KindNode, removeUnreachableRouteArgv, unreachableRouteArgv } from './node.js';
+import { dockerBin, dockerInspectArgv, installNodeDebs, KindNode, removeUnreachableRouteArgv, unreachableRouteArgv } from './node.js';
 
 export const UNREACHABLE_EMULATION = "emulated: Cilium's flag has no effect with kind's IPAM — on pod deletion notdns runs "
   + '`ip route replace unreachable <old pod IP>/32` in the node container (cilium/cilium#18505 behaviour)';
@@ -206,6 +206,7 @@ export class KindProvider implements Provider {
     return ensureNodeTools(containers, {
       docker: (args, o) => run(dockerBin(), args, { ...o }),
       listDir: (d) => readdir(d),
+      installDebs: (c, dir) => installNodeDebs(new KindNode(c, ''), dir),
     }, { debsDir: this.opts.nodeDebs ?? (process.env.NOTDNS_NODE_DEBS || undefined), signal });
   }
 

@@ -1,21 +1,18 @@
 // Tools the harness runs inside kind node containers that kindest/node does not have: bpftool (loads and reads the
 // ENA simulator) and dig (the independent DNS check). kindest/node is Debian bookworm-slim with a fixed package list
 // (no bpftool, no dnsutils), so they come from the node image's own Debian release: `apt-get install` in each node
-// (nodes have egress on a CI runner), or, offline, .deb files from NOTDNS_NODE_DEBS copied in and installed with
-// dpkg. They live in the node containers, so they go away with the cluster. Pure argv builders, tested; the one
+// (nodes have egress on a CI runner), or, offline, .deb files from NOTDNS_NODE_DEBS installed with node.ts
+// installNodeDebs (one docker cp, one dpkg). They live in the node containers, so they go away with the cluster. Pure argv builders, tested; the one
 // function that runs them takes the runner as a parameter.
 import { readdir } from 'node:fs/promises';
 import { NotdnsError } from '../../errors.js';
 import type { RunOptions, RunResult } from '../../exec.js';
-import { dockerExecArgv } from './node.js';
+import { debFiles, dockerExecArgv } from './node.js';
 
 /** Debian packages (bookworm) that bring bpftool and dig. */
 export const NODE_TOOL_PACKAGES = ['bpftool', 'bind9-dnsutils'] as const;
 /** Commands they must make available. */
 export const NODE_TOOL_COMMANDS = ['bpftool', 'dig'] as const;
-/** Where offline .deb files go inside a node. */
-export const NODE_DEBS_DIR = '/tmp/notdns/debs';
-
 const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive' };
 
 /** Exit 0 when every tool is on the node's PATH. */
@@ -32,24 +29,12 @@ export function aptInstallArgv(container: string, packages: readonly string[] = 
   return dockerExecArgv(container, 'apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { env: APT_ENV });
 }
 
-/** `docker cp DIR/. node:NODE_DEBS_DIR`: the directory's files into the node (docker creates the target). */
-export function debsCopyArgv(localDir: string, container: string): string[] {
-  return ['cp', `${localDir.replace(/\/+$/, '')}/.`, `${container}:${NODE_DEBS_DIR}`];
-}
-
-export function dpkgInstallArgv(container: string, debs: readonly string[]): string[] {
-  return dockerExecArgv(container, 'dpkg', ['-i', ...debs.map((d) => `${NODE_DEBS_DIR}/${d}`)], { env: APT_ENV });
-}
-
-/** The .deb files of a directory listing, in a stable order. */
-export function debFiles(names: readonly string[]): string[] {
-  return names.filter((n) => n.endsWith('.deb')).sort();
-}
-
 export interface NodeToolsDeps {
   /** Runs docker with an argv (the kind provider passes exec's run with its docker binary). */
   docker(args: string[], opts?: Pick<RunOptions, 'timeoutMs' | 'signal' | 'reject'>): Promise<RunResult>;
   listDir(dir: string): Promise<string[]>;
+  /** Install the .deb files of a local folder in a node container (the kind provider: node.ts installNodeDebs). */
+  installDebs(container: string, dir: string): Promise<unknown>;
 }
 
 export const defaultListDir = (dir: string): Promise<string[]> => readdir(dir);
@@ -78,8 +63,7 @@ export async function ensureNodeTools(containers: readonly string[], deps: NodeT
       }
     };
     if (opts.debsDir) {
-      await step(debsCopyArgv(opts.debsDir, c), `copying ${opts.debsDir} into ${NODE_DEBS_DIR}`, debsHint());
-      await step(dpkgInstallArgv(c, debs), 'dpkg -i of the NOTDNS_NODE_DEBS packages', debsHint());
+      await deps.installDebs(c, opts.debsDir);
     } else {
       const hint = `The nodes need HTTPS access to Debian's mirror; offline, set NOTDNS_NODE_DEBS. ${debsHint()}`;
       await step(aptUpdateArgv(c), 'apt-get update', hint);
