@@ -37,7 +37,7 @@ type Def = Omit<ProbeDef, 'id'>;
 const ALL_PROVIDERS = { lab: true, kind: true, kubeconfig: true } as const;
 const POD_NETNS = "reads the pod's own /proc/net: needs a pod network namespace the harness can enter (lab pods only)";
 const ESTAB = "the estab agent runs in the node's network namespace: the runner starts it only where a node has one it can enter (lab)";
-const DIG_KIND = 'needs `dig` on the node and kindest/node has none: every check would count as failed';
+const DIG_KIND = 'not verified that a node\'s own dig goes through node-local DNS (Cilium\'s redirect policy is for pods): it may ask CoreDNS directly';
 const DIG_KUBECONFIG = 'runs `dig` on the node itself (nsenter): real only if the node image has dig, which notdns neither installs nor checks';
 const NO_MARTIANS_KIND = 'Cilium sets rp_filter=0 and kind nodes have no address-less ENI: no martians can happen (always 0)';
 /** The allowance counters: the ENA simulator's on the lab and kind; the real ENA's (`ethtool -S`) on kubeconfig. */
