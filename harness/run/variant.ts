@@ -169,7 +169,7 @@ function stopVariant(v: VariantRun, by: Stopped['by'], label: string, value: num
     const failed = r.filter((x) => x.status === 'rejected').length;
     if (failed) { ok = false; log.warn({ failed: r.map((x) => (x.status === 'rejected' ? String(x.reason) : 'ok')) }, 'stop-load failed'); }
     done.push(`load stopped on ${ae.length - failed}/${ae.length} Alerting Engine pod(s)`);
-    if (v.ena && v.ena.handles.length) {
+    if (v.ena?.handles.length) {
       v.enaRemoved = true;
       const n = v.ena.handles.length;
       await v.ena.remove().then(() => done.push(`ENA simulator detached from ${n} node(s)`), (e: unknown) => {
@@ -199,7 +199,7 @@ function checkLive(v: VariantRun): void {
  * (detaches the ENA simulator when the harness is gone or the lease expired).
  */
 async function safety(v: VariantRun): Promise<void> {
-  const { o, cfg } = v, cluster = v.cluster!;
+  const { cfg } = v, cluster = v.cluster!;
   await mkdir(v.stateDir, { recursive: true });
   await rm(join(v.stateDir, STOP_REQUEST), { force: true });
   await writeHarnessInfo(v.stateDir, { pid: process.pid, runId: v.runId, vid: v.vid, variant: cfg.name, startedAt: new Date().toISOString() });

@@ -42,7 +42,7 @@ describe('stop conditions: evaluation on the live series', () => {
 
   it('trips on the first sample where the condition holds, with the measured value', () => {
     const pts = [0, 0, 30, 80, 130, 300];
-    let trip;
+    let trip: ReturnType<typeof checkStopConditions>;
     let at = -1;
     for (let n = 1; n <= pts.length && !trip; n++) {
       trip = checkStopConditions({ series: [counter('syn.toOldPodIps', 'all', pts.slice(0, n))], markers: [], now: n - 1 }, [cond], ctx);
