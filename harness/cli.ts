@@ -126,12 +126,7 @@ program.command('run')
       }
       process.stdout.write(renderVerdict(results, { color: process.stdout.isTTY }) + '\n');
       process.stdout.write(`results: ${files.json}\njunit:   ${files.junit}\nreport:  ${files.html}\n`);
-      const stopped = results.variants.find((v) => v.stopped);
-      if (stopped?.stopped) {
-        const s = stopped.stopped;
-        process.stdout.write(`STOPPED: variant ${stopped.name} at t=${s.t}s by ${s.by}: ${s.label}${s.value !== null ? ` (measured ${Math.round(s.value * 100) / 100})` : ''}; `
-          + `${s.faultRemovedAt !== null ? `fault removed at t=${s.faultRemovedAt}s` : 'the fault could not be removed at once (the teardown did)'}; torn down. Exit ${EXIT_STOPPED}.\n`);
-      }
+      const stopped = results.variants.some((v) => v.stopped); // renderVerdict says which, when and why
       process.exitCode = stopped ? EXIT_STOPPED : results.verdict.pass ? 0 : 1;
     } catch (e) {
       throw ctl.crash ?? e; // an internal error aborted the run: report it (exit 3), not "interrupted"

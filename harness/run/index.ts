@@ -61,6 +61,11 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
   const expectations: ExpectationResult[] = [];
   let error: Results['error'];
   const runId = newRunId();
+  // a stop condition on a probe this provider does not supply would silently never trip: say so before the run
+  for (const c of e.abort) {
+    const why = notApplicable(c, o.provider.name);
+    if (why) o.progress.log(`warning: stop condition "${labelOf(c)}" can never trip here (${why})`);
+  }
   try {
     for (const name of names) {
       o.signal?.throwIfAborted();

@@ -74,7 +74,8 @@ describe('stop conditions, notdns stop and the dead-man switch on the lab @root'
     const r = startCli(['run', spec, '--out', out]);
     const e = await r.exited;
     assert.equal(e.code, 4, `exit code 4 (stopped); stderr:\n${r.stderr.slice(-2500)}`);
-    assert.match(r.stdout, /STOPPED: variant only at t=[\d.]+s by condition: stop if total SYNs to old pod IPs > 50/);
+    assert.match(r.stdout, /STOPPED: variant only at t=[\d.]+s by condition\n {2}stop if total SYNs to old pod IPs > 50 \(measured \d+\)\n {2}fault removed at t=/);
+    assert.match(await readFile(join(out, 'junit.xml'), 'utf8'), /<failure message="stopped at t=[\d.]+s by condition: stop if total SYNs to old pod IPs &gt; 50/);
     const res = await results(out);
     const v = res.variants[0]!;
     const s = v.stopped!;

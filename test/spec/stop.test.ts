@@ -104,3 +104,22 @@ describe('stop conditions: results.json and notdns stop files', () => {
     } finally { await rm(root, { recursive: true, force: true }); }
   });
 });
+
+describe('stop conditions: the verdict and junit.xml say it', () => {
+  it('terminal: STOPPED with the variant, time, condition, value and the fault removal; junit: a failure of type stopped', async () => {
+    const { makeResults } = await import('../report/helpers.js');
+    const { renderVerdict } = await import('../../harness/report/terminal.js');
+    const { renderJunit } = await import('../../harness/report/junit.js');
+    const r = makeResults({ variants: ['baseline'] });
+    r.variants[0]!.stopped = { by: 'condition', label: 'stop if total SYNs to old pod IPs > 50', t: 4.04, value: 71, faultRemovedAt: 4.16, detail: 'load stopped on 1/1 Alerting Engine pod(s)' };
+    r.verdict.pass = false;
+    const text = renderVerdict(r, { color: false });
+    assert.match(text, /STOPPED: variant baseline at t=4\.04s by condition\n {2}stop if total SYNs to old pod IPs > 50 \(measured 71\)\n {2}fault removed at t=4\.16s: load stopped/);
+    const xml = renderJunit(r);
+    assert.match(xml, /<testsuite name="notdns\.[\w.-]+\.baseline\.stopped" tests="1" failures="1"/);
+    assert.match(xml, /<failure message="stopped at t=4\.04s by condition: stop if total SYNs to old pod IPs &gt; 50 \(measured 71\)" type="stopped">/);
+    delete r.variants[0]!.stopped;
+    assert.doesNotMatch(renderVerdict(r, { color: false }), /STOPPED/);
+    assert.doesNotMatch(renderJunit(r), /type="stopped"/);
+  });
+});
