@@ -20,6 +20,7 @@ import { compareResults, compareExitCode, renderComparison } from './report/comp
 import { resultsJsonSchema, type Results } from './results.js';
 import { newRunId } from './names.js';
 import { stateRoot } from './paths.js';
+import { EXIT_STOPPED, findRunning, requestStop } from './stop.js';
 import { installSignalHandlers } from './signals.js';
 import { keepLongProcessesAfterExit } from './exec.js';
 import { outputColumns, tolerateClosedOutput, twoColumns, wrapText } from './stdio.js';
@@ -39,11 +40,13 @@ const EXAMPLES: [string, string][] = [
   ['notdns run rollout-syn-flood --fast --variant baseline', 'one variant, every duration shortened'],
   ['notdns report notdns-out/rollout-syn-flood/results.json', 'the verdict of a saved run, its reports re-rendered'],
   ['notdns compare last-night/results.json tonight/results.json', 'what changed between two runs'],
+  ['notdns stop 1a2b10', 'from another terminal: remove the fault of that run now, then tear it down (exit 4)'],
   ['notdns down --all', 'remove anything a killed run left behind'],
 ];
 const EXIT_CODES: [string, string][] = [
   ['0', 'all expectations passed'], ['1', 'an expectation failed (a verdict)'], ['2', 'bad input or environment'],
-  ['3', 'the harness failed (not a verdict)'], ['130', 'interrupted'],
+  ['3', 'the harness failed (not a verdict)'], ['4', 'stopped: a stop condition (abort:) tripped, or `notdns stop`; the fault was removed first'],
+  ['130', 'interrupted'],
 ];
 
 const program = new Command('notdns')
@@ -123,7 +126,8 @@ program.command('run')
       }
       process.stdout.write(renderVerdict(results, { color: process.stdout.isTTY }) + '\n');
       process.stdout.write(`results: ${files.json}\njunit:   ${files.junit}\nreport:  ${files.html}\n`);
-      process.exitCode = results.verdict.pass ? 0 : 1;
+      const stopped = results.variants.some((v) => v.stopped); // renderVerdict says which, when and why
+      process.exitCode = stopped ? EXIT_STOPPED : results.verdict.pass ? 0 : 1;
     } catch (e) {
       throw ctl.crash ?? e; // an internal error aborted the run: report it (exit 3), not "interrupted"
     } finally {
@@ -211,6 +215,23 @@ program.command('down')
     }
     const skipped = live.map((l) => `(skipped run ${l.runId}: its harness, pid ${l.pid}, is still running; use --force)`);
     process.stdout.write(removed.length || skipped.length ? `removed:\n  ${[...removed, ...skipped].join('\n  ')}\n` : 'nothing to remove\n');
+  });
+
+program.command('stop')
+  .description('stop a running run from another terminal, as a tripped stop condition does: its fault is removed first (load generators stopped, ENA simulator detached), then it tears down and exits 4')
+  .argument('<run-id>', 'the id of the run (printed at its start: "run <id>"), or of one of its variants (nd-<id>-*)')
+  .action(async (id: string) => {
+    if (!/^[0-9a-f]{6}$/.test(id)) throw new NotdnsError(`"${id}" is not a run id (6 hex digits)`, { kind: 'usage', hint: 'The run prints "run <id>, resources nd-<id>-*" when it starts.' });
+    const targets = await findRunning(stateRoot, id);
+    if (!targets.length) {
+      throw new NotdnsError(`no running notdns harness has run or variant id ${id} on this host.`, {
+        kind: 'usage', hint: 'It may have finished already; `notdns down --all` removes what a killed run left behind.',
+      });
+    }
+    for (const t of targets) {
+      await requestStop(t, `notdns stop from pid ${process.pid}`);
+      process.stdout.write(`asked harness pid ${t.pid} to stop variant ${t.variant} (run ${t.runId}, resources nd-${t.vid}-*): it removes the fault, tears down and exits ${EXIT_STOPPED}\n`);
+    }
   });
 
 program.command('doctor')

@@ -19,10 +19,26 @@ export type Series = z.infer<typeof SeriesSchema>;
 
 export const MarkerSchema = z.object({
   t: z.number(),
-  kind: z.enum(['step', 'pod-ready', 'pod-stopping', 'pod-deleted', 'note']),
+  kind: z.enum(['step', 'pod-ready', 'pod-stopping', 'pod-deleted', 'note', 'stop-condition']),
   label: z.string(),
 });
 export type Marker = z.infer<typeof MarkerSchema>;
+
+export const StoppedSchema = z.object({
+  by: z.enum(['condition', 'notdns stop']),
+  /** The stop condition's label (as an expectation's), or who asked (`notdns stop` from pid N). */
+  label: z.string(),
+  /** Seconds since the variant started, on the series' time axis. */
+  t: z.number(),
+  /** The measured value that made the condition hold (null for `notdns stop`). */
+  value: z.number().nullable(),
+  /** When the fault was removed (load stopped on every Alerting Engine pod, ENA simulator detached); null if it
+   *  could not be (then teardown removed it). */
+  faultRemovedAt: z.number().nullable(),
+  /** What removing the fault did, in words. */
+  detail: z.string().optional(),
+});
+export type Stopped = z.infer<typeof StoppedSchema>;
 
 export const ExpectationResultSchema = z.object({
   /** Variant name, or 'compare' for cross-variant expectations. */
@@ -56,6 +72,10 @@ export const VariantResultSchema = z.object({
   summary: z.record(z.string(), z.number()),
   /** Pods that were replaced: old IP, node, when they stopped and were deleted. */
   replacedPods: z.array(z.object({ name: z.string(), ip: z.string(), node: z.string(), stoppingAt: z.number(), deletedAt: z.number().nullable() })),
+  /** Set when the variant was stopped early: a stop condition (`abort:`) held on the live series, or `notdns stop`.
+   *  The fault was removed first (load generators stopped, ENA simulator detached), then the variant was torn
+   *  down; its expectations were not evaluated and the verdict is not a pass (exit code 4). */
+  stopped: StoppedSchema.optional(),
 });
 export type VariantResult = z.infer<typeof VariantResultSchema>;
 

@@ -16,6 +16,7 @@ export const MARKER_STYLE: Record<Marker['kind'], { color: string; dash: string;
   'pod-stopping': { color: '#d97706', dash: 'dotted', label: 'pod stopping' },
   'pod-deleted': { color: '#dc2626', dash: 'dotted', label: 'pod deleted' },
   note: { color: '#7c3aed', dash: 'dashed', label: 'note' },
+  'stop-condition': { color: '#b91c1c', dash: 'solid', label: 'stopped' },
 };
 
 export const WINDOW_FILL = 'rgba(217,119,6,0.10)';

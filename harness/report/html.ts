@@ -180,7 +180,7 @@ function windowsOf(v: VariantResult, xMax: number): { from: number; to: number }
 
 /** Markers drawn inside the charts: rollout steps and the moments old pod IPs disappeared (the rest is on the timeline). */
 function chartMarkers(v: VariantResult): Marker[] {
-  return v.markers.filter((m) => m.kind === 'step' || m.kind === 'pod-deleted' || m.kind === 'note');
+  return v.markers.filter((m) => m.kind === 'step' || m.kind === 'pod-deleted' || m.kind === 'note' || m.kind === 'stop-condition');
 }
 
 let chartSeq = 0;

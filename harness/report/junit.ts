@@ -86,6 +86,18 @@ export function renderJunit(results: Results): string {
     for (const e of s.expectations) body.push(testcase(results, e, classname));
     body.push('  </testsuite>');
   }
+  for (const v of results.variants.filter((x) => x.stopped)) {
+    // a stopped variant is a failure CI must see, with which condition tripped, when and the value
+    const st = v.stopped!;
+    const classname = `notdns.${exp}.${classPart(v.name)}.stopped`;
+    const message = `stopped at t=${st.t}s by ${st.by}: ${st.label}${st.value !== null ? ` (measured ${exact(st.value)})` : ''}`;
+    const text = [message, st.faultRemovedAt !== null ? `fault removed at t=${st.faultRemovedAt}s` : 'the fault was not removed at once (the teardown removed it)', st.detail ?? ''].filter(Boolean).join('\n');
+    tests += 1;
+    failures += 1;
+    body.push(`  <testsuite${attrs({ name: classname, tests: 1, failures: 1, errors: 0, skipped: 0, time: round(0), timestamp: v.startedAt, hostname: results.host.hostname })}>`);
+    body.push(`    <testcase${attrs({ name: 'stop condition', classname, time: 0 })}>\n      <failure${attrs({ message, type: 'stopped' })}>${xmlText(text)}</failure>\n    </testcase>`);
+    body.push('  </testsuite>');
+  }
   if (results.error) {
     const err = results.error;
     const classname = `notdns.${exp}.harness`;

@@ -46,6 +46,15 @@ export function renderVerdict(results: Results, opts: VerdictOptions = {}): stri
     out.push('');
   }
 
+  for (const v of results.variants.filter((x) => x.stopped)) {
+    const st = v.stopped!;
+    out.push(s.red(s.bold(`STOPPED: variant ${v.name} at t=${st.t}s by ${st.by}`)));
+    out.push(`  ${st.label}${st.value !== null ? ` (measured ${Math.round(st.value * 100) / 100})` : ''}`);
+    out.push(`  ${st.faultRemovedAt !== null ? `fault removed at t=${st.faultRemovedAt}s` : 'the fault could not be removed at once; the teardown removed it'}${st.detail ? `: ${st.detail}` : ''}`);
+    out.push(s.dim('  Not a verdict: its expectations were not evaluated, the variants after it were not run (exit 4).'));
+    out.push('');
+  }
+
   if (failed.length) {
     out.push(s.red(s.bold(`${plural(failed.length, 'failed expectation')}:`)));
     for (const e of failed) {

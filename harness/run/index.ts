@@ -61,6 +61,11 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
   const expectations: ExpectationResult[] = [];
   let error: Results['error'];
   const runId = newRunId();
+  // a stop condition on a probe this provider does not supply would silently never trip: say so before the run
+  for (const c of e.abort) {
+    const why = notApplicable(c, o.provider.name);
+    if (why) o.progress.log(`warning: stop condition "${labelOf(c)}" can never trip here (${why})`);
+  }
   try {
     for (const name of names) {
       o.signal?.throwIfAborted();
@@ -68,10 +73,18 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
       const { result, ctx } = await runVariant(cfg, runId, o);
       variants.push(result);
       ctxs[name] = ctx;
+      if (result.stopped) {
+        // a stopped variant's measurements end early: its expectations are not evaluated, the run stops here
+        const why = `not evaluated: the variant was stopped at t=${result.stopped.t}s (${result.stopped.label})`;
+        expectations.push(...(e.expect[name] ?? []).map((x) => ({ variant: name, label: labelOf(x), probe: x.probe, stat: x.stat, op: x.op, threshold: x.value, measured: null, pass: false, detail: x.why, na: why })));
+        const rest = names.slice(names.indexOf(name) + 1);
+        if (rest.length) o.progress.log(`not run after the stop: ${rest.join(', ')}`);
+        break;
+      }
       expectations.push(...judge(name, e.expect[name] ?? [], (list) => evaluate(result, list, ctx)));
     }
     // a comparison needs both of its variants: with --variant it may have only one, then it is not evaluated
-    const ran = new Set(variants.map((v) => v.name));
+    const ran = new Set(variants.filter((v) => !v.stopped).map((v) => v.name));
     const comparable = e.compare.filter((c) => c.ratio.every((n) => ran.has(n)));
     if (comparable.length < e.compare.length) o.progress.log(`${e.compare.length - comparable.length} comparison(s) not evaluated: their variants were not all run`);
     expectations.push(...judge('compare', comparable, (list) => evaluateCompare(variants, list, ctxs)));
@@ -99,7 +112,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
       profile: o.fast ? 'fast' : 'normal',
       host: { hostname: hostname(), kernel: release(), cpus: cpus().length, node: process.version },
       startedAt, finishedAt: new Date().toISOString(), variants,
-      verdict: { pass: !error && expectations.some((x) => !x.na) && expectations.every((x) => x.pass || x.na), expectations }, error,
+      verdict: { pass: !error && !variants.some((v) => v.stopped) && expectations.some((x) => !x.na) && expectations.every((x) => x.pass || x.na), expectations }, error,
     };
     return ResultsSchema.parse(r);
   }

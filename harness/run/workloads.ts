@@ -9,14 +9,16 @@ export const SMALL_POD_V8 = ['--max-semi-space-size=1'];
 /** Node.js flags for an Alerting Engine with this many channels in total. */
 export const alertingEngineRuntimeArgs = (channels: number): string[] => (channels <= 1000 ? SMALL_POD_V8 : []);
 
-/** `allowCidr` is the provider's pod network (Cluster.podCidr): the engine refuses any backend outside it. */
-export function alertingEngineArgs(cfg: VariantConfig, backends: string[], maxSeconds: number, allowCidr: string): string[] {
+/** `allowCidr` is the provider's pod network (Cluster.podCidr): the engine refuses any backend outside it.
+ *  `lease`: the dead-man lease file (lab: the pods share the harness' file system) and its maximum age. */
+export function alertingEngineArgs(cfg: VariantConfig, backends: string[], maxSeconds: number, allowCidr: string, lease?: { file: string; seconds: number }): string[] {
   const ae = cfg.workloads.alertingEngine;
   const args = ['--backends', backends.map((ip) => `${ip}:${GRPC_PORT}`).join(','), '--discovery', ae.discovery,
     '--channels-per-backend', String(ae.channelsPerBackend), '--call-interval-ms', String(ae.callIntervalMs),
     '--call-deadline-ms', String(ae.callDeadlineMs), '--dns-propagation-seconds', String(ae.dnsPropagationSeconds),
     '--allow-cidr', allowCidr, '--max-duration-seconds', String(Math.ceil(maxSeconds))];
-  return [...args, ...reconnectArgs(ae.reconnect)];
+  const leaseArgs = lease ? ['--lease-file', lease.file, '--lease-seconds', String(lease.seconds)] : [];
+  return [...args, ...reconnectArgs(ae.reconnect), ...leaseArgs];
 }
 
 /** 'grpc-defaults' = what the talk's fix did: remove the options, so C-core's defaults apply

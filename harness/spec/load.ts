@@ -116,6 +116,7 @@ export function expandVariant(e: Experiment, name: string, opts: { fast?: boolea
       alertingEngine: merge(e.workloads.alertingEngine, v.workloads?.alertingEngine),
     },
     steps: e.steps.map((s) => ({ ...s })),
+    abort: [...(e.abort ?? []), ...(v.abort ?? [])],
   };
   return opts.fast ? scaleTime(cfg, e.fastTimeScale) : cfg;
 }

@@ -109,6 +109,13 @@ export const ExpectationSchema = z.strictObject({
   providers: z.array(z.enum(['lab', 'kind', 'kubeconfig'], { error: 'providers are lab, kind, kubeconfig' })).min(1).optional(),
 });
 
+/**
+ * A stop condition (`abort:`): the form of an expectation, evaluated on the live series after every sample while
+ * the run is on (window up to now). It TRIPS when it holds, e.g. {probe: dns.errors, target: other-nodes, stat:
+ * total, op: '>', value: 0}: the fault is removed first, then the variant is torn down (harness/stop.ts).
+ */
+export const StopConditionSchema = ExpectationSchema.omit({ providers: true });
+
 export const CompareSchema = ExpectationSchema.extend({
   /** measured = stat(variant a) / stat(variant b); the denominator is floored at 1 (counts). */
   ratio: z.tuple([z.string(), z.string()]),
@@ -123,6 +130,8 @@ export const VariantSchema = z.strictObject({
     metricsService: MetricsServiceSchema.partial().optional(),
     alertingEngine: AlertingEngineSchema.partial().optional(),
   }).optional(),
+  /** Stop conditions of this variant, in addition to the experiment's. */
+  abort: z.array(StopConditionSchema).optional(),
 });
 
 export const ExperimentSchema = z.strictObject({
@@ -136,6 +145,8 @@ export const ExperimentSchema = z.strictObject({
     .refine((v) => Object.keys(v).length > 0, 'needs at least one variant'),
   expect: z.record(z.string(), z.array(ExpectationSchema)).default({}),
   compare: z.array(CompareSchema).default([]),
+  /** Stop conditions of every variant (harness/stop.ts): one that holds on the live series stops the run. */
+  abort: z.array(StopConditionSchema).default([]),
   /** --fast multiplies every duration (steps, grace period, propagation delay, ENA idle timeouts) by this. */
   fastTimeScale: z.number().gt(0).max(1).default(0.5),
 });
@@ -144,6 +155,7 @@ export type ExperimentInput = z.input<typeof ExperimentSchema>;
 export type Experiment = z.output<typeof ExperimentSchema>;
 export type Expectation = z.output<typeof ExpectationSchema>;
 export type CompareExpectation = z.output<typeof CompareSchema>;
+export type StopCondition = z.output<typeof StopConditionSchema>;
 export type Step = z.output<typeof StepSchema>;
 
 export type Reconnect = z.output<typeof ReconnectSchema>;
@@ -156,6 +168,8 @@ export interface VariantConfig {
   ena: z.output<typeof EnaSchema>;
   workloads: z.output<typeof WorkloadsSchema>;
   steps: Step[];
+  /** The experiment's stop conditions followed by the variant's own. */
+  abort: StopCondition[];
 }
 
 /** Identity function that gives experiment files type checking and editor completion. */

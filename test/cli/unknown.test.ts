@@ -26,7 +26,7 @@ describe('cli: unknown names → exit 2 and the closest name', function () {
   it('an unknown command, with or without --help (and as `help <command>`): exit 2, the nearest command', () => {
     for (const args of [['lsit'], ['lsit', '--help'], ['help', 'lsit'], ['lsit', '-h']]) {
       const s = refused(args);
-      assert.match(s, /^notdns: bad usage\nunknown command "lsit"\.\nFix: Did you mean `notdns list`\? The commands are: run, plan, list, validate, up, down, doctor, report, compare, schema /, args.join(' '));
+      assert.match(s, /^notdns: bad usage\nunknown command "lsit"\.\nFix: Did you mean `notdns list`\? The commands are: run, plan, list, validate, up, down, stop, doctor, report, compare, schema /, args.join(' '));
     }
     assert.match(refused(['sweep', '--help']), /unknown command "sweep"\.\nFix: Did you mean `notdns down`\?/, 'what people call down');
     assert.match(refused(['comapre', 'a.json', 'b.json']), /Did you mean `notdns compare`\?/);

@@ -49,7 +49,7 @@ describe('reliability: teardown on every exit path @root', function () {
     const e = await r.exited;
     assert.equal(e.code, 0, r.stderr);
     assert.equal(r.ids().length, 1);
-    await assertReverseTeardown(join(out, 'notdns.log'), ['cluster', 'ena', 'probes']);
+    await assertReverseTeardown(join(out, 'notdns.log'), ['cluster', 'stop switch', 'dead-man lease', 'ena', 'probes']);
     await finish(r);
   });
 
@@ -62,12 +62,12 @@ describe('reliability: teardown on every exit path @root', function () {
     const res = await readResults(out);
     assert.equal(res.verdict.pass, false);
     assert.equal(res.error, undefined, 'a failed expectation is a verdict, not a harness error');
-    await assertReverseTeardown(join(out, 'notdns.log'), ['cluster', 'ena', 'probes']);
+    await assertReverseTeardown(join(out, 'notdns.log'), ['cluster', 'stop switch', 'dead-man lease', 'ena', 'probes']);
     await finish(r);
   });
 
   const faults: [string, string[]][] = [
-    ['up', ['cluster']], ['deploy', ['cluster', 'ena']], ['rollout', ['cluster', 'ena', 'probes']], ['collect', ['cluster', 'ena', 'probes']],
+    ['up', ['cluster']], ['deploy', ['cluster', 'stop switch', 'dead-man lease', 'ena']], ['rollout', ['cluster', 'stop switch', 'dead-man lease', 'ena', 'probes']], ['collect', ['cluster', 'stop switch', 'dead-man lease', 'ena', 'probes']],
   ];
   for (const [point, reached] of faults) {
     it(`harness error inside "${point}" (NOTDNS_FAULT=${point}): exit 3, error in results.json, one paragraph, reverse teardown, nothing left`, async () => {
@@ -96,7 +96,7 @@ describe('reliability: teardown on every exit path @root', function () {
     const res = await readResults(out);
     assert.equal(res.error?.kind, 'harness');
     assert.match(res.error!.message, /internal error/);
-    await assertReverseTeardown(join(out, 'notdns.log'), ['cluster', 'ena', 'probes']);
+    await assertReverseTeardown(join(out, 'notdns.log'), ['cluster', 'stop switch', 'dead-man lease', 'ena', 'probes']);
     await finish(r);
   });
 

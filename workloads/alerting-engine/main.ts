@@ -2,7 +2,8 @@
 // Alerting Engine: the gRPC client of the talk. Many channels, aggressive reconnect backoff, steady Query calls,
 // backend set changes with a DNS propagation delay. A load generator for the lab: bounded in time, channel count
 // and destinations (--allow-cidr).
-import { AdminServer } from '../common/admin.js';
+import { statSync } from 'node:fs';
+import { AdminServer, HttpError } from '../common/admin.js';
 import { ADMIN_ADDRESS_FORM, parseAdminAddress } from '../common/admin-address.js';
 import { argFrom, createProgram, eventLog, intArg, manageLifetime, MAX_DURATION_LIMIT_S, numberArg, repeatable, usageError } from '../common/cli.js';
 import { inCidrs, parseBackendList, parseCidr, type Backend, type Cidr } from '../common/net-addr.js';
@@ -28,6 +29,8 @@ interface Opts {
   maxChannels: number;
   admin?: string;
   maxDurationSeconds: number;
+  leaseFile?: string;
+  leaseSeconds: number;
 }
 
 const program = createProgram('alerting-engine', 'notdns Alerting Engine: gRPC load generator with one channel per backend (or round_robin), tunable reconnect backoff and a per-attempt connect timeout.')
@@ -48,12 +51,16 @@ const program = createProgram('alerting-engine', 'notdns Alerting Engine: gRPC l
   .option('--max-channels <n>', 'refuse backend sets that need more channels than this', intArg(1, 1_000_000), 20_000)
   .option('--admin <addr>', `admin HTTP endpoint (GET /metrics, /metrics.json, /healthz, GET|POST /backends): ${ADMIN_ADDRESS_FORM}`, argFrom((v) => { parseAdminAddress(v); return v; }))
   .option('--max-duration-seconds <s>', 'stop by itself (close channels, exit 0) after this many seconds', intArg(1, MAX_DURATION_LIMIT_S), 3600)
+  .option('--lease-file <path>', 'dead-man switch: stop by itself (close channels, exit 0) once this file is missing or its mtime is older than --lease-seconds (the harness renews it every second)')
+  .option('--lease-seconds <s>', 'how old the --lease-file may get', intArg(1, 3600), 5)
   .addHelpText('after', `
 Metrics: ae_calls_total{code}, ae_call_errors_total, ae_calls_skipped_total, ae_call_latency_seconds (summary
   0.5/0.9/0.99 over 10 s), ae_channels{state}, ae_connect_attempts_total, ae_connect_timeouts_total,
   ae_connect_errors_total{kind}, ae_connects_in_progress, ae_backends, ae_pending_backend_updates,
   ae_backend_updates_applied_total, plus process_*/nodejs_* defaults.
-Events: one JSON line per event on stdout (started, backends-accepted, backends-applied, stopping, exit).`);
+Admin: POST /stop-load stops the load for good (channels closed, connects in progress aborted, every new connect
+  refused, backend updates refused with 409) and keeps the admin endpoint up: the harness' fault removal.
+Events: one JSON line per event on stdout (started, backends-accepted, backends-applied, load-stopped, stopping, exit).`);
 
 program.parse();
 const opts = program.opts<Opts>();
@@ -80,7 +87,7 @@ let channels: ChannelSet | undefined;
 const m = createMetrics(() => channels?.states() ?? {});
 const guard = new ConnectGuard({
   timeoutMs: opts.connectTimeoutMs,
-  allowed: (host) => opts.allowAnyTarget || inCidrs(host, cidrs),
+  allowed: (host) => !loadStopped && (opts.allowAnyTarget || inCidrs(host, cidrs)),
   onAttempt: () => m.connectAttempts.inc(),
   onTimeout: () => m.connectTimeouts.inc(),
   onError: (kind) => m.connectErrors.inc({ kind }),
@@ -90,8 +97,9 @@ channels = new ChannelSet(cfg, m, guard, log);
 const updates = new BackendUpdates(channels, cfg, policy, opts.dnsPropagationSeconds * 1000, m, log);
 const admin = opts.admin ? new AdminServer(opts.admin, m.registry) : undefined;
 let running = false;
+let loadStopped = false;
 
-manageLifetime({
+const stop = manageLifetime({
   maxDurationSeconds: opts.maxDurationSeconds,
   log,
   stop: async () => {
@@ -107,11 +115,38 @@ try {
   if (admin) {
     admin.setServing(() => running);
     updates.register(admin);
+    admin.route('POST', '/backends', (b) => {
+      if (loadStopped) throw new HttpError(409, 'the load was stopped (POST /stop-load): backend updates are refused');
+      return updates.submit(b);
+    });
+    admin.route('POST', '/stop-load', () => {
+      if (!loadStopped) {
+        loadStopped = true;
+        running = false;
+        updates.cancelAll();
+        channels?.close();
+        guard.abortAll();
+        log('load-stopped', { by: 'POST /stop-load' });
+      }
+      return { body: { stopped: true } };
+    });
     log('admin-listening', { admin: await admin.listen() });
   }
 } catch (e) {
   process.stderr.write(`alerting-engine: cannot start: ${(e as Error).message}\n`);
   process.exit(1);
+}
+if (opts.leaseFile) {
+  const lease = opts.leaseFile, maxAgeMs = opts.leaseSeconds * 1000;
+  // checked every 500 ms: the load stops at most lease-seconds + 0.5 s after the last renewal
+  setInterval(() => {
+    let age: number;
+    try { age = Date.now() - statSync(lease).mtimeMs; } catch { age = Infinity; }
+    if (age > maxAgeMs) {
+      log('lease-expired', { leaseFile: lease, ageMs: Number.isFinite(age) ? Math.round(age) : null });
+      stop('lease-expired');
+    }
+  }, 500).unref();
 }
 channels.start();
 if (!opts.target) channels.setBackends(initial);

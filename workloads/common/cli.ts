@@ -62,14 +62,14 @@ export function eventLog(workload: string): EventLog {
   };
 }
 
-export type StopReason = 'SIGTERM' | 'SIGINT' | 'max-duration';
+export type StopReason = 'SIGTERM' | 'SIGINT' | 'max-duration' | 'lease-expired';
 
 /**
  * The process's lifetime: the first SIGTERM/SIGINT or the end of --max-duration-seconds calls stop(reason) once,
  * then exits 0. A second signal while stopping calls force() (if given) and exits 0 at once.
- * An uncaught error is logged as a "fatal" event and exits 1.
+ * An uncaught error is logged as a "fatal" event and exits 1. Returns the same stop, for other reasons (a lease).
  */
-export function manageLifetime(opts: { maxDurationSeconds: number; log: EventLog; stop: (reason: StopReason) => Promise<void>; force?: () => void }): void {
+export function manageLifetime(opts: { maxDurationSeconds: number; log: EventLog; stop: (reason: StopReason) => Promise<void>; force?: () => void }): (reason: StopReason) => void {
   let stopping = false;
   const begin = (reason: StopReason) => {
     if (stopping) {
@@ -94,6 +94,7 @@ export function manageLifetime(opts: { maxDurationSeconds: number; log: EventLog
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
+  return begin;
 }
 
 export const MAX_DURATION_LIMIT_S = 7 * 24 * 3600;
