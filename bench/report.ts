@@ -18,9 +18,13 @@ const END = '<!-- latest:end -->';
 
 /** Replace the block between the markers in a README with the summary of a full run (unchanged if no markers). */
 export function spliceReadme(readme: string, rep: Report): string {
-  const i = readme.indexOf(BEGIN), j = readme.indexOf(END);
+  const i = readme.indexOf(BEGIN),
+    j = readme.indexOf(END);
   if (i < 0 || j < i) return readme;
-  return `${readme.slice(0, i + BEGIN.length)}\n${renderSummary(rep).join('\n').replace(/^## Summary \(medians\)$/m, '').replace(/\n{3,}/g, '\n\n')}\n${readme.slice(j)}`;
+  return `${readme.slice(0, i + BEGIN.length)}\n${renderSummary(rep)
+    .join('\n')
+    .replace(/^## Summary \(medians\)$/m, '')
+    .replace(/\n{3,}/g, '\n\n')}\n${readme.slice(j)}`;
 }
 
 export function fmt(v: number, unit = ''): string {
@@ -49,14 +53,18 @@ export function renderSummary(rep: Report): string[] {
   const out: string[] = [];
   out.push(`- **Date:** ${rep.startedAt} → ${rep.finishedAt} (total **${fmt(rep.totalSeconds)} s**)`);
   out.push(`- **Machine:** ${m.hostname}, kernel ${m.kernel}, CPU ${m.cpuModel}, ${m.cores} cores, ${m.memGb} GB RAM, Node ${m.node}`);
-  out.push(`- **Load average at start:** ${m.loadavgAtStart.join(' / ')} (1/5/15 min); at the end: ${rep.load1AtEnd} (1 min). `
-    + `Other people's work on the machine counts in it: with ${m.cores} cores, a load above ${m.cores} means the numbers below are pessimistic.`);
+  out.push(
+    `- **Load average at start:** ${m.loadavgAtStart.join(' / ')} (1/5/15 min); at the end: ${rep.load1AtEnd} (1 min). ` +
+      `Other people's work on the machine counts in it: with ${m.cores} cores, a load above ${m.cores} means the numbers below are pessimistic.`,
+  );
   out.push('', '## Summary (medians)', '');
   out.push('| benchmark | metric | median | target | status | repetitions / range | note |', '|---|---|---:|---|---|---|---|');
   for (const b of rep.benchmarks) {
     if (b.error) out.push(`| ${b.name} | **failed** | | | ❌ | | ${esc(b.error)} |`);
     for (const r of b.rows) {
-      out.push(`| ${b.name} | ${esc(r.metric)} | ${r.display ?? fmt(r.value, r.unit)} | ${r.target ? esc(r.target.text) : ''} | ${status(r)} | ${samples(r)} | ${esc(r.note ?? '')} |`);
+      out.push(
+        `| ${b.name} | ${esc(r.metric)} | ${r.display ?? fmt(r.value, r.unit)} | ${r.target ? esc(r.target.text) : ''} | ${status(r)} | ${samples(r)} | ${esc(r.note ?? '')} |`,
+      );
     }
   }
   out.push('', '| benchmark | time taken | load (1 min) at its start | host CPU busy during it |', '|---|---:|---:|---:|');

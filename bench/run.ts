@@ -29,7 +29,9 @@ function usage(code: number): never {
 }
 
 function parseArgs(argv: string[]): { only?: string[]; out: string; list: boolean } {
-  let only: string[] | undefined, out = join(repoRoot, 'bench', 'results'), list = false;
+  let only: string[] | undefined,
+    out = join(repoRoot, 'bench', 'results'),
+    list = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--only') only = [...(only ?? []), ...(argv[++i] ?? usage(2)).split(',').filter(Boolean)];
@@ -37,9 +39,16 @@ function parseArgs(argv: string[]): { only?: string[]; out: string; list: boolea
     else if (a === '--out') out = resolve(argv[++i] ?? usage(2));
     else if (a === '--list') list = true;
     else if (a === '-h' || a === '--help') usage(0);
-    else { process.stderr.write(`unknown argument ${a}\n`); usage(2); }
+    else {
+      process.stderr.write(`unknown argument ${a}\n`);
+      usage(2);
+    }
   }
-  for (const n of only ?? []) if (!BENCHMARKS.some((b) => b.name === n)) { process.stderr.write(`no benchmark named ${n}\n`); usage(2); }
+  for (const n of only ?? [])
+    if (!BENCHMARKS.some((b) => b.name === n)) {
+      process.stderr.write(`no benchmark named ${n}\n`);
+      usage(2);
+    }
   return { only, out, list };
 }
 
@@ -65,12 +74,22 @@ async function main(): Promise<void> {
 
   const selected = args.only ? BENCHMARKS.filter((b) => args.only!.includes(b.name)) : BENCHMARKS;
   const mach = machine();
-  const t0 = performance.now(), suiteCpu0 = hostCpu();
-  const log = (l: string) => process.stderr.write(`[${round((performance.now() - t0) / 1000, 1).toFixed(1).padStart(5)} s] ${l}\n`);
-  log(`machine: ${mach.cpuModel}, ${mach.cores} cores, kernel ${mach.kernel}, node ${mach.node}; load average ${mach.loadavgAtStart.join(' ')}`);
+  const t0 = performance.now(),
+    suiteCpu0 = hostCpu();
+  const log = (l: string) =>
+    process.stderr.write(
+      `[${round((performance.now() - t0) / 1000, 1)
+        .toFixed(1)
+        .padStart(5)} s] ${l}\n`,
+    );
+  log(
+    `machine: ${mach.cpuModel}, ${mach.cores} cores, kernel ${mach.kernel}, node ${mach.node}; load average ${mach.loadavgAtStart.join(' ')}`,
+  );
   const results: BenchResult[] = [];
   for (const b of selected) {
-    const b0 = performance.now(), l1 = load1(), c0 = hostCpu();
+    const b0 = performance.now(),
+      l1 = load1(),
+      c0 = hostCpu();
     log(`${b.name}: ${b.title} (planned ~${b.budgetSeconds} s; load ${l1})`);
     const res: BenchResult = { name: b.name, title: b.title, seconds: 0, load1AtStart: l1, hostBusyPct: NaN, rows: [] };
     try {
@@ -84,19 +103,41 @@ async function main(): Promise<void> {
     res.seconds = round((performance.now() - b0) / 1000, 1);
     res.hostBusyPct = round(busyPct(c0, hostCpu()), 1);
     for (const r of res.rows) if (r.target) r.met = checkTarget(r.target, r.value);
-    for (const r of res.rows) log(`  = ${r.metric}: ${r.display ?? `${round(r.value, 3)} ${r.unit}`}${r.target ? ` (target ${r.target.text}: ${r.met ? 'met' : 'MISSED'})` : ''}`);
+    for (const r of res.rows)
+      log(
+        `  = ${r.metric}: ${r.display ?? `${round(r.value, 3)} ${r.unit}`}${r.target ? ` (target ${r.target.text}: ${r.met ? 'met' : 'MISSED'})` : ''}`,
+      );
     log(`${b.name}: done in ${res.seconds} s`);
     results.push(res);
   }
   const totalSeconds = round((performance.now() - t0) / 1000, 1);
   const rep: Report = {
-    machine: mach, startedAt: mach.date, finishedAt: new Date().toISOString(), totalSeconds, load1AtEnd: load1(),
-    only: args.only, benchmarks: results,
+    machine: mach,
+    startedAt: mach.date,
+    finishedAt: new Date().toISOString(),
+    totalSeconds,
+    load1AtEnd: load1(),
+    only: args.only,
+    benchmarks: results,
   };
   if (!args.only) {
     const ok = totalSeconds <= TOTAL_BUDGET_S;
-    results.push({ name: 'suite', title: 'the whole suite', seconds: totalSeconds, load1AtStart: mach.loadavgAtStart[0]!, hostBusyPct: round(busyPct(suiteCpu0, hostCpu()), 1),
-      rows: [{ metric: 'npm run bench: all benchmarks', value: totalSeconds, unit: 's', target: { text: '< 600 s (10 min)', op: '<', value: TOTAL_BUDGET_S }, met: ok }] });
+    results.push({
+      name: 'suite',
+      title: 'the whole suite',
+      seconds: totalSeconds,
+      load1AtStart: mach.loadavgAtStart[0]!,
+      hostBusyPct: round(busyPct(suiteCpu0, hostCpu()), 1),
+      rows: [
+        {
+          metric: 'npm run bench: all benchmarks',
+          value: totalSeconds,
+          unit: 's',
+          target: { text: '< 600 s (10 min)', op: '<', value: TOTAL_BUDGET_S },
+          met: ok,
+        },
+      ],
+    });
   }
   await mkdir(args.out, { recursive: true });
   const base = join(args.out, args.only ? 'partial' : 'latest');

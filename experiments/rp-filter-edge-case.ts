@@ -7,18 +7,26 @@ import { defineExperiment } from '../harness/spec/schema.js';
 
 export default defineExperiment({
   name: 'rp-filter-edge-case',
-  description: 'an ENI without an address makes rp_filter=2 drop SYNs to a deleted pod IP as martians; with an address they pass and conntrack is consistent',
+  description:
+    'an ENI without an address makes rp_filter=2 drop SYNs to a deleted pod IP as martians; with an address they pass and conntrack is consistent',
   topology: { nodes: 2, serverNodes: 1 },
   ena: { enabled: false },
   workloads: {
     metricsService: { replicas: 1, gracefulStopSeconds: 4, dnsLookupsPerSecond: 0 },
-    alertingEngine: { instances: 1, channelsPerBackend: 100, dnsPropagationSeconds: 15,
-      reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 } },
+    alertingEngine: {
+      instances: 1,
+      channelsPerBackend: 100,
+      dnsPropagationSeconds: 15,
+      reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 },
+    },
   },
   steps: [{ steady: 6 }, { rollout: { batch: 1 } }, { observe: 12 }],
   variants: {
     'eni-without-address': { description: 'ens6 has no IPv4 address (Cilium ENI mode as in the talk)' },
-    'eni-with-address': { description: 'ens6 has an unrelated /32 (newer Cilium gives the interface an address)', topology: { eniHasAddress: true } },
+    'eni-with-address': {
+      description: 'ens6 has an unrelated /32 (newer Cilium gives the interface an address)',
+      topology: { eniHasAddress: true },
+    },
   },
   // the SYN counts and the comparison are lab only: no other provider can give the ENI an address (eniHasAddress),
   // so both variants would be the same cluster there (kind nodes have no secondary ENI at all; see `notdns plan`)
@@ -33,7 +41,16 @@ export default defineExperiment({
     ],
   },
   compare: [
-    { ratio: ['eni-with-address', 'eni-without-address'], probe: 'ct.count', target: 'flooded-nodes', stat: 'max', window: 'after-rollout', op: '>=', value: 2, providers: ['lab'],
-      why: 'with an address the receiving node tracks the SYNs (SYN_SENT), like the sender: conntrack sizes become consistent' },
+    {
+      ratio: ['eni-with-address', 'eni-without-address'],
+      probe: 'ct.count',
+      target: 'flooded-nodes',
+      stat: 'max',
+      window: 'after-rollout',
+      op: '>=',
+      value: 2,
+      providers: ['lab'],
+      why: 'with an address the receiving node tracks the SYNs (SYN_SENT), like the sender: conntrack sizes become consistent',
+    },
   ],
 });

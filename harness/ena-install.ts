@@ -6,7 +6,16 @@
 //    simulator in counting-only mode for the SYN and flow counts (the allowance counters stay the real ones);
 //    `--ena-simulator enforce` runs the simulator as on kind, and every ena.* number is then the simulator's.
 import {
-  attachEna, detachEna, enaBpffsDir, enaPinDir, ensureBpffs, readEnaStats, releaseBpffs, tcxLinksOnNode, type EnaHandle, type EnaStats,
+  attachEna,
+  detachEna,
+  enaBpffsDir,
+  enaPinDir,
+  ensureBpffs,
+  readEnaStats,
+  releaseBpffs,
+  tcxLinksOnNode,
+  type EnaHandle,
+  type EnaStats,
 } from './ena/index.js';
 import { NotdnsError } from './errors.js';
 import type { EnaSample } from './probes/recorder.js';
@@ -34,23 +43,30 @@ export interface EnaMeasurement {
 export function enaMeasurementOf(cluster: Pick<Cluster, 'provider'> & { enaSimulator?: EnaSimulatorMode }): EnaMeasurement {
   if (cluster.provider !== 'kubeconfig') return { simulator: 'experiment', realCounters: false };
   switch (cluster.enaSimulator ?? 'off') {
-    case 'off': return { simulator: 'none', realCounters: true };
-    case 'count': return { simulator: 'count', realCounters: true };
-    case 'enforce': return { simulator: 'experiment', realCounters: false };
+    case 'off':
+      return { simulator: 'none', realCounters: true };
+    case 'count':
+      return { simulator: 'count', realCounters: true };
+    case 'enforce':
+      return { simulator: 'experiment', realCounters: false };
   }
 }
 
 export async function installEna(cluster: Cluster, cfg: VariantConfig, stateDir: string): Promise<EnaInstall> {
   const how = enaMeasurementOf(cluster as Cluster & { enaSimulator?: EnaSimulatorMode });
-  const sim = how.simulator === 'none' ? { handles: [] as EnaHandle[], remove: async () => undefined } : await attachSimulator(cluster, cfg, stateDir, how.simulator === 'count');
+  const sim =
+    how.simulator === 'none'
+      ? { handles: [] as EnaHandle[], remove: async () => undefined }
+      : await attachSimulator(cluster, cfg, stateDir, how.simulator === 'count');
   const byNode = new Map(sim.handles.map((h) => [h.node, h]));
   const readSim = async (node: ClusterNode) => {
     const h = byNode.get(node);
     return h ? toEnaSample(await readEnaStats(h)) : undefined;
   };
-  const describe = how.simulator === 'experiment'
-    ? `ENA simulator on ${cluster.nodes.length} nodes: ${cfg.ena.enabled ? `allowance ${cfg.ena.conntrackAllowance} flows, unreplied idle ${cfg.ena.timeouts.unrepliedSeconds}s` : 'counting only'}`
-    : `ENA: the nodes' real counters (ethtool -S)${how.simulator === 'count' ? ', the simulator counting SYNs and flows on their ENIs (never drops)' : ', nothing attached'}`;
+  const describe =
+    how.simulator === 'experiment'
+      ? `ENA simulator on ${cluster.nodes.length} nodes: ${cfg.ena.enabled ? `allowance ${cfg.ena.conntrackAllowance} flows, unreplied idle ${cfg.ena.timeouts.unrepliedSeconds}s` : 'counting only'}`
+      : `ENA: the nodes' real counters (ethtool -S)${how.simulator === 'count' ? ', the simulator counting SYNs and flows on their ENIs (never drops)' : ', nothing attached'}`;
   if (!how.realCounters) return { handles: sim.handles, remove: sim.remove, describe, read: readSim };
 
   // real counters: every node must be a real ENA node; read each once now, so that a node without ENA is refused
@@ -77,7 +93,12 @@ export async function installEna(cluster: Cluster, cfg: VariantConfig, stateDir:
   };
 }
 
-async function attachSimulator(cluster: Cluster, cfg: VariantConfig, stateDir: string, countOnly: boolean): Promise<{ handles: EnaHandle[]; remove(): Promise<void> }> {
+async function attachSimulator(
+  cluster: Cluster,
+  cfg: VariantConfig,
+  stateDir: string,
+  countOnly: boolean,
+): Promise<{ handles: EnaHandle[]; remove(): Promise<void> }> {
   const servers = new Set(cluster.nodes.slice(0, cfg.topology.serverNodes));
   // pins on the host (lab nodes share its filesystem): a private bpffs of the run holds every node's pins, read
   // from here. Pins on the node (a kind/kubeconfig node is another machine or container): its own /sys/fs/bpf
@@ -93,13 +114,19 @@ async function attachSimulator(cluster: Cluster, cfg: VariantConfig, stateDir: s
   };
   try {
     for (const n of cluster.nodes) {
-      handles.push(await attachEna(n, {
-        allowance: !countOnly && cfg.ena.enabled && (servers.has(n) || cfg.ena.enforceOnClientNodes) ? cfg.ena.conntrackAllowance : 0,
-        pinDir: enaPinDir(bpffs, n.name),
-        timeouts: { unrepliedSeconds: cfg.ena.timeouts.unrepliedSeconds, establishedSeconds: cfg.ena.timeouts.establishedSeconds, closedSeconds: cfg.ena.timeouts.closedSeconds },
-        stateDir,
-        readOnHost: lab,
-      }));
+      handles.push(
+        await attachEna(n, {
+          allowance: !countOnly && cfg.ena.enabled && (servers.has(n) || cfg.ena.enforceOnClientNodes) ? cfg.ena.conntrackAllowance : 0,
+          pinDir: enaPinDir(bpffs, n.name),
+          timeouts: {
+            unrepliedSeconds: cfg.ena.timeouts.unrepliedSeconds,
+            establishedSeconds: cfg.ena.timeouts.establishedSeconds,
+            closedSeconds: cfg.ena.timeouts.closedSeconds,
+          },
+          stateDir,
+          readOnHost: lab,
+        }),
+      );
     }
   } catch (e) {
     await remove();
@@ -111,19 +138,29 @@ async function attachSimulator(cluster: Cluster, cfg: VariantConfig, stateDir: s
 async function refuseTcx(node: ClusterNode): Promise<void> {
   const links = await tcxLinksOnNode(node);
   if (links.length === 0) return;
-  throw new NotdnsError(`node ${node.name} runs ${links.length} tcx program(s) (link ids ${links.slice(0, 5).map((l) => l.id).join(', ')}${links.length > 5 ? ', ...' : ''}): `
-    + 'tcx programs run before every classic tc filter, so the ENA simulator (a classic filter at pref 1) would not see the packets they pass, and Cilium deletes the classic filters of a hook it attaches to with tcx.', {
-    kind: 'environment',
-    hint: 'Leave --ena-simulator off (the real ENA counters, nothing attached), or run Cilium with bpf.enableTCX=false and its tc filter priority above 1 (harness/ena/README.md, "Order on a hook shared with a CNI").',
-  });
+  throw new NotdnsError(
+    `node ${node.name} runs ${links.length} tcx program(s) (link ids ${links
+      .slice(0, 5)
+      .map((l) => l.id)
+      .join(', ')}${links.length > 5 ? ', ...' : ''}): ` +
+      'tcx programs run before every classic tc filter, so the ENA simulator (a classic filter at pref 1) would not see the packets they pass, and Cilium deletes the classic filters of a hook it attaches to with tcx.',
+    {
+      kind: 'environment',
+      hint: 'Leave --ena-simulator off (the real ENA counters, nothing attached), or run Cilium with bpf.enableTCX=false and its tc filter priority above 1 (harness/ena/README.md, "Order on a hook shared with a CNI").',
+    },
+  );
 }
 
 /** What the recorder keeps of a read of the simulator. */
 export function toEnaSample(s: EnaStats): EnaSample {
   return {
-    allowanceExceeded: s.allowanceExceeded, allowanceAvailable: s.allowanceAvailable, trackedFlows: s.trackedFlows, newFlows: s.newFlows,
+    allowanceExceeded: s.allowanceExceeded,
+    allowanceAvailable: s.allowanceAvailable,
+    trackedFlows: s.trackedFlows,
+    newFlows: s.newFlows,
     flowsByFlag: { syn: s.flowsByFlag.syn, fin: s.flowsByFlag.fin, rst: s.flowsByFlag.rst, none: s.flowsByFlag.none },
-    synsByDst: s.synsByDst, synsByDstEgress: s.synsByDstEgress,
+    synsByDst: s.synsByDst,
+    synsByDstEgress: s.synsByDstEgress,
   };
 }
 
@@ -144,8 +181,10 @@ export function realEnaSample(real: NodeEnaCounters, sim?: EnaSample): EnaSample
     out.synsByDstEgress = sim.synsByDstEgress;
   }
   out.otherAllowances = {
-    bwInExceeded: real.bwInAllowanceExceeded, bwOutExceeded: real.bwOutAllowanceExceeded,
-    ppsExceeded: real.ppsAllowanceExceeded, linklocalExceeded: real.linklocalAllowanceExceeded,
+    bwInExceeded: real.bwInAllowanceExceeded,
+    bwOutExceeded: real.bwOutAllowanceExceeded,
+    ppsExceeded: real.ppsAllowanceExceeded,
+    linklocalExceeded: real.linklocalAllowanceExceeded,
   };
   return out;
 }

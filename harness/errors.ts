@@ -52,7 +52,9 @@ export function inPhase(phase: string, e: unknown): NotdnsError {
   }
   const msg = e instanceof Error ? e.message : String(e);
   return new NotdnsError(`notdns failed during "${phase}": ${msg}`, {
-    kind: 'harness', phase, cause: e,
+    kind: 'harness',
+    phase,
+    cause: e,
     hint: 'This is a harness error, not an experiment verdict. Re-run with --verbose and look at the log in the output folder; `notdns down --all` removes anything left behind.',
   });
 }
@@ -65,6 +67,7 @@ export function formatError(e: unknown, verbose = false): string {
     if (verbose && e.cause instanceof Error && e.cause.stack) s += `\nCause: ${e.cause.stack}`;
     return s;
   }
-  if (e instanceof Error) return `notdns: unexpected error: ${e.message}${verbose && e.stack ? `\n${e.stack}` : '\n(re-run with --verbose for the stack)'}`;
+  if (e instanceof Error)
+    return `notdns: unexpected error: ${e.message}${verbose && e.stack ? `\n${e.stack}` : '\n(re-run with --verbose for the stack)'}`;
   return `notdns: unexpected error: ${String(e)}`;
 }

@@ -21,11 +21,16 @@ export function windowOf(v: Pick<VariantResult, 'markers' | 'durationSeconds'>, 
   const rolloutStart = start('rollout');
   const rolloutEnd = start('rollout done');
   switch (w) {
-    case 'steady': return { from: start('steady') ?? 0, to: rolloutStart ?? end };
-    case 'rollout': return { from: rolloutStart ?? end, to: end };
-    case 'after-rollout': return { from: rolloutEnd ?? end, to: end };
-    case 'recovery': return { from: start('recover') ?? end, to: end };
-    default: return { from: 0, to: end };
+    case 'steady':
+      return { from: start('steady') ?? 0, to: rolloutStart ?? end };
+    case 'rollout':
+      return { from: rolloutStart ?? end, to: end };
+    case 'after-rollout':
+      return { from: rolloutEnd ?? end, to: end };
+    case 'recovery':
+      return { from: start('recover') ?? end, to: end };
+    default:
+      return { from: 0, to: end };
   }
 }
 
@@ -39,12 +44,19 @@ export interface TargetContext {
 export function selectSeries(v: VariantResult, e: Pick<Expectation, 'probe' | 'target'>, ctx: TargetContext): Series[] {
   const all = v.series.filter((s) => s.probe === e.probe);
   switch (e.target) {
-    case 'sum': case 'max': return all;
-    case 'flooded-nodes': return all.filter((s) => ctx.floodedNodes.includes(s.target));
-    case 'other-nodes': return all.filter((s) => ctx.serverNodes.includes(s.target) && !ctx.floodedNodes.includes(s.target));
-    case 'server-pods': return all.filter((s) => s.target in ctx.serverPods);
-    case 'flooded-node-pods': return all.filter((s) => ctx.floodedNodes.includes(ctx.serverPods[s.target] ?? ''));
-    default: return all.filter((s) => s.target === e.target);
+    case 'sum':
+    case 'max':
+      return all;
+    case 'flooded-nodes':
+      return all.filter((s) => ctx.floodedNodes.includes(s.target));
+    case 'other-nodes':
+      return all.filter((s) => ctx.serverNodes.includes(s.target) && !ctx.floodedNodes.includes(s.target));
+    case 'server-pods':
+      return all.filter((s) => s.target in ctx.serverPods);
+    case 'flooded-node-pods':
+      return all.filter((s) => ctx.floodedNodes.includes(ctx.serverPods[s.target] ?? ''));
+    default:
+      return all.filter((s) => s.target === e.target);
   }
 }
 
@@ -62,15 +74,28 @@ export function measure(v: VariantResult, e: Pick<Expectation, 'probe' | 'target
 export function holds(measured: number | null, op: Expectation['op'], value: number): boolean {
   if (measured === null || !Number.isFinite(measured)) return false;
   switch (op) {
-    case '>=': return measured >= value;
-    case '>': return measured > value;
-    case '<=': return measured <= value;
-    case '<': return measured < value;
-    case '==': return Math.abs(measured - value) < 1e-9;
+    case '>=':
+      return measured >= value;
+    case '>':
+      return measured > value;
+    case '<=':
+      return measured <= value;
+    case '<':
+      return measured < value;
+    case '==':
+      return Math.abs(measured - value) < 1e-9;
   }
 }
 
-const STAT_LABEL: Record<string, string> = { total: 'total', peakRate: 'peak /s', meanRate: 'mean /s', max: 'max', min: 'min', mean: 'mean', last: 'last' };
+const STAT_LABEL: Record<string, string> = {
+  total: 'total',
+  peakRate: 'peak /s',
+  meanRate: 'mean /s',
+  max: 'max',
+  min: 'min',
+  mean: 'mean',
+  last: 'last',
+};
 
 export function labelOf(e: Expectation | CompareExpectation): string {
   const what = `${STAT_LABEL[e.stat] ?? e.stat} ${probeLabel(e.probe)}`;
@@ -83,19 +108,48 @@ export function labelOf(e: Expectation | CompareExpectation): string {
 export function evaluate(variant: VariantResult, list: Expectation[], ctx: TargetContext): ExpectationResult[] {
   return list.map((e) => {
     const m = measure(variant, e, ctx);
-    return { variant: variant.name, label: labelOf(e), probe: e.probe, stat: e.stat, op: e.op, threshold: e.value, measured: m, pass: holds(m, e.op, e.value), detail: e.why };
+    return {
+      variant: variant.name,
+      label: labelOf(e),
+      probe: e.probe,
+      stat: e.stat,
+      op: e.op,
+      threshold: e.value,
+      measured: m,
+      pass: holds(m, e.op, e.value),
+      detail: e.why,
+    };
   });
 }
 
-export function evaluateCompare(variants: VariantResult[], list: CompareExpectation[], ctxs: Record<string, TargetContext>): ExpectationResult[] {
+export function evaluateCompare(
+  variants: VariantResult[],
+  list: CompareExpectation[],
+  ctxs: Record<string, TargetContext>,
+): ExpectationResult[] {
   return list.map((c) => {
     const [a, b] = c.ratio.map((n) => variants.find((v) => v.name === n));
-    let m: number | null = null, detail = c.why;
+    let m: number | null = null,
+      detail = c.why;
     if (a && b) {
-      const ma = measure(a, c, ctxs[a.name]!), mb = measure(b, c, ctxs[b.name]!);
-      if (ma !== null && mb !== null) { m = ma / Math.max(mb, 1); detail = `${c.ratio[0]}=${ma.toFixed(1)} ${c.ratio[1]}=${mb.toFixed(1)}${c.why ? `; ${c.why}` : ''}`; }
+      const ma = measure(a, c, ctxs[a.name]!),
+        mb = measure(b, c, ctxs[b.name]!);
+      if (ma !== null && mb !== null) {
+        m = ma / Math.max(mb, 1);
+        detail = `${c.ratio[0]}=${ma.toFixed(1)} ${c.ratio[1]}=${mb.toFixed(1)}${c.why ? `; ${c.why}` : ''}`;
+      }
     } else detail = `variant(s) not run: ${c.ratio.filter((n) => !variants.some((v) => v.name === n)).join(', ')}`;
-    return { variant: 'compare', label: labelOf(c), probe: c.probe, stat: c.stat, op: c.op, threshold: c.value, measured: m, pass: holds(m, c.op, c.value), detail };
+    return {
+      variant: 'compare',
+      label: labelOf(c),
+      probe: c.probe,
+      stat: c.stat,
+      op: c.op,
+      threshold: c.value,
+      measured: m,
+      pass: holds(m, c.op, c.value),
+      detail,
+    };
   });
 }
 

@@ -22,11 +22,15 @@ export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 /** The fault points named by NOTDNS_FAULT (unknown names are an error: a typo must not silently test nothing). */
 export function configuredFaults(env: string | undefined = process.env.NOTDNS_FAULT): Set<FaultPoint> {
-  const names = (env ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const names = (env ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const n of names) {
     if (!(FAULT_POINTS as readonly string[]).includes(n)) {
       throw new NotdnsError(`NOTDNS_FAULT=${env}: "${n}" is not a fault point.`, {
-        kind: 'usage', hint: `Use one or more of ${FAULT_POINTS.join(', ')} (comma-separated), or unset NOTDNS_FAULT.`,
+        kind: 'usage',
+        hint: `Use one or more of ${FAULT_POINTS.join(', ')} (comma-separated), or unset NOTDNS_FAULT.`,
       });
     }
   }
@@ -37,7 +41,8 @@ export function configuredFaults(env: string | undefined = process.env.NOTDNS_FA
 export function fault(point: FaultPoint): NotdnsError | undefined {
   if (!configuredFaults().has(point)) return undefined;
   return new NotdnsError(`injected fault at "${point}" (NOTDNS_FAULT=${process.env.NOTDNS_FAULT}).`, {
-    kind: 'harness', phase: point,
+    kind: 'harness',
+    phase: point,
     hint: 'This failure was requested by the NOTDNS_FAULT environment variable (reliability tests); unset it for a real run.',
   });
 }
@@ -45,5 +50,7 @@ export function fault(point: FaultPoint): NotdnsError | undefined {
 /** NOTDNS_FAULT=uncaught: throw from a timer callback, an exception that no caller can catch. */
 export function scheduleUncaught(): void {
   if (!configuredFaults().has('uncaught')) return;
-  setTimeout(() => { throw new Error('injected uncaught exception (NOTDNS_FAULT=uncaught)'); }, 10);
+  setTimeout(() => {
+    throw new Error('injected uncaught exception (NOTDNS_FAULT=uncaught)');
+  }, 10);
 }

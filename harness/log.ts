@@ -14,9 +14,7 @@ export const log: Logger = new Proxy({} as Logger, {
 });
 
 export function configureLog(opts: { verbose?: boolean; file?: string }): void {
-  const streams: StreamEntry[] = [
-    { level: (opts.verbose ? 'debug' : 'warn') as pino.Level, stream: pino.destination(2) },
-  ];
+  const streams: StreamEntry[] = [{ level: (opts.verbose ? 'debug' : 'warn') as pino.Level, stream: pino.destination(2) }];
   if (opts.file) {
     mkdirSync(dirname(opts.file), { recursive: true });
     streams.push({ level: 'debug' as pino.Level, stream: pino.destination({ dest: opts.file, sync: true }) });

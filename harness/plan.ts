@@ -13,19 +13,33 @@ import { capabilitiesOf } from './providers/index.js';
 
 /** undefined: it applies on `provider`; else why not, as "n/a on P: why". */
 export function notApplicable(e: Pick<Expectation, 'probe' | 'providers'>, provider: ProviderName): string | undefined {
-  if (e.providers && !e.providers.includes(provider)) return `n/a on ${provider}: the experiment applies it on ${e.providers.join(', ')} only`;
+  if (e.providers && !e.providers.includes(provider))
+    return `n/a on ${provider}: the experiment applies it on ${e.providers.join(', ')} only`;
   const s = probeSupplied(e.probe, provider);
   return s === true ? undefined : `n/a on ${provider}: ${s}`;
 }
 
-export interface PlannedExpectation { variant: string; label: string; na?: string }
+export interface PlannedExpectation {
+  variant: string;
+  label: string;
+  na?: string;
+}
 
 export interface Plan {
   experiment: string;
   provider: ProviderName;
   fast: boolean;
-  variants: { name: string; description: string; nodes: number; serverNodes: number; metricsService: number; alertingEngines: number;
-    channelsPerBackend: number; steps: string[]; plannedSeconds: number }[];
+  variants: {
+    name: string;
+    description: string;
+    nodes: number;
+    serverNodes: number;
+    metricsService: number;
+    alertingEngines: number;
+    channelsPerBackend: number;
+    steps: string[];
+    plannedSeconds: number;
+  }[];
   expectations: PlannedExpectation[];
   /** What the provider does that the plan should say (dead-workload detection, where the ENA program loads). */
   notes: string[];
@@ -36,32 +50,50 @@ export function planOf(e: Experiment, provider: ProviderName, opts: { variants?:
   const variants = names.map((name) => {
     const cfg = expandVariant(e, name, { fast: opts.fast });
     return {
-      name, description: cfg.description, nodes: cfg.topology.nodes, serverNodes: cfg.topology.serverNodes,
-      metricsService: cfg.workloads.metricsService.replicas, alertingEngines: cfg.workloads.alertingEngine.instances,
+      name,
+      description: cfg.description,
+      nodes: cfg.topology.nodes,
+      serverNodes: cfg.topology.serverNodes,
+      metricsService: cfg.workloads.metricsService.replicas,
+      alertingEngines: cfg.workloads.alertingEngine.instances,
       channelsPerBackend: cfg.workloads.alertingEngine.channelsPerBackend,
-      steps: cfg.steps.map((s) => { const [k, v] = Object.entries(s)[0]!; return typeof v === 'number' ? `${k} ${v}s` : k; }),
+      steps: cfg.steps.map((s) => {
+        const [k, v] = Object.entries(s)[0]!;
+        return typeof v === 'number' ? `${k} ${v}s` : k;
+      }),
       plannedSeconds: plannedSeconds(cfg),
     };
   });
-  const row = (variant: string, x: Expectation | CompareExpectation): PlannedExpectation => ({ variant, label: labelOf(x), na: notApplicable(x, provider) });
+  const row = (variant: string, x: Expectation | CompareExpectation): PlannedExpectation => ({
+    variant,
+    label: labelOf(x),
+    na: notApplicable(x, provider),
+  });
   const ran = new Set(names);
   const expectations = [
     ...names.flatMap((n) => (e.expect[n] ?? []).map((x) => row(n, x))),
     ...e.compare.filter((c) => c.ratio.every((n) => ran.has(n))).map((c) => row('compare', c)),
   ];
   const caps = capabilitiesOf(provider);
-  const notes = [`dead workloads: ${caps.deadWorkloads}`,
-    provider === 'kubeconfig' ? 'ENA: the real allowance counters (ethtool -S); the simulator only with --ena-simulator count|enforce'
-      : `ENA simulator: loaded ${caps.enaPins === 'host' ? 'from this host (a private bpffs of the run)' : 'on each node (its /sys/fs/bpf)'}`];
+  const notes = [
+    `dead workloads: ${caps.deadWorkloads}`,
+    provider === 'kubeconfig'
+      ? 'ENA: the real allowance counters (ethtool -S); the simulator only with --ena-simulator count|enforce'
+      : `ENA simulator: loaded ${caps.enaPins === 'host' ? 'from this host (a private bpffs of the run)' : 'on each node (its /sys/fs/bpf)'}`,
+  ];
   return { experiment: e.name, provider, fast: !!opts.fast, variants, expectations, notes };
 }
 
 /** Refuse a run in which nothing could be judged. */
 export function assertSomethingApplies(p: Plan): void {
   if (p.expectations.length > 0 && p.expectations.every((x) => x.na)) {
-    throw new NotdnsError(`none of the ${p.expectations.length} expectations of ${p.experiment} applies on --provider ${p.provider}: a run would measure nothing it could judge.`, {
-      kind: 'usage', hint: `\`notdns plan ${p.experiment} --provider ${p.provider}\` lists why each one is n/a; run it on a provider that supplies its probes (the lab supplies all).`,
-    });
+    throw new NotdnsError(
+      `none of the ${p.expectations.length} expectations of ${p.experiment} applies on --provider ${p.provider}: a run would measure nothing it could judge.`,
+      {
+        kind: 'usage',
+        hint: `\`notdns plan ${p.experiment} --provider ${p.provider}\` lists why each one is n/a; run it on a provider that supplies its probes (the lab supplies all).`,
+      },
+    );
   }
 }
 
@@ -69,12 +101,18 @@ export function assertSomethingApplies(p: Plan): void {
 export function renderPlan(p: Plan, opts: { brief?: boolean } = {}): string {
   const out = [`plan: ${p.experiment} on ${p.provider}${p.fast ? ' (fast)' : ''}`];
   for (const v of p.variants) {
-    out.push(`  ${v.name}: ${v.nodes} nodes (${v.serverNodes} for the Metrics Service), ${v.metricsService} Metrics Service pod(s), `
-      + `${v.alertingEngines} Alerting Engine pod(s) × ${v.channelsPerBackend} channels/backend; steps ${v.steps.join(' → ')}; ~${Math.round(v.plannedSeconds)} s`);
+    out.push(
+      `  ${v.name}: ${v.nodes} nodes (${v.serverNodes} for the Metrics Service), ${v.metricsService} Metrics Service pod(s), ` +
+        `${v.alertingEngines} Alerting Engine pod(s) × ${v.channelsPerBackend} channels/backend; steps ${v.steps.join(' → ')}; ~${Math.round(v.plannedSeconds)} s`,
+    );
   }
   for (const n of p.notes) out.push(`  ${n}`);
   const na = p.expectations.filter((x) => x.na).length;
   out.push(`expectations: ${p.expectations.length - na} apply${na ? `, ${na} n/a on ${p.provider}` : ''}`);
-  for (const x of p.expectations) if (!opts.brief || x.na) out.push(`  ${x.variant.padEnd(18)} ${x.na ? 'n/a    ' : 'applies'}  ${x.label}${x.na ? `\n  ${''.padEnd(18)}          ${x.na.replace(/^n\/a on [a-z]+: /, '')}` : ''}`);
+  for (const x of p.expectations)
+    if (!opts.brief || x.na)
+      out.push(
+        `  ${x.variant.padEnd(18)} ${x.na ? 'n/a    ' : 'applies'}  ${x.label}${x.na ? `\n  ${''.padEnd(18)}          ${x.na.replace(/^n\/a on [a-z]+: /, '')}` : ''}`,
+      );
   return out.join('\n');
 }

@@ -71,7 +71,9 @@ export const VariantResultSchema = z.object({
   /** Named numbers worth a glance (peak SYN/s, allowance exceeded total, ...). */
   summary: z.record(z.string(), z.number()),
   /** Pods that were replaced: old IP, node, when they stopped and were deleted. */
-  replacedPods: z.array(z.object({ name: z.string(), ip: z.string(), node: z.string(), stoppingAt: z.number(), deletedAt: z.number().nullable() })),
+  replacedPods: z.array(
+    z.object({ name: z.string(), ip: z.string(), node: z.string(), stoppingAt: z.number(), deletedAt: z.number().nullable() }),
+  ),
   /** Set when the variant was stopped early: a stop condition (`abort:`) held on the live series, or `notdns stop`.
    *  The fault was removed first (load generators stopped, ENA simulator detached), then the variant was torn
    *  down; its expectations were not evaluated and the verdict is not a pass (exit code 4). */

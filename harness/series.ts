@@ -15,7 +15,10 @@ import type { Series } from './results.js';
 export type Points = readonly (readonly [number, number])[];
 /** A chart point; null value = a gap (the line is broken there). */
 export type Point = [number, number | null];
-export interface Window { from: number; to: number }
+export interface Window {
+  from: number;
+  to: number;
+}
 /** The whole series. */
 export const ALL: Window = { from: -Infinity, to: Infinity };
 /** The stats an expectation, a summary or a headline reads off a series (spec/schema.ts STATS). */
@@ -41,14 +44,19 @@ export function cleanPoints(points: Points): [number, number][] {
 }
 
 /** One step of a counter: increase d over dt seconds, ending at t. */
-export interface Increase { t: number; d: number; dt: number }
+export interface Increase {
+  t: number;
+  d: number;
+  dt: number;
+}
 
 /** A counter as increases per sampling interval (resets counted from the new value), those ending in the window. */
 export function increases(points: Points, w: Window = ALL): Increase[] {
   const p = cleanPoints(points);
   const out: Increase[] = [];
   for (let i = 1; i < p.length; i++) {
-    const [t0, v0] = p[i - 1]!, [t1, v1] = p[i]!;
+    const [t0, v0] = p[i - 1]!,
+      [t1, v1] = p[i]!;
     if (t1 <= w.from || t1 > w.to + EPS) continue;
     out.push({ t: t1, d: v1 >= v0 ? v1 - v0 : v1, dt: t1 - t0 });
   }
@@ -84,7 +92,9 @@ export function lastRate(points: Points): number {
 
 /** The values of a gauge sampled inside [from, to]. */
 export function gaugeValues(points: Points, w: Window = ALL): number[] {
-  return cleanPoints(points).filter(([t]) => t >= w.from - EPS && t <= w.to + EPS).map(([, v]) => v);
+  return cleanPoints(points)
+    .filter(([t]) => t >= w.from - EPS && t <= w.to + EPS)
+    .map(([, v]) => v);
 }
 
 /** max / min / mean / last of the samples in the window; null without a sample. */
@@ -92,10 +102,14 @@ export function gaugeStat(points: Points, stat: 'max' | 'min' | 'mean' | 'last',
   const vals = gaugeValues(points, w);
   if (vals.length === 0) return null;
   switch (stat) {
-    case 'max': return Math.max(...vals);
-    case 'min': return Math.min(...vals);
-    case 'mean': return vals.reduce((a, b) => a + b, 0) / vals.length;
-    case 'last': return vals[vals.length - 1]!;
+    case 'max':
+      return Math.max(...vals);
+    case 'min':
+      return Math.min(...vals);
+    case 'mean':
+      return vals.reduce((a, b) => a + b, 0) / vals.length;
+    case 'last':
+      return vals[vals.length - 1]!;
   }
 }
 
@@ -175,7 +189,14 @@ export function sumSeries(list: Series[]): Series | undefined {
     }
     const ts = [...byT.keys()].sort((a, b) => a - b);
     let acc = 0;
-    return { ...first, target: 'sum', points: ts.map((t) => { acc += byT.get(t)!; return [t, acc] as [number, number]; }) };
+    return {
+      ...first,
+      target: 'sum',
+      points: ts.map((t) => {
+        acc += byT.get(t)!;
+        return [t, acc] as [number, number];
+      }),
+    };
   }
   for (const s of list) for (const [t, v] of cleanPoints(s.points)) byT.set(t, (byT.get(t) ?? 0) + v);
   const ts = [...byT.keys()].sort((a, b) => a - b);

@@ -44,7 +44,8 @@ export function installSignalHandlers(progress: { log(line: string): void }, pro
     if (c.crash) return; // the first one is reported; the teardown is already under way
     const msg = e instanceof Error ? e.message : String(e);
     c.crash = new NotdnsError(`notdns hit an internal error: ${msg}. The run was stopped and torn down.`, {
-      kind: 'harness', cause: e,
+      kind: 'harness',
+      cause: e,
       hint: 'This is a bug in notdns, not a verdict: report it with notdns.log from the output folder (it has the stack). `notdns down --all` removes anything left behind.',
     });
     progress.log(`internal error: ${msg}; tearing everything down`);

@@ -29,7 +29,10 @@ export function wrapText(text: string, width: number, indent = ''): string {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + word.length > room) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+    if (line && line.length + 1 + word.length > room) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
   }
   if (line) lines.push(line);
   return lines.map((l) => indent + l).join('\n');
@@ -39,15 +42,21 @@ export function wrapText(text: string, width: number, indent = ''): string {
  * Two columns, the second wrapped: `term  description`, continuation lines under the description. A term longer
  * than `maxTerm` gets a line of its own, its description starting on the next line in the same column.
  */
-export function twoColumns(rows: readonly (readonly [string, string])[], width: number, opts: { indent?: string; maxTerm?: number } = {}): string {
+export function twoColumns(
+  rows: readonly (readonly [string, string])[],
+  width: number,
+  opts: { indent?: string; maxTerm?: number } = {},
+): string {
   const indent = opts.indent ?? '  ';
   const maxTerm = Math.min(opts.maxTerm ?? 32, Math.max(8, Math.floor(width / 2) - indent.length));
   const termWidth = Math.max(0, ...rows.map(([t]) => t.length).filter((n) => n <= maxTerm));
   const descCol = indent.length + termWidth + 2;
   const pad = ' '.repeat(descCol);
-  return rows.map(([t, d]) => {
-    if (!d) return indent + t;
-    const body = wrapText(d, width, pad);
-    return t.length > termWidth ? `${indent}${t}\n${body}` : `${indent}${t.padEnd(termWidth)}  ${body.slice(descCol)}`;
-  }).join('\n');
+  return rows
+    .map(([t, d]) => {
+      if (!d) return indent + t;
+      const body = wrapText(d, width, pad);
+      return t.length > termWidth ? `${indent}${t}\n${body}` : `${indent}${t.padEnd(termWidth)}  ${body.slice(descCol)}`;
+    })
+    .join('\n');
 }

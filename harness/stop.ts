@@ -36,7 +36,9 @@ export interface Trip {
 
 /** The first stop condition that holds on the series recorded so far (up to `now`), or undefined. */
 export function checkStopConditions(
-  live: { series: Series[]; markers: Marker[]; now: number }, conditions: readonly StopCondition[], ctx: TargetContext,
+  live: { series: Series[]; markers: Marker[]; now: number },
+  conditions: readonly StopCondition[],
+  ctx: TargetContext,
 ): Trip | undefined {
   if (conditions.length === 0) return undefined;
   const v = { series: live.series, markers: live.markers, durationSeconds: live.now } as VariantResult;
@@ -52,7 +54,13 @@ export function stopLabel(c: StopCondition): string {
   return `stop if ${labelOf({ ...c })}`;
 }
 
-export interface HarnessInfo { pid: number; runId: string; vid: string; variant: string; startedAt: string }
+export interface HarnessInfo {
+  pid: number;
+  runId: string;
+  vid: string;
+  variant: string;
+  startedAt: string;
+}
 
 export async function writeHarnessInfo(stateDir: string, info: HarnessInfo): Promise<void> {
   await writeFile(join(stateDir, HARNESS_FILE), JSON.stringify(info) + '\n');
@@ -64,7 +72,11 @@ export async function findRunning(stateRoot: string, id: string): Promise<(Harne
   for (const d of await readdir(stateRoot).catch(() => [] as string[])) {
     const stateDir = join(stateRoot, d);
     let info: HarnessInfo;
-    try { info = JSON.parse(await readFile(join(stateDir, HARNESS_FILE), 'utf8')) as HarnessInfo; } catch { continue; }
+    try {
+      info = JSON.parse(await readFile(join(stateDir, HARNESS_FILE), 'utf8')) as HarnessInfo;
+    } catch {
+      continue;
+    }
     if (info.vid !== id && info.runId !== id) continue;
     if (!pidAlive(info.pid)) continue;
     out.push({ ...info, stateDir });
@@ -74,13 +86,22 @@ export async function findRunning(stateRoot: string, id: string): Promise<(Harne
 
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** `notdns stop`: the request file, then SIGUSR2 (the harness also finds the file after its next sample). */
 export async function requestStop(target: HarnessInfo & { stateDir: string }, who: string): Promise<void> {
   await writeFile(join(target.stateDir, STOP_REQUEST), JSON.stringify({ by: who, at: new Date().toISOString() }) + '\n');
-  try { process.kill(target.pid, 'SIGUSR2'); } catch { /* gone meanwhile: nothing to stop */ }
+  try {
+    process.kill(target.pid, 'SIGUSR2');
+  } catch {
+    /* gone meanwhile: nothing to stop */
+  }
 }
 
 /** The stop request in a state dir, if any (sync: called after every sample). */

@@ -21,14 +21,24 @@ function oneSwap(a: string, b: string): boolean {
  * (`rollout` → `rollout-syn-flood`).
  * undefined when nothing is close, when two names are equally close, or when the input is a known name.
  */
-export function closestName(input: string, known: readonly string[], opts: { maxEdits?: number; prefix?: boolean } = {}): string | undefined {
+export function closestName(
+  input: string,
+  known: readonly string[],
+  opts: { maxEdits?: number; prefix?: boolean } = {},
+): string | undefined {
   const x = input.toLowerCase();
   if (!x) return undefined;
-  let best: string | undefined, bestD = Infinity, tie = false;
+  let best: string | undefined,
+    bestD = Infinity,
+    tie = false;
   for (const k of known) {
     const d = oneSwap(x, k.toLowerCase()) ? 1 : distance(x, k.toLowerCase());
     if (d > (opts.maxEdits ?? maxEdits(k))) continue;
-    if (d < bestD) { best = k; bestD = d; tie = false; } else if (d === bestD && k !== best) tie = true;
+    if (d < bestD) {
+      best = k;
+      bestD = d;
+      tie = false;
+    } else if (d === bestD && k !== best) tie = true;
   }
   if (best !== undefined) return tie || best === input ? undefined : best; // ambiguous, or already a known name
   const prefixed = x.length >= 3 && opts.prefix !== false ? known.filter((k) => k.toLowerCase().startsWith(x)) : [];
@@ -37,7 +47,11 @@ export function closestName(input: string, known: readonly string[], opts: { max
 
 /** "did you mean `x`? " (with the trailing space) or '', to put in front of the list of known names. With
  *  sentence: true, "Did you mean `x`? ", to put in front of a hint. */
-export function didYouMean(input: string, known: readonly string[], opts: Parameters<typeof closestName>[2] & { sentence?: boolean } = {}): string {
+export function didYouMean(
+  input: string,
+  known: readonly string[],
+  opts: Parameters<typeof closestName>[2] & { sentence?: boolean } = {},
+): string {
   const c = closestName(input, known, opts);
   return c === undefined ? '' : `${opts.sentence ? 'D' : 'd'}id you mean \`${c}\`? `;
 }

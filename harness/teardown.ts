@@ -5,7 +5,10 @@ import { log } from './log.js';
 export class TeardownStack {
   private readonly steps: { label: string; fn: () => Promise<unknown> | unknown }[] = [];
 
-  constructor(private readonly scope: string, private readonly run: string) {}
+  constructor(
+    private readonly scope: string,
+    private readonly run: string,
+  ) {}
 
   /** Register an undo step (logged as "set up <label>"). */
   push(label: string, fn: () => Promise<unknown> | unknown): void {
@@ -22,7 +25,11 @@ export class TeardownStack {
     const errors: string[] = [];
     for (let s = this.steps.pop(); s; s = this.steps.pop()) {
       log.info({ teardown: s.label, scope: this.scope, run: this.run }, 'tear down');
-      try { await s.fn(); } catch (e) { errors.push(`${s.label}: ${(e as Error).message}`); }
+      try {
+        await s.fn();
+      } catch (e) {
+        errors.push(`${s.label}: ${(e as Error).message}`);
+      }
     }
     return errors;
   }

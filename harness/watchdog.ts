@@ -10,14 +10,19 @@ import { sweepEna } from './ena/index.js';
 import { pidAlive } from './stop.js';
 
 const [pidArg, leaseFile, secondsArg, stateDir, logFile] = process.argv.slice(2);
-const pid = Number(pidArg), maxAgeMs = Number(secondsArg) * 1000;
+const pid = Number(pidArg),
+  maxAgeMs = Number(secondsArg) * 1000;
 if (!pid || !leaseFile || !(maxAgeMs > 0) || !stateDir || !logFile) {
   process.stderr.write('usage: watchdog <harness-pid> <lease-file> <lease-seconds> <state-dir> <log-file>\n');
   process.exit(2);
 }
 
 const say = (event: string, fields: Record<string, unknown> = {}) => {
-  try { appendFileSync(logFile, JSON.stringify({ ts: new Date().toISOString(), event, pid: process.pid, harness: pid, ...fields }) + '\n'); } catch { /* log dir gone */ }
+  try {
+    appendFileSync(logFile, JSON.stringify({ ts: new Date().toISOString(), event, pid: process.pid, harness: pid, ...fields }) + '\n');
+  } catch {
+    /* log dir gone */
+  }
 };
 
 say('watching', { leaseFile, leaseSeconds: maxAgeMs / 1000 });
@@ -25,7 +30,9 @@ let busy = false;
 const timer = setInterval(() => {
   if (busy) return;
   let age: number;
-  try { age = Date.now() - statSync(leaseFile).mtimeMs; } catch {
+  try {
+    age = Date.now() - statSync(leaseFile).mtimeMs;
+  } catch {
     say('lease-removed: the harness finished its teardown');
     process.exit(0);
   }
@@ -35,8 +42,14 @@ const timer = setInterval(() => {
   clearInterval(timer);
   const why = dead ? 'harness-gone' : 'lease-expired';
   say(why, { leaseAgeMs: Math.round(age) });
-  sweepEna(stateDir).then((r) => {
-    say('ena-detached', { detached: r.detached, unmounted: r.unmounted, errors: r.errors });
-    process.exit(r.errors.length ? 1 : 0);
-  }, (e: unknown) => { say('ena-detach-failed', { error: (e as Error).message }); process.exit(1); });
+  sweepEna(stateDir).then(
+    (r) => {
+      say('ena-detached', { detached: r.detached, unmounted: r.unmounted, errors: r.errors });
+      process.exit(r.errors.length ? 1 : 0);
+    },
+    (e: unknown) => {
+      say('ena-detach-failed', { error: (e as Error).message });
+      process.exit(1);
+    },
+  );
 }, 250);

@@ -41,28 +41,53 @@ async function once(ctx: BenchContext): Promise<Attempt> {
   const t0 = performance.now();
   // SIGINT on the hard limit: the CLI tears its labs down itself (its interrupt path), SIGKILL 20 s later if not.
   const p = execa(join(repoRoot, 'bin', 'notdns'), [...ARGV, '--out', out, '--quiet'], {
-    reject: false, timeout: HARD_LIMIT_S * 1000, killSignal: 'SIGINT', forceKillAfterDelay: 20_000, all: true, env: { NO_COLOR: '1' },
+    reject: false,
+    timeout: HARD_LIMIT_S * 1000,
+    killSignal: 'SIGINT',
+    forceKillAfterDelay: 20_000,
+    all: true,
+    env: { NO_COLOR: '1' },
   });
-  const forget = onCleanup(async () => { p.kill('SIGINT'); await p.catch(() => undefined); });
+  const forget = onCleanup(async () => {
+    p.kill('SIGINT');
+    await p.catch(() => undefined);
+  });
   const r = await p.finally(forget);
   const wallSeconds = (performance.now() - t0) / 1000;
   let res: Results | undefined;
-  try { res = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as Results; } catch { /* reported below */ }
+  try {
+    res = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as Results;
+  } catch {
+    /* reported below */
+  }
   // whatever the CLI left (it should leave nothing): namespaces of its run ids (run id prefix + variant byte)
   if (res) {
-    const ids = new Set((await listNamespaces()).filter((n) => !before.has(n)).map(runIdOf).filter((x): x is string => !!x && x.startsWith(res!.runId.slice(0, 4))));
+    const ids = new Set(
+      (await listNamespaces())
+        .filter((n) => !before.has(n))
+        .map(runIdOf)
+        .filter((x): x is string => !!x && x.startsWith(res!.runId.slice(0, 4))),
+    );
     for (const id of ids) await provider.sweep(id).catch(() => undefined);
   }
   const pass = !!res?.verdict.pass && r.exitCode === 0;
   const failed = res ? res.verdict.expectations.filter((e) => !e.pass).map((f) => `${f.variant}: ${f.label} (measured ${f.measured})`) : [];
   if (pass) await rm(out, { recursive: true, force: true });
   const a: Attempt = {
-    wallSeconds, exitCode: r.exitCode, pass, expectations: res?.verdict.expectations.length ?? 0, failed,
+    wallSeconds,
+    exitCode: r.exitCode,
+    pass,
+    expectations: res?.verdict.expectations.length ?? 0,
+    failed,
     variants: res?.variants.map((v) => ({ name: v.name, durationSeconds: v.durationSeconds, summary: v.summary })) ?? [],
     keptOut: pass ? undefined : out,
-    error: res ? res.error?.message : `no results.json (exit ${r.exitCode}${r.timedOut ? ', timed out' : ''}): ${String(r.all ?? '').slice(-400)}`,
+    error: res
+      ? res.error?.message
+      : `no results.json (exit ${r.exitCode}${r.timedOut ? ', timed out' : ''}): ${String(r.all ?? '').slice(-400)}`,
   };
-  ctx.log(`  exit ${r.exitCode}, ${round(wallSeconds, 1)} s, verdict ${pass ? 'PASS' : `FAIL${failed.length ? `: ${failed.join('; ')}` : ''}${a.error ? ` (${a.error})` : ''}; output kept in ${out}`}`);
+  ctx.log(
+    `  exit ${r.exitCode}, ${round(wallSeconds, 1)} s, verdict ${pass ? 'PASS' : `FAIL${failed.length ? `: ${failed.join('; ')}` : ''}${a.error ? ` (${a.error})` : ''}; output kept in ${out}`}`,
+  );
   return a;
 }
 
@@ -82,18 +107,46 @@ export const flagship: Benchmark = {
     const all = passes === attempts.length;
     return {
       rows: [
-        { metric: 'wall time, both variants', value: median(walls), unit: 's', samples: walls.length > 1 ? walls : undefined, target: { text: '< 90 s on 2 cores', op: '<', value: 90 } },
-        { metric: 'verdict', value: all ? 1 : 0, unit: '', display: attempts.length === 1 ? (all ? 'pass' : 'FAIL') : `pass in ${passes} of ${attempts.length} runs`,
+        {
+          metric: 'wall time, both variants',
+          value: median(walls),
+          unit: 's',
+          samples: walls.length > 1 ? walls : undefined,
+          target: { text: '< 90 s on 2 cores', op: '<', value: 90 },
+        },
+        {
+          metric: 'verdict',
+          value: all ? 1 : 0,
+          unit: '',
+          display: attempts.length === 1 ? (all ? 'pass' : 'FAIL') : `pass in ${passes} of ${attempts.length} runs`,
           target: { text: 'pass (every run)', op: '==', value: 1 },
-          note: attempts.map((a, i) => `run ${i + 1}: ${a.expectations - a.failed.length}/${a.expectations} expectations hold${a.failed.length ? ` (failed: ${a.failed.join('; ')})` : ''}${a.error ? ` error: ${a.error}` : ''}`).join(' · ') },
+          note: attempts
+            .map(
+              (a, i) =>
+                `run ${i + 1}: ${a.expectations - a.failed.length}/${a.expectations} expectations hold${a.failed.length ? ` (failed: ${a.failed.join('; ')})` : ''}${a.error ? ` error: ${a.error}` : ''}`,
+            )
+            .join(' · '),
+        },
       ],
-      sections: [{
-        title: 'Per variant and run (seconds the recorder ran; the rest of the wall time is bring-up, ENA attach, deploy and teardown)',
-        markdown: ['| run | variant | recorded (s) | SYNs to old pod IPs | peak SYN/s | ENA allowance exceeded (flooded nodes) | DNS errors | dig failures |', '|---:|---|---:|---:|---:|---:|---:|---:|',
-          ...attempts.flatMap((a, i) => a.variants.map((v) => `| ${i + 1} | ${v.name} | ${round(v.durationSeconds, 1)} | ${v.summary.synToOldPodIpsTotal ?? ''} | ${v.summary.synToOldPodIpsPeakPerSecond ?? ''} | ${v.summary.allowanceExceededFlooded ?? ''} | ${v.summary.dnsErrors ?? ''} | ${v.summary.dnsCheckFailed ?? ''} |`))].join('\n'),
-      }],
-      notes: [`Command: \`bin/notdns ${ARGV.join(' ')} --out DIR --quiet\`; exit codes ${attempts.map((a) => a.exitCode).join(', ')}.`,
-        ...attempts.filter((a) => a.keptOut).map((a) => `Output of the failed run kept in ${a.keptOut} (results.json, report.html, logs).`)],
+      sections: [
+        {
+          title: 'Per variant and run (seconds the recorder ran; the rest of the wall time is bring-up, ENA attach, deploy and teardown)',
+          markdown: [
+            '| run | variant | recorded (s) | SYNs to old pod IPs | peak SYN/s | ENA allowance exceeded (flooded nodes) | DNS errors | dig failures |',
+            '|---:|---|---:|---:|---:|---:|---:|---:|',
+            ...attempts.flatMap((a, i) =>
+              a.variants.map(
+                (v) =>
+                  `| ${i + 1} | ${v.name} | ${round(v.durationSeconds, 1)} | ${v.summary.synToOldPodIpsTotal ?? ''} | ${v.summary.synToOldPodIpsPeakPerSecond ?? ''} | ${v.summary.allowanceExceededFlooded ?? ''} | ${v.summary.dnsErrors ?? ''} | ${v.summary.dnsCheckFailed ?? ''} |`,
+              ),
+            ),
+          ].join('\n'),
+        },
+      ],
+      notes: [
+        `Command: \`bin/notdns ${ARGV.join(' ')} --out DIR --quiet\`; exit codes ${attempts.map((a) => a.exitCode).join(', ')}.`,
+        ...attempts.filter((a) => a.keptOut).map((a) => `Output of the failed run kept in ${a.keptOut} (results.json, report.html, logs).`),
+      ],
       raw: { attempts },
     };
   },

@@ -17,12 +17,20 @@ const LOAD_S = 12;
 
 const mem = async (pods: LabPod[]): Promise<ProcMem[]> => Promise.all(pods.map((p) => procMem(pidOf(p))));
 
-interface Heap { heapTotalMb: number; heapUsedMb: number; externalMb: number }
+interface Heap {
+  heapTotalMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+}
 /** V8 heap and external memory as the workload reports them (prom-client default metrics). */
 async function heap(p: LabPod): Promise<Heap> {
   const m = await p.metrics();
   const mb = (n: string) => metricSum(m, n) / 2 ** 20;
-  return { heapTotalMb: mb('nodejs_heap_size_total_bytes'), heapUsedMb: mb('nodejs_heap_size_used_bytes'), externalMb: mb('nodejs_external_memory_bytes') };
+  return {
+    heapTotalMb: mb('nodejs_heap_size_total_bytes'),
+    heapUsedMb: mb('nodejs_heap_size_used_bytes'),
+    externalMb: mb('nodejs_external_memory_bytes'),
+  };
 }
 
 /** RSS of an empty Node.js process (the floor of any workload here): node -e with a timer, 1.5 s after start. */
@@ -57,30 +65,70 @@ export const podMemory: Benchmark = {
       const rps = await Promise.all(ms.map(async (p) => metricSum(await p.metrics(), 'ms_rpcs_total')));
       const heaps = { idle: idleHeap, loaded: await Promise.all(ms.map(heap)), ae200: await heap(ae200[0]!), ae400: await heap(ae400[0]!) };
       const floor = await emptyNodeRss();
-      const calls = metricSum(await ae200[0]!.metrics(), 'ae_calls_total', { code: 'OK' }) + metricSum(await ae400[0]!.metrics(), 'ae_calls_total', { code: 'OK' });
-      ctx.log(`  under load: Metrics Service ${loaded.map((m) => `${round(m.rssMb)} MB`).join(', ')}; AE 200 ch ${round(a200[0]!.rssMb)} MB, AE 400 ch ${round(a400[0]!.rssMb)} MB; ${calls} OK calls`);
+      const calls =
+        metricSum(await ae200[0]!.metrics(), 'ae_calls_total', { code: 'OK' }) +
+        metricSum(await ae400[0]!.metrics(), 'ae_calls_total', { code: 'OK' });
+      ctx.log(
+        `  under load: Metrics Service ${loaded.map((m) => `${round(m.rssMb)} MB`).join(', ')}; AE 200 ch ${round(a200[0]!.rssMb)} MB, AE 400 ch ${round(a400[0]!.rssMb)} MB; ${calls} OK calls`,
+      );
       const target = { text: '< 60 MB', op: '<', value: 60 } as const;
       const row = (metric: string, ms: ProcMem[], note?: string): Row => ({
-        metric, value: round(median(ms.map((m) => m.rssMb)), 1), unit: 'MB', samples: ms.length > 1 ? ms.map((m) => round(m.rssMb, 1)) : undefined, target,
+        metric,
+        value: round(median(ms.map((m) => m.rssMb)), 1),
+        unit: 'MB',
+        samples: ms.length > 1 ? ms.map((m) => round(m.rssMb, 1)) : undefined,
+        target,
         note: [`peak (VmHWM) ${round(Math.max(...ms.map((m) => m.hwmMb)), 1)} MB`, note].filter(Boolean).join('; '),
       });
       return {
         rows: [
-          row('Metrics Service, idle (RSS)', idle, `${cfg.workloads.metricsService.dnsLookupsPerSecond} DNS lookups/s, no gRPC calls, ${IDLE_S} s after start`),
-          row('Metrics Service, under load (RSS)', loaded, `~${round(calls / LOAD_S)} calls/s over both replicas from 600 channels; ${rps.reduce((a, b) => a + b, 0)} RPCs served`),
+          row(
+            'Metrics Service, idle (RSS)',
+            idle,
+            `${cfg.workloads.metricsService.dnsLookupsPerSecond} DNS lookups/s, no gRPC calls, ${IDLE_S} s after start`,
+          ),
+          row(
+            'Metrics Service, under load (RSS)',
+            loaded,
+            `~${round(calls / LOAD_S)} calls/s over both replicas from 600 channels; ${rps.reduce((a, b) => a + b, 0)} RPCs served`,
+          ),
           row('Alerting Engine, 200 channels (RSS)', a200, `${LOAD_S} s of 1 call/s per channel`),
           row('Alerting Engine, 400 channels, flagship (RSS)', a400),
         ],
-        sections: [{
-          title: 'Where the memory is (first replica; V8 heap and external memory as the workload reports them)',
-          markdown: ['| process | RSS (MB) | V8 heap total (MB) | V8 heap used (MB) | external (MB) | RSS outside the V8 heap (MB) |', '|---|---:|---:|---:|---:|---:|',
-            `| empty Node.js (\`node -e\`), for reference | ${round(floor.rssMb, 1)} | | | | |`,
-            ...([['Metrics Service, idle', idle[0]!, heaps.idle[0]!], ['Metrics Service, under load', loaded[0]!, heaps.loaded[0]!],
-              ['Alerting Engine, 200 channels', a200[0]!, heaps.ae200], ['Alerting Engine, 400 channels', a400[0]!, heaps.ae400]] as const)
-              .map(([n, m, h]) => `| ${n} | ${round(m.rssMb, 1)} | ${round(h.heapTotalMb, 1)} | ${round(h.heapUsedMb, 1)} | ${round(h.externalMb, 1)} | ${round(m.rssMb - h.heapTotalMb, 1)} |`)].join('\n'),
-        }],
+        sections: [
+          {
+            title: 'Where the memory is (first replica; V8 heap and external memory as the workload reports them)',
+            markdown: [
+              '| process | RSS (MB) | V8 heap total (MB) | V8 heap used (MB) | external (MB) | RSS outside the V8 heap (MB) |',
+              '|---|---:|---:|---:|---:|---:|',
+              `| empty Node.js (\`node -e\`), for reference | ${round(floor.rssMb, 1)} | | | | |`,
+              ...(
+                [
+                  ['Metrics Service, idle', idle[0]!, heaps.idle[0]!],
+                  ['Metrics Service, under load', loaded[0]!, heaps.loaded[0]!],
+                  ['Alerting Engine, 200 channels', a200[0]!, heaps.ae200],
+                  ['Alerting Engine, 400 channels', a400[0]!, heaps.ae400],
+                ] as const
+              ).map(
+                ([n, m, h]) =>
+                  `| ${n} | ${round(m.rssMb, 1)} | ${round(h.heapTotalMb, 1)} | ${round(h.heapUsedMb, 1)} | ${round(h.externalMb, 1)} | ${round(m.rssMb - h.heapTotalMb, 1)} |`,
+              ),
+            ].join('\n'),
+          },
+        ],
         notes: [`An empty Node ${process.version} process is ${round(floor.rssMb)} MB here: every workload starts from that floor.`],
-        raw: { emptyNode: floor, heaps, idle, loaded, ae200: a200, ae400: a400, rpcsServed: rps, okCalls: calls, idleSeconds: IDLE_S, loadSeconds: LOAD_S },
+        raw: {
+          emptyNode: floor,
+          heaps,
+          idle,
+          loaded,
+          ae200: a200,
+          ae400: a400,
+          rpcsServed: rps,
+          okCalls: calls,
+          idleSeconds: IDLE_S,
+          loadSeconds: LOAD_S,
+        },
       };
     });
   },

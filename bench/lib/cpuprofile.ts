@@ -7,7 +7,11 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
 
 export interface ProfileSummary {
   totalMs: number;
@@ -24,7 +28,8 @@ function area(url: string, fn: string): string {
   if (url.includes('@grpc/grpc-js')) return 'grpc-js';
   if (url.includes('prom-client')) return 'prom-client';
   if (url.includes('/workloads/')) return 'Alerting Engine code';
-  if (/^node:(net|internal\/net|internal\/stream_base_commons|internal\/tcp)/.test(url) || url.includes('internal/net')) return 'node: net (sockets)';
+  if (/^node:(net|internal\/net|internal\/stream_base_commons|internal\/tcp)/.test(url) || url.includes('internal/net'))
+    return 'node: net (sockets)';
   if (url.includes('http2')) return 'node: http2';
   if (url.includes('timers')) return 'node: timers';
   if (url.startsWith('node:internal/errors') || fn.includes('Error') || fn === 'captureLargerStackTrace') return 'node: errors';
@@ -38,8 +43,13 @@ export async function summarizeCpuProfile(file: string, top = 12): Promise<Profi
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   let total = 0;
-  p.samples.forEach((id, i) => { const dt = p.timeDeltas[i] ?? 0; self.set(id, (self.get(id) ?? 0) + dt); total += dt; });
-  const fns = new Map<string, number>(), areas = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const dt = p.timeDeltas[i] ?? 0;
+    self.set(id, (self.get(id) ?? 0) + dt);
+    total += dt;
+  });
+  const fns = new Map<string, number>(),
+    areas = new Map<string, number>();
   for (const [id, us] of self) {
     const cf = byId.get(id)!.callFrame;
     const short = cf.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(workloads|dist)\//, '$1/');
@@ -48,6 +58,10 @@ export async function summarizeCpuProfile(file: string, top = 12): Promise<Profi
     const a = area(cf.url, cf.functionName);
     areas.set(a, (areas.get(a) ?? 0) + us);
   }
-  const pct = (m: Map<string, number>, n: number): [string, number][] => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => [k, Math.round((1000 * v) / total) / 10]);
+  const pct = (m: Map<string, number>, n: number): [string, number][] =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, v]) => [k, Math.round((1000 * v) / total) / 10]);
   return { totalMs: total / 1000, functions: pct(fns, top), areas: pct(areas, 12) };
 }

@@ -8,13 +8,27 @@ import { newRunId } from '../../harness/names.js';
 import { stateRoot } from '../../harness/paths.js';
 import { run } from '../../harness/exec.js';
 import {
-  attachEna, detachEna, enaBpffsDir, enaPinDir, ensureBpffs, readEnaStats, releaseBpffs, type EnaHandle, type EnaTimeouts,
+  attachEna,
+  detachEna,
+  enaBpffsDir,
+  enaPinDir,
+  ensureBpffs,
+  readEnaStats,
+  releaseBpffs,
+  type EnaHandle,
+  type EnaTimeouts,
 } from '../../harness/ena/index.js';
 
 export const provider = new LabProvider();
 
 /** The flagship's lab (rollout-syn-flood): 3 nodes, 2 of them server nodes, node-local DNS on every node. */
-export const FLAGSHIP_TOPOLOGY: Topology = { nodes: 3, serverNodes: 2, eniHasAddress: false, unreachableOnDelete: false, nodeLocalDns: true };
+export const FLAGSHIP_TOPOLOGY: Topology = {
+  nodes: 3,
+  serverNodes: 2,
+  eniHasAddress: false,
+  unreachableOnDelete: false,
+  nodeLocalDns: true,
+};
 
 const live = new Set<string>();
 const cleanups = new Set<() => Promise<void>>();
@@ -74,7 +88,13 @@ export class EnaSet {
   async attach(node: LabCluster['nodes'][number], allowance: number, timeouts?: Partial<EnaTimeouts>): Promise<EnaHandle> {
     this.bpffs ??= await ensureBpffs(enaBpffsDir(this.stateDir));
     // lab nodes share the host's filesystem: read the pins from here (as installEna does for the lab)
-    const h = await attachEna(node, { allowance, pinDir: enaPinDir(this.bpffs, node.name), stateDir: this.stateDir, timeouts, readOnHost: true });
+    const h = await attachEna(node, {
+      allowance,
+      pinDir: enaPinDir(this.bpffs, node.name),
+      stateDir: this.stateDir,
+      timeouts,
+      readOnHost: true,
+    });
     this.handles.set(node.name, h);
     return h;
   }
@@ -108,15 +128,21 @@ export async function enaProgStats(handles: Iterable<EnaHandle>): Promise<BpfPro
   for (const h of handles) for (const p of ['ena_ingress', 'ena_egress']) lines.push(`prog show pinned ${h.pinDir}/progs/${p}`);
   const r = await run('bpftool', ['-j', 'batch', 'file', '-'], { input: lines.join('\n') + '\n', timeoutMs: 15_000 });
   const items = JSON.parse(r.stdout) as { output?: { run_time_ns?: number; run_cnt?: number } }[];
-  let runTimeNs = 0, runCnt = 0;
-  for (const it of items) { runTimeNs += it.output?.run_time_ns ?? 0; runCnt += it.output?.run_cnt ?? 0; }
+  let runTimeNs = 0,
+    runCnt = 0;
+  for (const it of items) {
+    runTimeNs += it.output?.run_time_ns ?? 0;
+    runCnt += it.output?.run_cnt ?? 0;
+  }
   return { runTimeNs, runCnt };
 }
 
 /** Turn kernel.bpf_stats_enabled on for the duration of fn, then put back what it was (also on a signal). */
 export async function withBpfStats<T>(fn: () => Promise<T>): Promise<T> {
   const before = (await run('sysctl', ['-n', 'kernel.bpf_stats_enabled'])).stdout.trim();
-  const restore = async () => { await run('sysctl', ['-qw', `kernel.bpf_stats_enabled=${before}`], { reject: false }); };
+  const restore = async () => {
+    await run('sysctl', ['-qw', `kernel.bpf_stats_enabled=${before}`], { reject: false });
+  };
   const forget = onCleanup(restore);
   try {
     await run('sysctl', ['-qw', 'kernel.bpf_stats_enabled=1']);
@@ -145,8 +171,11 @@ export interface HpingRun {
 export async function hping(ns: string, dst: string, port: number, seconds: number, rate: 'flood' | number): Promise<HpingRun> {
   const pace = rate === 'flood' ? ['--flood'] : ['-i', `u${Math.max(1, Math.round(1e6 / rate - HPING_OVERHEAD_US))}`];
   const t0 = performance.now();
-  const r = await run('timeout', ['-s', 'INT', '-k', '2', String(seconds), 'hping3', '-q', '-S', '-p', String(port), ...pace, dst],
-    { ns, reject: false, timeoutMs: (seconds + 10) * 1000 });
+  const r = await run('timeout', ['-s', 'INT', '-k', '2', String(seconds), 'hping3', '-q', '-S', '-p', String(port), ...pace, dst], {
+    ns,
+    reject: false,
+    timeoutMs: (seconds + 10) * 1000,
+  });
   const m = /(\d+) packets tra\w*mitted/.exec(r.stdout + r.stderr);
   return { transmitted: m ? Number(m[1]) : NaN, wallMs: performance.now() - t0 };
 }

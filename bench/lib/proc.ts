@@ -6,7 +6,11 @@ import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on every Linux we know, asked once). */
 export const CLK_TCK = (() => {
-  try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { return 100; }
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
 })();
 
 export interface ProcCpu {
@@ -77,10 +81,18 @@ export function machine(): Machine {
   let model = cpus()[0]?.model ?? 'unknown';
   try {
     model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? model;
-  } catch { /* keep os.cpus() */ }
+  } catch {
+    /* keep os.cpus() */
+  }
   return {
-    hostname: hostname(), kernel: release(), cpuModel: model, cores: cpus().length, memGb: Math.round(totalmem() / 2 ** 30 * 10) / 10,
-    node: process.version, date: new Date().toISOString(), loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+    hostname: hostname(),
+    kernel: release(),
+    cpuModel: model,
+    cores: cpus().length,
+    memGb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    date: new Date().toISOString(),
+    loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
 

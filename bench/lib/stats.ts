@@ -9,7 +9,8 @@ export function quantile(xs: readonly number[], q: number): number {
   const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return NaN;
   const pos = (v.length - 1) * q;
-  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  const lo = Math.floor(pos),
+    hi = Math.ceil(pos);
   return v[lo]! + (v[hi]! - v[lo]!) * (pos - lo);
 }
 

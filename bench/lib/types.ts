@@ -65,10 +65,15 @@ export interface Benchmark {
 
 export function checkTarget(t: Target, v: number): boolean {
   switch (t.op) {
-    case '<': return v < t.value;
-    case '<=': return v <= t.value;
-    case '>=': return v >= t.value;
-    case '>': return v > t.value;
-    case '==': return v === t.value;
+    case '<':
+      return v < t.value;
+    case '<=':
+      return v <= t.value;
+    case '>=':
+      return v >= t.value;
+    case '>':
+      return v > t.value;
+    case '==':
+      return v === t.value;
   }
 }

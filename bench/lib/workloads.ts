@@ -22,26 +22,46 @@ export interface Deployed {
 export async function deployMetricsService(cluster: LabCluster, cfg: VariantConfig, maxSeconds: number): Promise<LabPod[]> {
   const servers = cluster.nodes.slice(0, cfg.topology.serverNodes);
   return (await cluster.deploy({
-    app: 'metrics-service', replicas: cfg.workloads.metricsService.replicas, nodes: servers.map((n) => n.name),
+    app: 'metrics-service',
+    replicas: cfg.workloads.metricsService.replicas,
+    nodes: servers.map((n) => n.name),
     args: metricsServiceArgs(cfg, cluster.dns.nodeLocal, maxSeconds),
   })) as LabPod[];
 }
 
 /** Alerting Engine pods calling `backends`; channelsPerBackend overrides the experiment's value. */
-export async function deployAlertingEngine(cluster: LabCluster, cfg: VariantConfig, backends: string[], maxSeconds: number,
-  opts: { instances?: number; channelsPerBackend?: number } = {}): Promise<LabPod[]> {
+export async function deployAlertingEngine(
+  cluster: LabCluster,
+  cfg: VariantConfig,
+  backends: string[],
+  maxSeconds: number,
+  opts: { instances?: number; channelsPerBackend?: number } = {},
+): Promise<LabPod[]> {
   const clients = cluster.nodes.slice(cfg.topology.serverNodes);
-  const c: VariantConfig = opts.channelsPerBackend === undefined ? cfg
-    : { ...cfg, workloads: { ...cfg.workloads, alertingEngine: { ...cfg.workloads.alertingEngine, channelsPerBackend: opts.channelsPerBackend } } };
+  const c: VariantConfig =
+    opts.channelsPerBackend === undefined
+      ? cfg
+      : {
+          ...cfg,
+          workloads: { ...cfg.workloads, alertingEngine: { ...cfg.workloads.alertingEngine, channelsPerBackend: opts.channelsPerBackend } },
+        };
   return (await cluster.deploy({
-    app: 'alerting-engine', replicas: opts.instances ?? cfg.workloads.alertingEngine.instances, nodes: clients.map((n) => n.name),
-    args: alertingEngineArgs(c, backends, maxSeconds, cluster.podCidr), runtimeArgs: aeRuntimeArgs(c.workloads.alertingEngine.channelsPerBackend * backends.length),
+    app: 'alerting-engine',
+    replicas: opts.instances ?? cfg.workloads.alertingEngine.instances,
+    nodes: clients.map((n) => n.name),
+    args: alertingEngineArgs(c, backends, maxSeconds, cluster.podCidr),
+    runtimeArgs: aeRuntimeArgs(c.workloads.alertingEngine.channelsPerBackend * backends.length),
   })) as LabPod[];
 }
 
 export async function deployFlagship(cluster: LabCluster, cfg: VariantConfig, maxSeconds: number): Promise<Deployed> {
   const ms = await deployMetricsService(cluster, cfg, maxSeconds);
-  const ae = await deployAlertingEngine(cluster, cfg, ms.map((p) => p.ip), maxSeconds);
+  const ae = await deployAlertingEngine(
+    cluster,
+    cfg,
+    ms.map((p) => p.ip),
+    maxSeconds,
+  );
   return { ms, ae };
 }
 

@@ -36,7 +36,17 @@ import { log } from '../log.js';
 import { buildDir, repoRoot } from '../paths.js';
 import type { ClusterNode } from '../providers/types.js';
 import {
-  batchAnswers, counter, parseBatch, parseFlows, parseIpCounts, sumPerCpuArray, tcxLinks, verifierExcerpt, type BatchItem, type EnaFlow, type TcxLink,
+  batchAnswers,
+  counter,
+  parseBatch,
+  parseFlows,
+  parseIpCounts,
+  sumPerCpuArray,
+  tcxLinks,
+  verifierExcerpt,
+  type BatchItem,
+  type EnaFlow,
+  type TcxLink,
 } from './parse.js';
 
 export { parseFlows, tcxLinks, verifierExcerpt, type EnaFlow, type FlowState, type TcxLink } from './parse.js';
@@ -82,7 +92,13 @@ export interface EnaTimeouts {
  *  - gc interval 1000 ms: expiry is accurate to about 1 s; each GC walks the whole table (cap entries).
  */
 export const ENA_DEFAULTS = {
-  timeouts: { unrepliedSeconds: 60, establishedSeconds: 432_000, closedSeconds: 5, udpSeconds: 30, udpStreamSeconds: 180 } as const satisfies EnaTimeouts,
+  timeouts: {
+    unrepliedSeconds: 60,
+    establishedSeconds: 432_000,
+    closedSeconds: 5,
+    udpSeconds: 30,
+    udpStreamSeconds: 180,
+  } as const satisfies EnaTimeouts,
   gcIntervalMs: 1000,
   gcTimer: true,
   /** Flow table size in counting-only mode (allowance 0): flows beyond it pass untracked. */
@@ -102,9 +118,26 @@ export const ENA_SOURCE = join(repoRoot, 'harness', 'ena', 'ena.bpf.c');
 
 // Keep in sync with `enum ena_stat` and `enum ena_cfg_idx` in ena.bpf.c.
 const S = {
-  EXCEEDED: 0, EXCEEDED_IN: 1, EXCEEDED_OUT: 2, NEW_FLOWS: 3, TRACKED: 4, GC_RUNS: 5, GC_EVICTED: 6, PACKETS: 7,
-  PACKETS_IN: 8, PACKETS_OUT: 9, FLOW_SYN: 10, FLOW_SYNACK: 11, FLOW_FIN: 12, FLOW_RST: 13, FLOW_NONE: 14,
-  FLOW_UDP: 15, SYN_IN: 16, SYN_OUT: 17, UNTRACKED: 18, GC_TIMER_RUNS: 19,
+  EXCEEDED: 0,
+  EXCEEDED_IN: 1,
+  EXCEEDED_OUT: 2,
+  NEW_FLOWS: 3,
+  TRACKED: 4,
+  GC_RUNS: 5,
+  GC_EVICTED: 6,
+  PACKETS: 7,
+  PACKETS_IN: 8,
+  PACKETS_OUT: 9,
+  FLOW_SYN: 10,
+  FLOW_SYNACK: 11,
+  FLOW_FIN: 12,
+  FLOW_RST: 13,
+  FLOW_NONE: 14,
+  FLOW_UDP: 15,
+  SYN_IN: 16,
+  SYN_OUT: 17,
+  UNTRACKED: 18,
+  GC_TIMER_RUNS: 19,
 } as const;
 const CFG = { UNREPLIED: 0, ESTABLISHED: 1, CLOSED: 2, UDP: 3, UDP_STREAM: 4, GC_INTERVAL: 5, FLAGS: 6 } as const;
 const CFG_FLAG_NO_TIMER = 1n;
@@ -125,7 +158,13 @@ export interface CompileOptions {
   outDir?: string;
 }
 
-const MULTIARCH: Record<string, string> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', arm: 'arm-linux-gnueabihf', ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu' };
+const MULTIARCH: Record<string, string> = {
+  x64: 'x86_64-linux-gnu',
+  arm64: 'aarch64-linux-gnu',
+  arm: 'arm-linux-gnueabihf',
+  ppc64: 'powerpc64le-linux-gnu',
+  s390x: 's390x-linux-gnu',
+};
 const compiling = new Map<string, Promise<string>>();
 
 /**
@@ -138,12 +177,23 @@ export async function compileEna(opts: CompileOptions): Promise<string> {
   const capacity = checkInt('countingCapacity', opts.countingCapacity ?? ENA_DEFAULTS.countingCapacity, 1, MAX_ALLOWANCE);
   const source = await readFile(ENA_SOURCE, 'utf8').catch((e: unknown) => {
     throw new NotdnsError(`cannot read the ENA simulator source ${ENA_SOURCE}: ${(e as Error).message}`, {
-      kind: 'harness', hint: 'The repository is incomplete: harness/ena/ena.bpf.c must be next to the compiled harness (dist/ is built from the same checkout).',
+      kind: 'harness',
+      hint: 'The repository is incomplete: harness/ena/ena.bpf.c must be next to the compiled harness (dist/ is built from the same checkout).',
     });
   });
   const multiarch = MULTIARCH[process.arch];
-  const flags = ['-O2', '-g', '-target', 'bpf', '-mcpu=v3', '-Wall', ...(multiarch ? [`-I/usr/include/${multiarch}`] : []),
-    `-DENA_ALLOWANCE=${allowance}`, `-DENA_COUNT_CAPACITY=${capacity}`, `-DENA_SYN_DST_ENTRIES=${ENA_DEFAULTS.synDstEntries}`];
+  const flags = [
+    '-O2',
+    '-g',
+    '-target',
+    'bpf',
+    '-mcpu=v3',
+    '-Wall',
+    ...(multiarch ? [`-I/usr/include/${multiarch}`] : []),
+    `-DENA_ALLOWANCE=${allowance}`,
+    `-DENA_COUNT_CAPACITY=${capacity}`,
+    `-DENA_SYN_DST_ENTRIES=${ENA_DEFAULTS.synDstEntries}`,
+  ];
   const hash = createHash('sha256').update(source).update('\0').update(flags.join(' ')).digest('hex').slice(0, 12);
   const outDir = opts.outDir ?? join(buildDir, 'ena');
   const out = join(outDir, `ena-a${allowance}${allowance === 0 ? `-c${capacity}` : ''}-${hash}.o`);
@@ -152,11 +202,15 @@ export async function compileEna(opts: CompileOptions): Promise<string> {
   if (pending) return pending;
   const p = (async () => {
     const clang = await findTool(opts.clang ?? 'clang');
-    await mkdir(outDir, { recursive: true }).then(() => access(outDir, fsConstants.W_OK)).catch((e: NodeJS.ErrnoException) => {
-      throw new NotdnsError(`cannot write the ENA simulator's object to ${outDir}: ${e.code ?? e.message}.`, {
-        kind: 'environment', cause: e, hint: `Build as the user who runs notdns (\`npm run build\` in a checkout it owns), or make ${outDir} writable for it.`,
+    await mkdir(outDir, { recursive: true })
+      .then(() => access(outDir, fsConstants.W_OK))
+      .catch((e: NodeJS.ErrnoException) => {
+        throw new NotdnsError(`cannot write the ENA simulator's object to ${outDir}: ${e.code ?? e.message}.`, {
+          kind: 'environment',
+          cause: e,
+          hint: `Build as the user who runs notdns (\`npm run build\` in a checkout it owns), or make ${outDir} writable for it.`,
+        });
       });
-    });
     const tmp = `${out}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
     const res = await run(clang, [...flags, '-c', ENA_SOURCE, '-o', tmp], { reject: false, timeoutMs: 120_000 });
     if (res.exitCode !== 0) {
@@ -165,12 +219,17 @@ export async function compileEna(opts: CompileOptions): Promise<string> {
       const missing = /'(bpf\/bpf_\w+\.h|asm\/\w+\.h|linux\/\w+\.h)' file not found/.exec(err);
       if (missing) {
         throw new NotdnsError(`cannot build the ENA simulator: header <${missing[1]}> is missing.`, {
-          kind: 'environment', command: res.command,
-          hint: missing[1]!.startsWith('bpf/') ? APT_HINT : `${APT_HINT} <asm/...> and <linux/...> come with linux-libc-dev (apt-get install -y linux-libc-dev).`,
+          kind: 'environment',
+          command: res.command,
+          hint: missing[1]!.startsWith('bpf/')
+            ? APT_HINT
+            : `${APT_HINT} <asm/...> and <linux/...> come with linux-libc-dev (apt-get install -y linux-libc-dev).`,
         });
       }
       throw new NotdnsError(`clang could not build the ENA simulator: ${firstLines(err, 6)}`, {
-        kind: 'harness', command: res.command, hint: 'ena.bpf.c does not compile with this clang: clang >= 14 is needed (-mcpu=v3 atomics, BTF).',
+        kind: 'harness',
+        command: res.command,
+        hint: 'ena.bpf.c does not compile with this clang: clang >= 14 is needed (-mcpu=v3 atomics, BTF).',
       });
     }
     await rename(tmp, out);
@@ -207,7 +266,9 @@ export async function ensureBpffs(dir: string): Promise<string> {
   if (await isBpffsMount(target)) return target;
   await run('mount', ['-t', 'bpf', '-o', 'mode=0700', 'bpf', target], { timeoutMs: 10_000 }).catch((e: unknown) => {
     throw new NotdnsError(`cannot mount a bpf filesystem at ${target}: ${(e as Error).message}`, {
-      kind: 'environment', cause: e, hint: 'Run as root (CAP_SYS_ADMIN) on a kernel with CONFIG_BPF_SYSCALL; `mount -t bpf bpf DIR` must work.',
+      kind: 'environment',
+      cause: e,
+      hint: 'Run as root (CAP_SYS_ADMIN) on a kernel with CONFIG_BPF_SYSCALL; `mount -t bpf bpf DIR` must work.',
     });
   });
   return target;
@@ -286,7 +347,10 @@ export interface EnaHandle {
   readonly readOnHost: boolean;
 }
 
-interface MutableHandle extends EnaHandle { config: EnaConfig; detached: boolean }
+interface MutableHandle extends EnaHandle {
+  config: EnaConfig;
+  detached: boolean;
+}
 
 interface Manifest {
   node: string;
@@ -313,21 +377,38 @@ export function attachedEna(): EnaHandle[] {
  */
 export async function attachEna(node: ClusterNode, opts: AttachOptions): Promise<EnaHandle> {
   if (attached.get(node)?.detached === false) {
-    throw new NotdnsError(`the ENA simulator is already attached to node ${node.name}`, { kind: 'usage', hint: 'Call detachEna(handle) first (or configureEna() to change timeouts).' });
+    throw new NotdnsError(`the ENA simulator is already attached to node ${node.name}`, {
+      kind: 'usage',
+      hint: 'Call detachEna(handle) first (or configureEna() to change timeouts).',
+    });
   }
   const allowance = checkAllowance(opts.allowance);
-  const capacity = allowance > 0 ? allowance : checkInt('countingCapacity', opts.countingCapacity ?? ENA_DEFAULTS.countingCapacity, 1, MAX_ALLOWANCE);
+  const capacity =
+    allowance > 0 ? allowance : checkInt('countingCapacity', opts.countingCapacity ?? ENA_DEFAULTS.countingCapacity, 1, MAX_ALLOWANCE);
   const config = resolveConfig(opts);
   const pinDir = checkPinDir(opts.pinDir);
   const uplinks = [...(opts.uplinks ?? node.uplinks)];
   if (uplinks.length === 0) throw new NotdnsError(`node ${node.name} has no uplinks to attach the ENA simulator to`, { kind: 'usage' });
   for (const u of uplinks) if (!/^[\w.@:-]{1,15}$/.test(u)) throw new NotdnsError(`bad interface name "${u}"`, { kind: 'usage' });
-  const tc = { pref: checkInt('tc.pref', opts.tc?.pref ?? ENA_DEFAULTS.tc.pref, 1, 0xffff), handle: checkInt('tc.handle', opts.tc?.handle ?? ENA_DEFAULTS.tc.handle, 1, 0xffffffff) };
+  const tc = {
+    pref: checkInt('tc.pref', opts.tc?.pref ?? ENA_DEFAULTS.tc.pref, 1, 0xffff),
+    handle: checkInt('tc.handle', opts.tc?.handle ?? ENA_DEFAULTS.tc.handle, 1, 0xffffffff),
+  };
 
   const objPath = await compileEna({ allowance, countingCapacity: capacity, clang: opts.clang });
   const remoteObj = await node.putFile(objPath);
   const h: MutableHandle = {
-    node, pinDir, allowance, capacity, uplinks, tc, objPath, config, createdQdisc: [], detached: false, readOnHost: opts.readOnHost ?? false,
+    node,
+    pinDir,
+    allowance,
+    capacity,
+    uplinks,
+    tc,
+    objPath,
+    config,
+    createdQdisc: [],
+    detached: false,
+    readOnHost: opts.readOnHost ?? false,
     manifest: opts.stateDir ? join(opts.stateDir, 'ena', `${node.name}.json`) : undefined,
   };
   try {
@@ -335,19 +416,27 @@ export async function attachEna(node: ClusterNode, opts: AttachOptions): Promise
     await writeConfig(h, config);
     // clsact where missing, then both filters on every uplink, in one tc process.
     const q = await nodeTool(node, 'tc', ['-j', 'qdisc', 'show']);
-    const withClsact = new Set((JSON.parse(q.stdout || '[]') as { kind: string; dev: string }[]).filter((x) => x.kind === 'clsact').map((x) => x.dev));
+    const withClsact = new Set(
+      (JSON.parse(q.stdout || '[]') as { kind: string; dev: string }[]).filter((x) => x.kind === 'clsact').map((x) => x.dev),
+    );
     const missing = uplinks.filter((u) => !withClsact.has(u));
     (h.createdQdisc as string[]).push(...missing);
-    if (h.manifest) await writeManifest(h);  // before touching tc: a crash from here on is sweepable
+    if (h.manifest) await writeManifest(h); // before touching tc: a crash from here on is sweepable
     const lines = [
       ...missing.map((u) => `qdisc add dev ${u} clsact`),
-      ...uplinks.flatMap((u) => (['ingress', 'egress'] as const).map((dir) =>
-        `filter replace dev ${u} ${dir} protocol all pref ${tc.pref} handle 0x${tc.handle.toString(16)} bpf da object-pinned ${pinDir}/progs/${PROGS[dir]}`)),
+      ...uplinks.flatMap((u) =>
+        (['ingress', 'egress'] as const).map(
+          (dir) =>
+            `filter replace dev ${u} ${dir} protocol all pref ${tc.pref} handle 0x${tc.handle.toString(16)} bpf da object-pinned ${pinDir}/progs/${PROGS[dir]}`,
+        ),
+      ),
     ];
     const r = await nodeTool(node, 'tc', ['-batch', '-'], { input: lines.join('\n') + '\n', reject: false });
     if (r.exitCode !== 0) {
       throw new NotdnsError(`tc could not attach the ENA simulator on ${node.name} (${uplinks.join(', ')}): ${firstLines(r.stderr, 4)}`, {
-        kind: 'command', command: r.command, hint: 'The kernel needs sch_clsact and cls_bpf; `tc qdisc add dev IF clsact` must work on the node.',
+        kind: 'command',
+        command: r.command,
+        hint: 'The kernel needs sch_clsact and cls_bpf; `tc qdisc add dev IF clsact` must work on the node.',
       });
     }
   } catch (e) {
@@ -366,36 +455,68 @@ export async function attachEna(node: ClusterNode, opts: AttachOptions): Promise
 export async function loadEnaObject(node: ClusterNode, objPathOnNode: string, pinDir: string): Promise<void> {
   checkPinDir(pinDir);
   // One shell on the node: create the dir, refuse anything that is not a bpffs, drop stale pins of a previous attempt.
-  const prep = await node.exec('sh', ['-c',
-    'mkdir -p "$1" && t=$(stat -f -c %T "$1") && if [ "$t" != bpf_fs ]; then echo "not-bpffs:$t" >&2; exit 3; fi; rm -rf "$1/progs" "$1/maps"',
-    'sh', pinDir], { reject: false, timeoutMs: 10_000 });
+  const prep = await node.exec(
+    'sh',
+    [
+      '-c',
+      'mkdir -p "$1" && t=$(stat -f -c %T "$1") && if [ "$t" != bpf_fs ]; then echo "not-bpffs:$t" >&2; exit 3; fi; rm -rf "$1/progs" "$1/maps"',
+      'sh',
+      pinDir,
+    ],
+    { reject: false, timeoutMs: 10_000 },
+  );
   if (prep.exitCode === 3) {
-    throw new NotdnsError(`${pinDir} on node ${node.name} is not on a bpf filesystem (${prep.stderr.trim().replace('not-bpffs:', 'it is ')})`, {
-      kind: 'usage', hint: 'Mount a private bpffs for the run first: ensureBpffs(enaBpffsDir(runStateDir)), then pinDir = enaPinDir(bpffsDir, node.name).',
-    });
+    throw new NotdnsError(
+      `${pinDir} on node ${node.name} is not on a bpf filesystem (${prep.stderr.trim().replace('not-bpffs:', 'it is ')})`,
+      {
+        kind: 'usage',
+        hint: 'Mount a private bpffs for the run first: ensureBpffs(enaBpffsDir(runStateDir)), then pinDir = enaPinDir(bpffsDir, node.name).',
+      },
+    );
   }
-  if (prep.exitCode !== 0) throw new NotdnsError(`cannot prepare ${pinDir} on node ${node.name}: ${firstLines(prep.stderr, 3)}`, { kind: 'command', command: prep.command });
-  const r = await nodeTool(node, 'bpftool', ['-n', 'prog', 'loadall', objPathOnNode, `${pinDir}/progs`, 'pinmaps', `${pinDir}/maps`, 'type', 'classifier'],
-    { reject: false, timeoutMs: 60_000 });
+  if (prep.exitCode !== 0)
+    throw new NotdnsError(`cannot prepare ${pinDir} on node ${node.name}: ${firstLines(prep.stderr, 3)}`, {
+      kind: 'command',
+      command: prep.command,
+    });
+  const r = await nodeTool(
+    node,
+    'bpftool',
+    ['-n', 'prog', 'loadall', objPathOnNode, `${pinDir}/progs`, 'pinmaps', `${pinDir}/maps`, 'type', 'classifier'],
+    { reject: false, timeoutMs: 60_000 },
+  );
   if (r.exitCode === 0) return;
   await node.exec('rm', ['-rf', `${pinDir}/progs`, `${pinDir}/maps`], { reject: false });
   const v = verifierExcerpt(r.stderr);
   if (v) {
     const shown = [...v.head, ...(v.tail.length ? ['...', ...v.tail] : [])].map((l) => `  ${l}`).join('\n');
-    throw new NotdnsError(`the kernel's BPF verifier rejected ${v.program ?? 'a program'} of ${objPathOnNode} (verifier log, ${v.total} lines):\n${shown}`, {
-      kind: 'environment', command: r.command,
-      hint: 'The last lines name the instruction and the reason. ena.bpf.c is verified on kernel 6.18; it needs >= 5.15 (bpf_timer, bpf_for_each_map_elem, BPF atomics) with BTF. Full log: re-run the command by hand.',
-    });
+    throw new NotdnsError(
+      `the kernel's BPF verifier rejected ${v.program ?? 'a program'} of ${objPathOnNode} (verifier log, ${v.total} lines):\n${shown}`,
+      {
+        kind: 'environment',
+        command: r.command,
+        hint: 'The last lines name the instruction and the reason. ena.bpf.c is verified on kernel 6.18; it needs >= 5.15 (bpf_timer, bpf_for_each_map_elem, BPF atomics) with BTF. Full log: re-run the command by hand.',
+      },
+    );
   }
   throw new NotdnsError(`bpftool could not load ${objPathOnNode} on node ${node.name}: ${firstLines(r.stderr, 5)}`, {
-    kind: 'command', command: r.command, hint: 'Loading BPF needs root (CAP_BPF + CAP_NET_ADMIN) on the node.',
+    kind: 'command',
+    command: r.command,
+    hint: 'Loading BPF needs root (CAP_BPF + CAP_NET_ADMIN) on the node.',
   });
 }
 
 /** Change timeouts / GC settings of an attached simulator at run time (takes effect at the next GC). */
-export async function configureEna(h: EnaHandle, cfg: { timeouts?: Partial<EnaTimeouts>; gcIntervalMs?: number; gcTimer?: boolean }): Promise<void> {
+export async function configureEna(
+  h: EnaHandle,
+  cfg: { timeouts?: Partial<EnaTimeouts>; gcIntervalMs?: number; gcTimer?: boolean },
+): Promise<void> {
   const m = live(h);
-  const next = resolveConfig({ timeouts: { ...m.config.timeouts, ...cfg.timeouts }, gcIntervalMs: cfg.gcIntervalMs ?? m.config.gcIntervalMs, gcTimer: cfg.gcTimer ?? m.config.gcTimer });
+  const next = resolveConfig({
+    timeouts: { ...m.config.timeouts, ...cfg.timeouts },
+    gcIntervalMs: cfg.gcIntervalMs ?? m.config.gcIntervalMs,
+    gcTimer: cfg.gcTimer ?? m.config.gcTimer,
+  });
   await writeConfig(m, next);
   m.config = next;
 }
@@ -409,13 +530,26 @@ export async function detachEna(h: EnaHandle): Promise<void> {
   const m = h as MutableHandle;
   const errors: string[] = [];
   const step = async (what: string, f: () => Promise<unknown>) => {
-    try { await f(); } catch (e) { errors.push(`${what}: ${(e as Error).message}`); }
+    try {
+      await f();
+    } catch (e) {
+      errors.push(`${what}: ${(e as Error).message}`);
+    }
   };
   let nodeGone = false;
   await step('filters', async () => {
-    const lines = h.uplinks.flatMap((u) => ['ingress', 'egress'].map((dir) => `filter del dev ${u} ${dir} protocol all pref ${h.tc.pref} handle 0x${h.tc.handle.toString(16)} bpf`));
+    const lines = h.uplinks.flatMap((u) =>
+      ['ingress', 'egress'].map(
+        (dir) => `filter del dev ${u} ${dir} protocol all pref ${h.tc.pref} handle 0x${h.tc.handle.toString(16)} bpf`,
+      ),
+    );
     const r = await h.node.exec('tc', ['-force', '-batch', '-'], { input: lines.join('\n') + '\n', reject: false, timeoutMs: 15_000 });
-    if (r.exitCode !== 0 && /Cannot open network namespace|No such file or directory|No such container/i.test(r.stderr) && !/Cannot find|not found/i.test(r.stderr)) nodeGone = true;
+    if (
+      r.exitCode !== 0 &&
+      /Cannot open network namespace|No such file or directory|No such container/i.test(r.stderr) &&
+      !/Cannot find|not found/i.test(r.stderr)
+    )
+      nodeGone = true;
   });
   if (!nodeGone && h.createdQdisc.length > 0) {
     await step('clsact', async () => {
@@ -425,20 +559,28 @@ export async function detachEna(h: EnaHandle): Promise<void> {
         const eg = await h.node.exec('tc', ['-j', 'filter', 'show', 'dev', u, 'egress'], { reject: false });
         if (ing.exitCode === 0 && eg.exitCode === 0 && isEmptyJsonList(ing.stdout) && isEmptyJsonList(eg.stdout)) idle.push(u);
       }
-      if (idle.length) await h.node.exec('tc', ['-force', '-batch', '-'], { input: idle.map((u) => `qdisc del dev ${u} clsact`).join('\n') + '\n', reject: false });
+      if (idle.length)
+        await h.node.exec('tc', ['-force', '-batch', '-'], {
+          input: idle.map((u) => `qdisc del dev ${u} clsact`).join('\n') + '\n',
+          reject: false,
+        });
     });
   }
-  if (!nodeGone || h.readOnHost) {  // readOnHost: the pins are visible here, remove them even if the node is gone
+  if (!nodeGone || h.readOnHost) {
+    // readOnHost: the pins are visible here, remove them even if the node is gone
     await step('pins', async () => {
       const argv = ['-c', 'rm -rf "$1/progs" "$1/maps"; [ ! -d "$1" ] || rmdir "$1"', 'sh', h.pinDir];
-      const r = h.readOnHost ? await run('sh', argv, { reject: false }) : await h.node.exec('sh', argv, { reject: false, timeoutMs: 10_000 });
+      const r = h.readOnHost
+        ? await run('sh', argv, { reject: false })
+        : await h.node.exec('sh', argv, { reject: false, timeoutMs: 10_000 });
       if (r.exitCode !== 0 && !/No such file/.test(r.stderr)) throw new Error(firstLines(r.stderr, 2));
     });
   }
   if (h.manifest) await step('manifest', () => rm(h.manifest!, { force: true }));
   m.detached = true;
   if (attached.get(h.node) === m) attached.delete(h.node);
-  if (errors.length) throw new NotdnsError(`could not fully detach the ENA simulator from ${h.node.name}: ${errors.join('; ')}`, { kind: 'command' });
+  if (errors.length)
+    throw new NotdnsError(`could not fully detach the ENA simulator from ${h.node.name}: ${errors.join('; ')}`, { kind: 'command' });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -518,8 +660,11 @@ export async function readEnaStats(target: ClusterNode | EnaHandle): Promise<Ena
     packetsIn: counter(s[S.PACKETS_IN]),
     packetsOut: counter(s[S.PACKETS_OUT]),
     flowsByFlag: {
-      syn: counter(s[S.FLOW_SYN]), synAck: counter(s[S.FLOW_SYNACK]), fin: counter(s[S.FLOW_FIN]),
-      rst: counter(s[S.FLOW_RST]), none: counter(s[S.FLOW_NONE]),
+      syn: counter(s[S.FLOW_SYN]),
+      synAck: counter(s[S.FLOW_SYNACK]),
+      fin: counter(s[S.FLOW_FIN]),
+      rst: counter(s[S.FLOW_RST]),
+      none: counter(s[S.FLOW_NONE]),
     },
     udpFlows: counter(s[S.FLOW_UDP]),
     synsIn: counter(s[S.SYN_IN]),
@@ -586,14 +731,17 @@ export async function sweepEna(stateDirOfRun: string): Promise<SweepReport> {
   const mdir = join(stateDir, 'ena');
   for (const h of [...attached.values()]) {
     if (h.manifest && resolve(h.manifest).startsWith(mdir + '/')) {
-      await detachEna(h).then(() => report.detached.push(h.node.name), (e: Error) => report.errors.push(e.message));
+      await detachEna(h).then(
+        () => report.detached.push(h.node.name),
+        (e: Error) => report.errors.push(e.message),
+      );
     }
   }
   const files = await readdir(mdir).catch(() => [] as string[]);
   for (const f of files.filter((x) => x.endsWith('.json'))) {
     try {
       const m = JSON.parse(await readFile(join(mdir, f), 'utf8')) as Manifest;
-      if (m.netns && await exists(`/run/netns/${m.netns}`)) {
+      if (m.netns && (await exists(`/run/netns/${m.netns}`))) {
         await detachNetnsLeftovers(m);
         report.detached.push(m.node);
       }
@@ -603,7 +751,10 @@ export async function sweepEna(stateDirOfRun: string): Promise<SweepReport> {
   }
   const mounts = (await bpffsMounts()).filter((mp) => mp === stateDir || mp.startsWith(stateDir + '/')).sort((a, b) => b.length - a.length);
   for (const mp of mounts) {
-    await releaseBpffs(mp).then(() => report.unmounted.push(mp), (e: Error) => report.errors.push(`umount ${mp}: ${e.message}`));
+    await releaseBpffs(mp).then(
+      () => report.unmounted.push(mp),
+      (e: Error) => report.errors.push(`umount ${mp}: ${e.message}`),
+    );
   }
   await rm(mdir, { recursive: true, force: true }).catch((e: Error) => report.errors.push(e.message));
   return report;
@@ -616,8 +767,9 @@ async function detachNetnsLeftovers(m: Manifest): Promise<void> {
     for (const dir of ['ingress', 'egress'] as const) {
       const r = await run('tc', ['-n', ns, '-j', 'filter', 'show', 'dev', u, dir], { reject: false });
       if (r.exitCode !== 0) continue;
-      const ours = (JSON.parse(r.stdout || '[]') as { pref?: number; options?: { handle?: string; bpf_name?: string } }[])
-        .some((x) => x.pref === m.tc.pref && Number(x.options?.handle) === m.tc.handle && (x.options?.bpf_name ?? '').startsWith(PROGS[dir]));
+      const ours = (JSON.parse(r.stdout || '[]') as { pref?: number; options?: { handle?: string; bpf_name?: string } }[]).some(
+        (x) => x.pref === m.tc.pref && Number(x.options?.handle) === m.tc.handle && (x.options?.bpf_name ?? '').startsWith(PROGS[dir]),
+      );
       if (ours) dels.push(`filter del dev ${u} ${dir} protocol all pref ${m.tc.pref} handle 0x${m.tc.handle.toString(16)} bpf`);
     }
   }
@@ -626,7 +778,8 @@ async function detachNetnsLeftovers(m: Manifest): Promise<void> {
   for (const u of m.createdQdisc) {
     const ing = await run('tc', ['-n', ns, '-j', 'filter', 'show', 'dev', u, 'ingress'], { reject: false });
     const eg = await run('tc', ['-n', ns, '-j', 'filter', 'show', 'dev', u, 'egress'], { reject: false });
-    if (ing.exitCode === 0 && eg.exitCode === 0 && isEmptyJsonList(ing.stdout) && isEmptyJsonList(eg.stdout)) qdels.push(`qdisc del dev ${u} clsact`);
+    if (ing.exitCode === 0 && eg.exitCode === 0 && isEmptyJsonList(ing.stdout) && isEmptyJsonList(eg.stdout))
+      qdels.push(`qdisc del dev ${u} clsact`);
   }
   if (qdels.length) await run('tc', ['-n', ns, '-force', '-batch', '-'], { input: qdels.join('\n') + '\n', reject: false });
 }
@@ -635,7 +788,7 @@ async function detachNetnsLeftovers(m: Manifest): Promise<void> {
 // Internals
 
 function live(target: ClusterNode | EnaHandle): MutableHandle {
-  const h = ('pinDir' in target && 'objPath' in target) ? target as MutableHandle : attached.get(target as ClusterNode);
+  const h = 'pinDir' in target && 'objPath' in target ? (target as MutableHandle) : attached.get(target as ClusterNode);
   if (!h || h.detached) {
     const name = 'pinDir' in target ? (target as EnaHandle).node.name : (target as ClusterNode).name;
     throw new NotdnsError(`the ENA simulator is not attached to node ${name}`, { kind: 'usage', hint: 'Call attachEna(node, ...) first.' });
@@ -652,7 +805,10 @@ function resolveConfig(o: { timeouts?: Partial<EnaTimeouts>; gcIntervalMs?: numb
   }
   const gcIntervalMs = o.gcIntervalMs ?? ENA_DEFAULTS.gcIntervalMs;
   if (!Number.isFinite(gcIntervalMs) || gcIntervalMs < 10 || gcIntervalMs > 3_600_000) {
-    throw new NotdnsError(`ENA gcIntervalMs must be between 10 and 3600000, got ${gcIntervalMs}`, { kind: 'usage', hint: 'Each GC walks the whole flow table; below 10 ms it would run continuously.' });
+    throw new NotdnsError(`ENA gcIntervalMs must be between 10 and 3600000, got ${gcIntervalMs}`, {
+      kind: 'usage',
+      hint: 'Each GC walks the whole flow table; below 10 ms it would run continuously.',
+    });
   }
   return { timeouts: t, gcIntervalMs, gcTimer: o.gcTimer ?? ENA_DEFAULTS.gcTimer };
 }
@@ -667,30 +823,51 @@ function hexLE(v: bigint, bytes: number): string {
 async function writeConfig(h: EnaHandle, c: EnaConfig): Promise<void> {
   const ns = (s: number) => BigInt(Math.round(s * 1e9));
   const slots: [number, bigint][] = [
-    [CFG.UNREPLIED, ns(c.timeouts.unrepliedSeconds)], [CFG.ESTABLISHED, ns(c.timeouts.establishedSeconds)],
-    [CFG.CLOSED, ns(c.timeouts.closedSeconds)], [CFG.UDP, ns(c.timeouts.udpSeconds)], [CFG.UDP_STREAM, ns(c.timeouts.udpStreamSeconds)],
-    [CFG.GC_INTERVAL, BigInt(Math.round(c.gcIntervalMs * 1e6))], [CFG.FLAGS, c.gcTimer ? 0n : CFG_FLAG_NO_TIMER],
+    [CFG.UNREPLIED, ns(c.timeouts.unrepliedSeconds)],
+    [CFG.ESTABLISHED, ns(c.timeouts.establishedSeconds)],
+    [CFG.CLOSED, ns(c.timeouts.closedSeconds)],
+    [CFG.UDP, ns(c.timeouts.udpSeconds)],
+    [CFG.UDP_STREAM, ns(c.timeouts.udpStreamSeconds)],
+    [CFG.GC_INTERVAL, BigInt(Math.round(c.gcIntervalMs * 1e6))],
+    [CFG.FLAGS, c.gcTimer ? 0n : CFG_FLAG_NO_TIMER],
   ];
-  await bpftoolBatch(h, slots.map(([k, v]) => `map update pinned ${h.pinDir}/maps/ena_cfg key hex ${hexLE(BigInt(k), 4)} value hex ${hexLE(v, 8)} any`));
+  await bpftoolBatch(
+    h,
+    slots.map(([k, v]) => `map update pinned ${h.pinDir}/maps/ena_cfg key hex ${hexLE(BigInt(k), 4)} value hex ${hexLE(v, 8)} any`),
+  );
 }
 
 async function bpftoolBatch(h: EnaHandle, lines: string[]): Promise<BatchItem[]> {
-  const args = ['-j', 'batch', 'file', '-'], opts = { input: lines.join('\n') + '\n', reject: false, timeoutMs: 15_000 };
+  const args = ['-j', 'batch', 'file', '-'],
+    opts = { input: lines.join('\n') + '\n', reject: false, timeoutMs: 15_000 };
   const r = h.readOnHost
-    ? await run('bpftool', args, opts).catch((e: unknown) => { throw e instanceof NotdnsError && e.kind === 'environment' ? missingTool('bpftool', undefined, e.command, e) : e; })
+    ? await run('bpftool', args, opts).catch((e: unknown) => {
+        throw e instanceof NotdnsError && e.kind === 'environment' ? missingTool('bpftool', undefined, e.command, e) : e;
+      })
     : await nodeTool(h.node, 'bpftool', args, opts);
   let parsed: BatchItem[] | undefined;
-  try { parsed = parseBatch(r.stdout); } catch { /* reported below */ }
+  try {
+    parsed = parseBatch(r.stdout);
+  } catch {
+    /* reported below */
+  }
   const got = batchAnswers(parsed, lines.length);
   if ('error' in got) {
     const why = got.error ?? (firstLines(r.stderr, 3) || `exit code ${r.exitCode}`);
     const gone = /No such file or directory|ENOENT|bpf obj get/i.test(why);
     throw new NotdnsError(`reading/writing the ENA simulator maps on ${h.node.name} failed: ${why}`, {
-      kind: 'command', command: `${r.command} <<< ${lines[0]}${lines.length > 1 ? ` (+${lines.length - 1} lines)` : ''}`,
-      hint: gone ? `The pins under ${h.pinDir} are gone: the bpffs was unmounted or the simulator detached (sweepEna?) while still in use.` : undefined,
+      kind: 'command',
+      command: `${r.command} <<< ${lines[0]}${lines.length > 1 ? ` (+${lines.length - 1} lines)` : ''}`,
+      hint: gone
+        ? `The pins under ${h.pinDir} are gone: the bpffs was unmounted or the simulator detached (sweepEna?) while still in use.`
+        : undefined,
     });
   }
-  if (r.exitCode !== 0) log.debug({ node: h.node.name, exitCode: r.exitCode, stderr: firstLines(r.stderr, 2) }, 'bpftool batch: every command answered; its trailing batch-file error ignored');
+  if (r.exitCode !== 0)
+    log.debug(
+      { node: h.node.name, exitCode: r.exitCode, stderr: firstLines(r.stderr, 2) },
+      'bpftool batch: every command answered; its trailing batch-file error ignored',
+    );
   return got.items;
 }
 
@@ -704,7 +881,10 @@ async function nodeTool(node: ClusterNode, tool: string, args: readonly string[]
     throw e;
   }
   // `ip netns exec` says: exec of "bpftool" failed: No such file or directory; docker: executable file not found.
-  if (r.exitCode !== 0 && new RegExp(`exec of "${tool}" failed|"${tool}": executable file not found|${tool}: (command )?not found`).test(r.stderr)) {
+  if (
+    r.exitCode !== 0 &&
+    new RegExp(`exec of "${tool}" failed|"${tool}": executable file not found|${tool}: (command )?not found`).test(r.stderr)
+  ) {
     throw missingTool(tool, node, r.command);
   }
   if (r.exitCode !== 0 && opts.reject !== false) {
@@ -714,7 +894,12 @@ async function nodeTool(node: ClusterNode, tool: string, args: readonly string[]
 }
 
 function missingTool(tool: string, node: ClusterNode | undefined, command?: string, cause?: unknown): NotdnsError {
-  return new NotdnsError(`${tool} is not installed${node ? ` on node ${node.name}` : ''}: the ENA simulator needs it.`, { kind: 'environment', command, cause, hint: APT_HINT });
+  return new NotdnsError(`${tool} is not installed${node ? ` on node ${node.name}` : ''}: the ENA simulator needs it.`, {
+    kind: 'environment',
+    command,
+    cause,
+    hint: APT_HINT,
+  });
 }
 
 async function findTool(name: string): Promise<string> {
@@ -725,8 +910,13 @@ async function findTool(name: string): Promise<string> {
 
 async function writeManifest(h: EnaHandle): Promise<void> {
   const m: Manifest = {
-    node: h.node.name, netns: h.node.netns,
-    pinDir: h.pinDir, uplinks: [...h.uplinks], tc: { ...h.tc }, createdQdisc: [...h.createdQdisc], allowance: h.allowance,
+    node: h.node.name,
+    netns: h.node.netns,
+    pinDir: h.pinDir,
+    uplinks: [...h.uplinks],
+    tc: { ...h.tc },
+    createdQdisc: [...h.createdQdisc],
+    allowance: h.allowance,
     attachedAt: new Date().toISOString(),
   };
   await mkdir(dirname(h.manifest!), { recursive: true });
@@ -738,27 +928,44 @@ function checkAllowance(a: number): number {
 }
 
 function checkInt(what: string, v: number, min: number, max: number, hint?: string): number {
-  if (!Number.isInteger(v) || v < min || v > max) throw new NotdnsError(`ENA ${what} must be an integer in [${min}, ${max}], got ${String(v)}`, { kind: 'usage', hint });
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new NotdnsError(`ENA ${what} must be an integer in [${min}, ${max}], got ${String(v)}`, { kind: 'usage', hint });
   return v;
 }
 
 function checkPinDir(p: string): string {
   if (!isAbsolute(p) || !/^[\w./@+-]+$/.test(p)) {
-    throw new NotdnsError(`ENA pinDir must be an absolute path without spaces or quotes, got "${p}"`, { kind: 'usage', hint: 'Use enaPinDir(enaBpffsDir(runStateDir), node.name).' });
+    throw new NotdnsError(`ENA pinDir must be an absolute path without spaces or quotes, got "${p}"`, {
+      kind: 'usage',
+      hint: 'Use enaPinDir(enaBpffsDir(runStateDir), node.name).',
+    });
   }
   return p.replace(/\/+$/, '');
 }
 
 function isEmptyJsonList(s: string): boolean {
-  try { const v: unknown = JSON.parse(s || '[]'); return Array.isArray(v) && v.length === 0; } catch { return false; }
+  try {
+    const v: unknown = JSON.parse(s || '[]');
+    return Array.isArray(v) && v.length === 0;
+  } catch {
+    return false;
+  }
 }
 
 function firstLines(s: string, n: number): string {
-  return s.trim().split('\n').filter((l) => l.trim()).slice(0, n).join(' | ');
+  return s
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim())
+    .slice(0, n)
+    .join(' | ');
 }
 
 async function exists(p: string, mode = fsConstants.F_OK): Promise<boolean> {
-  return access(p, mode).then(() => true, () => false);
+  return access(p, mode).then(
+    () => true,
+    () => false,
+  );
 }
 
 // For tests only. forget(): drop a handle from this process's registry without detaching (simulates a crash).

@@ -12,7 +12,12 @@ export interface BatchItem {
 }
 
 type Bytes = readonly string[];
-interface RawEntry { key: Bytes; value?: Bytes; values?: { cpu: number; value: Bytes }[]; formatted?: { key?: unknown; value?: unknown } }
+interface RawEntry {
+  key: Bytes;
+  value?: Bytes;
+  values?: { cpu: number; value: Bytes }[];
+  formatted?: { key?: unknown; value?: unknown };
+}
 
 /** Parse the stdout of `bpftool -j batch file -`. Throws on anything that is not the expected JSON. */
 export function parseBatch(stdout: string): BatchItem[] {
@@ -42,7 +47,8 @@ export function batchAnswers(items: BatchItem[] | undefined, n: number): { items
   if (bad) return { error: bad.error };
   if (answers.length < n || answers.some((i) => i.command.length === 0)) return { error: items.find((i) => i.error)?.error };
   const trailing = items.slice(n);
-  if (trailing.some((i) => !/^reading batch file failed/.test(i.error ?? ''))) return { error: trailing.find((i) => i.error)?.error ?? 'unexpected output after the batch' };
+  if (trailing.some((i) => !/^reading batch file failed/.test(i.error ?? '')))
+    return { error: trailing.find((i) => i.error)?.error ?? 'unexpected output after the batch' };
   return { items: answers };
 }
 
@@ -120,8 +126,23 @@ export interface EnaFlow {
   ageMs?: number;
 }
 
-interface FlowKeyF { ip_a: number; ip_b: number; port_a: number; port_b: number; proto: number }
-interface FlowValF { first_ns: number; last_ns: number; packets: number; seen: number; closed: number; first_flags: number; origin: number; turns: number }
+interface FlowKeyF {
+  ip_a: number;
+  ip_b: number;
+  port_a: number;
+  port_b: number;
+  proto: number;
+}
+interface FlowValF {
+  first_ns: number;
+  last_ns: number;
+  packets: number;
+  seen: number;
+  closed: number;
+  first_flags: number;
+  origin: number;
+  turns: number;
+}
 
 export function flagName(flags: number): string {
   if (flags & 0x04) return 'RST';
@@ -133,15 +154,22 @@ export function flagName(flags: number): string {
 /** Flows from `bpftool -j map dump` of ena_flows (uses the BTF-formatted fields). nowNs: process.hrtime.bigint(). */
 export function parseFlows(output: unknown, nowNs?: bigint): EnaFlow[] {
   return entries(output, 'flow table').map((e) => {
-    const k = e.formatted?.key as FlowKeyF | undefined, v = e.formatted?.value as FlowValF | undefined;
+    const k = e.formatted?.key as FlowKeyF | undefined,
+      v = e.formatted?.value as FlowValF | undefined;
     if (!k || !v) throw new Error('flow table dump has no BTF-formatted entries (object built without -g?)');
-    const a = `${ipv4FromLE32(k.ip_a)}:${portFromLE16(k.port_a)}`, b = `${ipv4FromLE32(k.ip_b)}:${portFromLE16(k.port_b)}`;
+    const a = `${ipv4FromLE32(k.ip_a)}:${portFromLE16(k.port_a)}`,
+      b = `${ipv4FromLE32(k.ip_b)}:${portFromLE16(k.port_b)}`;
     const udp = k.proto === 17;
     const state: FlowState = v.closed ? 'closed' : udp ? (v.turns >= 3 ? 'udp-stream' : 'udp') : v.seen === 3 ? 'established' : 'unreplied';
     const aFirst = (v.origin & 1) !== 0;
     const f: EnaFlow = {
-      proto: udp ? 'udp' : 'tcp', from: aFirst ? a : b, to: aFirst ? b : a, state,
-      firstFlags: udp ? '' : flagName(v.first_flags), firstIngress: (v.origin & 2) !== 0, packets: v.packets,
+      proto: udp ? 'udp' : 'tcp',
+      from: aFirst ? a : b,
+      to: aFirst ? b : a,
+      state,
+      firstFlags: udp ? '' : flagName(v.first_flags),
+      firstIngress: (v.origin & 2) !== 0,
+      packets: v.packets,
     };
     if (nowNs !== undefined) {
       f.idleMs = Math.max(0, Number(nowNs - BigInt(Math.round(v.last_ns))) / 1e6);
@@ -168,13 +196,21 @@ export function verifierExcerpt(stderr: string, headLines = 8, tailLines = 6): V
   const program = /prog '([^']+)'/.exec(lines[begin]!)?.[1];
   let end = lines.findIndex((l, i) => i > begin && l.includes('-- END PROG LOAD LOG --'));
   if (end < 0) end = lines.length;
-  const log = lines.slice(begin + 1, end).map((l) => l.trimEnd()).filter((l) => l !== '');
+  const log = lines
+    .slice(begin + 1, end)
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== '');
   const head = log.slice(0, headLines);
   const tail = log.length > headLines ? log.slice(Math.max(headLines, log.length - tailLines)) : [];
   return { program, head, tail, total: log.length };
 }
 
-export interface TcxLink { id: number; progId?: number; ifindex?: number; attachType?: string }
+export interface TcxLink {
+  id: number;
+  progId?: number;
+  ifindex?: number;
+  attachType?: string;
+}
 
 /**
  * The tcx links in `bpftool -j link show` output: type "tcx" (bpftool >= 7.3 also names the device's ifindex and

@@ -37,22 +37,39 @@ type Def = Omit<ProbeDef, 'id'>;
 const ALL_PROVIDERS = { lab: true, kind: true, kubeconfig: true } as const;
 const POD_NETNS = "reads the pod's own /proc/net: needs a pod network namespace the harness can enter (lab pods only)";
 const ESTAB = "the estab agent runs in the node's network namespace: the runner starts it only where a node has one it can enter (lab)";
-const DIG_KIND = 'not verified that a node\'s own dig goes through node-local DNS (Cilium\'s redirect policy is for pods): it may ask CoreDNS directly';
-const DIG_KUBECONFIG = 'runs `dig` on the node itself (nsenter): real only if the node image has dig, which notdns neither installs nor checks';
+const DIG_KIND =
+  "not verified that a node's own dig goes through node-local DNS (Cilium's redirect policy is for pods): it may ask CoreDNS directly";
+const DIG_KUBECONFIG =
+  'runs `dig` on the node itself (nsenter): real only if the node image has dig, which notdns neither installs nor checks';
 const NO_MARTIANS_KIND = 'Cilium sets rp_filter=0 and kind nodes have no address-less ENI: no martians can happen (always 0)';
 /** The allowance counters: the ENA simulator's on the lab and kind; the real ENA's (`ethtool -S`) on kubeconfig. */
 const ENA = ALL_PROVIDERS;
 /** SYNs and flows are counted only by the ENA simulator (harness/ena), which kubeconfig attaches only when asked. */
-const SIM_ONLY = 'counted only by the ENA simulator; on an existing cluster it is attached only with --ena-simulator count|enforce (by default the real ENA counters are read)';
+const SIM_ONLY =
+  'counted only by the ENA simulator; on an existing cluster it is attached only with --ena-simulator count|enforce (by default the real ENA counters are read)';
 const SIM = { lab: true, kind: true, kubeconfig: SIM_ONLY } as const;
 const LAB_POD = { lab: true, kind: POD_NETNS, kubeconfig: POD_NETNS } as const;
 const LAB_ESTAB = { lab: true, kind: ESTAB, kubeconfig: ESTAB } as const;
 
-const counter = (label: string, unit: string, scope: ProbeScope, supplied: ProbeDef['supplied'], more: Partial<Def> = {}): Def =>
-  ({ label, unit, kind: 'counter', scope, summary: 'total', supplied, ...more });
-const gauge = (label: string, unit: string, scope: ProbeScope, summary: 'max' | 'min', supplied: ProbeDef['supplied'], more: Partial<Def> = {}): Def =>
-  ({ label, unit, kind: 'gauge', scope, summary, supplied, ...more });
-const ms = { app: 'metrics-service' } as const, ae = { app: 'alerting-engine' } as const;
+const counter = (label: string, unit: string, scope: ProbeScope, supplied: ProbeDef['supplied'], more: Partial<Def> = {}): Def => ({
+  label,
+  unit,
+  kind: 'counter',
+  scope,
+  summary: 'total',
+  supplied,
+  ...more,
+});
+const gauge = (
+  label: string,
+  unit: string,
+  scope: ProbeScope,
+  summary: 'max' | 'min',
+  supplied: ProbeDef['supplied'],
+  more: Partial<Def> = {},
+): Def => ({ label, unit, kind: 'gauge', scope, summary, supplied, ...more });
+const ms = { app: 'metrics-service' } as const,
+  ae = { app: 'alerting-engine' } as const;
 
 // The order is the schema's (and its error message's) order of probe ids.
 const DEFS = {
@@ -68,7 +85,11 @@ const DEFS = {
   'ena.flowsByRst': counter('ENA new flows starting with RST', 'flows', 'node', SIM),
   'ena.flowsByNone': counter('ENA new flows starting without SYN/FIN/RST', 'flows', 'node', SIM),
   'ct.count': gauge('kernel conntrack entries', 'entries', 'node', 'max', ALL_PROVIDERS),
-  'martian.drops': counter('martian drops (IPReversePathFilter)', 'packets', 'node', { lab: true, kind: NO_MARTIANS_KIND, kubeconfig: true }),
+  'martian.drops': counter('martian drops (IPReversePathFilter)', 'packets', 'node', {
+    lab: true,
+    kind: NO_MARTIANS_KIND,
+    kubeconfig: true,
+  }),
   // every pod's namespace; the Alerting Engine's are the ones that matter (its connects, the ICMP it gets back)
   'tcp.activeOpens': counter('TCP connect attempts', 'connects', 'pod', LAB_POD),
   'icmp.destUnreachIn': counter('ICMP dest-unreachable received', 'packets', 'pod', LAB_POD),
@@ -78,8 +99,20 @@ const DEFS = {
   'dns.servfails': counter('DNS SERVFAILs', 'errors', 'pod', ALL_PROVIDERS, ms),
   // a quantile of lookups: without node-local DNS the Metrics Service does none, and an empty summary has no value
   'dns.latencyP99': gauge('DNS p99 latency (s)', 's', 'pod', 'max', ALL_PROVIDERS, { ...ms, onlyWith: 'nodeLocalDns' }),
-  'dnscheck.ok': counter('dig +tcp via node-local DNS successes', 'queries', 'node', { lab: true, kind: DIG_KIND, kubeconfig: DIG_KUBECONFIG }, { onlyWith: 'nodeLocalDns' }),
-  'dnscheck.failed': counter('dig +tcp via node-local DNS failures', 'queries', 'node', { lab: true, kind: DIG_KIND, kubeconfig: DIG_KUBECONFIG }, { onlyWith: 'nodeLocalDns' }),
+  'dnscheck.ok': counter(
+    'dig +tcp via node-local DNS successes',
+    'queries',
+    'node',
+    { lab: true, kind: DIG_KIND, kubeconfig: DIG_KUBECONFIG },
+    { onlyWith: 'nodeLocalDns' },
+  ),
+  'dnscheck.failed': counter(
+    'dig +tcp via node-local DNS failures',
+    'queries',
+    'node',
+    { lab: true, kind: DIG_KIND, kubeconfig: DIG_KUBECONFIG },
+    { onlyWith: 'nodeLocalDns' },
+  ),
   'grpc.calls': counter('gRPC calls', 'calls', 'pod', ALL_PROVIDERS, ae),
   'grpc.errors': counter('gRPC errors', 'calls', 'pod', ALL_PROVIDERS, ae),
   'grpc.latencyP90': gauge('gRPC p90 latency (s)', 's', 'pod', 'max', ALL_PROVIDERS, ae),
@@ -131,8 +164,12 @@ export function missingLabProbes(results: Pick<Results, 'variants'>): { variant:
   for (const v of results.variants) {
     const topology = (v.config.topology ?? {}) as { nodeLocalDns?: boolean };
     const recorded = new Set(v.series.map((s) => s.probe));
-    const missing = PROBE_IDS.filter((id) => DEFS[id].supplied.lab === true && !recorded.has(id)
-      && !(probeDef(id).onlyWith === 'nodeLocalDns' && topology.nodeLocalDns === false));
+    const missing = PROBE_IDS.filter(
+      (id) =>
+        DEFS[id].supplied.lab === true &&
+        !recorded.has(id) &&
+        !(probeDef(id).onlyWith === 'nodeLocalDns' && topology.nodeLocalDns === false),
+    );
     if (missing.length) out.push({ variant: v.name, missing });
   }
   return out;
@@ -169,23 +206,93 @@ export interface HeadlineDef {
 
 /** In the order of the incident's causal chain; each consumer shows the rows that name it. */
 export const HEADLINES: readonly HeadlineDef[] = [
-  { key: 'synToOldPodIpsTotal', label: 'SYNs to old pod IPs', probe: 'syn.toOldPodIps', badWhenHigh: true, summary: 'synToOldPodIpsTotal', live: 'SYN/s old IPs' },
-  { key: 'peakSynToOldPodIps', label: 'peak SYN/s to old pod IPs', probe: 'syn.toOldPodIps', stat: 'peakRate', badWhenHigh: true, summary: { key: 'synToOldPodIpsPeakPerSecond', round: true }, report: true },
-  { key: 'martianDrops', label: 'martian drops', probe: 'martian.drops', badWhenHigh: true, summary: 'martianDrops', report: true, live: 'martians/s' },
-  { key: 'allowanceExceededFlooded', label: 'ENA allowance exceeded on flooded nodes (packets)', probe: 'ena.allowanceExceeded', targets: 'flooded-nodes', badWhenHigh: true, summary: 'allowanceExceededFlooded' },
-  { key: 'allowanceExceeded', label: 'ENA allowance exceeded (packets)', probe: 'ena.allowanceExceeded', badWhenHigh: true, summary: 'allowanceExceededAll', report: true, live: 'exceeded/s' },
+  {
+    key: 'synToOldPodIpsTotal',
+    label: 'SYNs to old pod IPs',
+    probe: 'syn.toOldPodIps',
+    badWhenHigh: true,
+    summary: 'synToOldPodIpsTotal',
+    live: 'SYN/s old IPs',
+  },
+  {
+    key: 'peakSynToOldPodIps',
+    label: 'peak SYN/s to old pod IPs',
+    probe: 'syn.toOldPodIps',
+    stat: 'peakRate',
+    badWhenHigh: true,
+    summary: { key: 'synToOldPodIpsPeakPerSecond', round: true },
+    report: true,
+  },
+  {
+    key: 'martianDrops',
+    label: 'martian drops',
+    probe: 'martian.drops',
+    badWhenHigh: true,
+    summary: 'martianDrops',
+    report: true,
+    live: 'martians/s',
+  },
+  {
+    key: 'allowanceExceededFlooded',
+    label: 'ENA allowance exceeded on flooded nodes (packets)',
+    probe: 'ena.allowanceExceeded',
+    targets: 'flooded-nodes',
+    badWhenHigh: true,
+    summary: 'allowanceExceededFlooded',
+  },
+  {
+    key: 'allowanceExceeded',
+    label: 'ENA allowance exceeded (packets)',
+    probe: 'ena.allowanceExceeded',
+    badWhenHigh: true,
+    summary: 'allowanceExceededAll',
+    report: true,
+    live: 'exceeded/s',
+  },
   { key: 'minAllowanceAvailable', label: 'lowest allowance available', probe: 'ena.allowanceAvailable', report: true },
   { key: 'peakConntrack', label: 'peak conntrack entries (node)', probe: 'ct.count', report: true },
-  { key: 'dnsErrors', label: 'DNS errors', probe: 'dns.errors', targets: 'prefer-nodes', badWhenHigh: true, summary: 'dnsErrors', report: true, live: 'dns err/s' },
+  {
+    key: 'dnsErrors',
+    label: 'DNS errors',
+    probe: 'dns.errors',
+    targets: 'prefer-nodes',
+    badWhenHigh: true,
+    summary: 'dnsErrors',
+    report: true,
+    live: 'dns err/s',
+  },
   { key: 'dnsLookups', label: 'DNS lookups', probe: 'dns.lookups', targets: 'prefer-nodes', summary: 'dnsLookups' },
-  { key: 'dnsErrorRatio', label: 'DNS error ratio', probe: 'dns.errors', per: 'dns.lookups', targets: 'prefer-nodes', badWhenHigh: true, report: true },
+  {
+    key: 'dnsErrorRatio',
+    label: 'DNS error ratio',
+    probe: 'dns.errors',
+    per: 'dns.lookups',
+    targets: 'prefer-nodes',
+    badWhenHigh: true,
+    report: true,
+  },
   { key: 'dnsCheckFailed', label: 'dig +tcp failures', probe: 'dnscheck.failed', badWhenHigh: true, summary: 'dnsCheckFailed' },
   { key: 'grpcErrorRatio', label: 'gRPC error ratio', probe: 'grpc.errors', per: 'grpc.calls', badWhenHigh: true, report: true },
-  { key: 'grpcErrors', label: 'gRPC errors', probe: 'grpc.errors', badWhenHigh: true, summary: 'grpcErrors', report: { unless: 'grpcErrorRatio' }, live: 'grpc err/s' },
+  {
+    key: 'grpcErrors',
+    label: 'gRPC errors',
+    probe: 'grpc.errors',
+    badWhenHigh: true,
+    summary: 'grpcErrors',
+    report: { unless: 'grpcErrorRatio' },
+    live: 'grpc err/s',
+  },
   { key: 'grpcCalls', label: 'gRPC calls', probe: 'grpc.calls', summary: 'grpcCalls' },
   { key: 'connectAttempts', label: 'gRPC connect attempts', probe: 'grpc.connectAttempts', summary: 'connectAttempts' },
   { key: 'peakGrpcP99', label: 'peak gRPC p99', probe: 'grpc.latencyP99', report: true },
-  { key: 'estabFailed', label: 'long-lived conn. failures', probe: 'estab.failed', badWhenHigh: true, summary: 'estabFailed', report: true },
+  {
+    key: 'estabFailed',
+    label: 'long-lived conn. failures',
+    probe: 'estab.failed',
+    badWhenHigh: true,
+    summary: 'estabFailed',
+    report: true,
+  },
 ];
 
 export function headlineFormat(h: HeadlineDef): HeadlineFormat {

@@ -3,8 +3,14 @@
 import type { RunResult } from '../exec.js';
 import type { ClusterNode } from '../providers/types.js';
 
-export interface DigOptions { tcp: boolean; timeoutS?: number }
-export interface DigAnswer { ok: boolean; status: string }
+export interface DigOptions {
+  tcp: boolean;
+  timeoutS?: number;
+}
+export interface DigAnswer {
+  ok: boolean;
+  status: string;
+}
 
 /** dig's argv for one try (over UDP as pods ask node-local DNS, or over TCP). */
 export function digArgv(server: string, name: string, o: DigOptions): string[] {

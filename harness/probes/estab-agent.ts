@@ -11,13 +11,20 @@ if (!host || !portS) {
   process.exit(2);
 }
 const maxMs = Number(maxS ?? 600) * 1000;
-const PING_MS = 200, LOST_AFTER_MS = 1000;
-let ok = 0, failed = 0, connected = false, seq = 0, buf = '';
+const PING_MS = 200,
+  LOST_AFTER_MS = 1000;
+let ok = 0,
+  failed = 0,
+  connected = false,
+  seq = 0,
+  buf = '';
 const outstanding = new Map<number, number>(); // seq → sent at
 const sock = net.connect({ host, port: Number(portS) });
 sock.setNoDelay(true);
 sock.setEncoding('utf8');
-sock.on('connect', () => { connected = true; });
+sock.on('connect', () => {
+  connected = true;
+});
 sock.on('data', (d: string) => {
   const lines = (buf + d).split('\n');
   buf = lines.pop() ?? '';
@@ -26,17 +33,33 @@ sock.on('data', (d: string) => {
     if (outstanding.delete(n)) ok++;
   }
 });
-sock.on('error', () => { connected = false; });
-sock.on('close', () => { connected = false; });
+sock.on('error', () => {
+  connected = false;
+});
+sock.on('close', () => {
+  connected = false;
+});
 const ping = setInterval(() => {
   const now = Date.now();
-  for (const [n, at] of outstanding) if (now - at > LOST_AFTER_MS) { outstanding.delete(n); failed++; }
-  if (!connected) { failed++; return; }
+  for (const [n, at] of outstanding)
+    if (now - at > LOST_AFTER_MS) {
+      outstanding.delete(n);
+      failed++;
+    }
+  if (!connected) {
+    failed++;
+    return;
+  }
   outstanding.set(++seq, now);
   sock.write(`ping ${seq}\n`);
 }, PING_MS);
 const report = setInterval(() => process.stdout.write(JSON.stringify({ ok, failed, connected }) + '\n'), 1000);
-const stop = () => { clearInterval(ping); clearInterval(report); sock.destroy(); process.exit(0); };
+const stop = () => {
+  clearInterval(ping);
+  clearInterval(report);
+  sock.destroy();
+  process.exit(0);
+};
 setTimeout(stop, maxMs).unref();
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

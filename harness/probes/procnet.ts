@@ -5,7 +5,8 @@ export function parseNetstat(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   const lines = text.trim().split('\n');
   for (let i = 0; i + 1 < lines.length; i += 2) {
-    const h = lines[i]!.split(/\s+/), v = lines[i + 1]!.split(/\s+/);
+    const h = lines[i]!.split(/\s+/),
+      v = lines[i + 1]!.split(/\s+/);
     const prefix = h[0]!.replace(/:$/, '');
     for (let j = 1; j < h.length; j++) out[prefix + h[j]] = Number(v[j]);
   }

@@ -73,7 +73,10 @@ export class Recorder {
   private brokenReported = false;
   private checkSeq = 0;
 
-  constructor(private readonly cluster: Cluster, private readonly opts: RecorderOptions = {}) {}
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly opts: RecorderOptions = {},
+  ) {}
 
   now(): number {
     return Math.round((performance.now() - this.t0) / 10) / 100;
@@ -96,9 +99,16 @@ export class Recorder {
   start(): void {
     const interval = this.opts.intervalMs ?? 1000;
     const tick = () => {
-      if (this.busy) { this.skipped++; return; }
+      if (this.busy) {
+        this.skipped++;
+        return;
+      }
       this.busy = true;
-      this.sample().catch((e) => log.warn({ err: e }, 'probe sample failed')).finally(() => { this.busy = false; });
+      this.sample()
+        .catch((e) => log.warn({ err: e }, 'probe sample failed'))
+        .finally(() => {
+          this.busy = false;
+        });
     };
     tick();
     this.timer = setInterval(tick, interval);
@@ -121,7 +131,19 @@ export class Recorder {
       if (st.running) continue;
       st.running = true;
       const name = `check${++this.checkSeq}.default.svc.cluster.local`;
-      digOn(n, this.cluster.dns.nodeLocal, name, { tcp: true, timeoutS: 2 }).then((r) => { if (r.ok) st.ok++; else st.failed++; }, () => { st.failed++; }).finally(() => { st.running = false; });
+      digOn(n, this.cluster.dns.nodeLocal, name, { tcp: true, timeoutS: 2 })
+        .then(
+          (r) => {
+            if (r.ok) st.ok++;
+            else st.failed++;
+          },
+          () => {
+            st.failed++;
+          },
+        )
+        .finally(() => {
+          st.running = false;
+        });
     }
   }
 
@@ -130,7 +152,11 @@ export class Recorder {
     if (!Number.isFinite(v)) return;
     const k: Key = `${probe}|${target}`;
     let s = this.series.get(k);
-    if (!s) { const { unit, kind } = probeDef(probe); s = { probe, target, unit, kind, points: [] }; this.series.set(k, s); }
+    if (!s) {
+      const { unit, kind } = probeDef(probe);
+      s = { probe, target, unit, kind, points: [] };
+      this.series.set(k, s);
+    }
     s.points.push([t, v]);
   }
 
@@ -149,11 +175,18 @@ export class Recorder {
       if (f.count >= max && !this.brokenReported) {
         this.brokenReported = true;
         const r = READERS[reader];
-        this.opts.onBroken?.(new NotdnsError(`the ${r.probes.join(', ')} probe could not be read on node ${n.name} for ${f.count} samples in a row `
-          + `(${r.file}): ${firstLine(err)}. This is a broken harness, not a measurement: the run stopped, and no expectation was evaluated on the missing data.`, {
-          kind: 'harness', command: (err as { command?: string }).command, cause: err,
-          hint: 'The error above is the reader\'s own; notdns.log has every failed read. Isolated failed reads are only gaps in the series.',
-        }));
+        this.opts.onBroken?.(
+          new NotdnsError(
+            `the ${r.probes.join(', ')} probe could not be read on node ${n.name} for ${f.count} samples in a row ` +
+              `(${r.file}): ${firstLine(err)}. This is a broken harness, not a measurement: the run stopped, and no expectation was evaluated on the missing data.`,
+            {
+              kind: 'harness',
+              command: (err as { command?: string }).command,
+              cause: err,
+              hint: "The error above is the reader's own; notdns.log has every failed read. Isolated failed reads are only gaps in the series.",
+            },
+          ),
+        );
       }
       return undefined;
     }
@@ -163,12 +196,14 @@ export class Recorder {
     const t = this.now();
     const nodes = this.cluster.nodes;
     const [nodeData, podData] = await Promise.all([
-      Promise.all(nodes.map(async (n) => ({
-        n,
-        netstat: await this.read('netstat', n, () => n.readProcNet('netstat').then(parseNetstat)),
-        ct: await this.read('conntrack', n, () => n.readProcNet('stat/nf_conntrack').then(parseConntrackCount)),
-        ena: this.opts.ena ? await this.read('ena', n, () => this.opts.ena!(n)) : undefined,
-      }))),
+      Promise.all(
+        nodes.map(async (n) => ({
+          n,
+          netstat: await this.read('netstat', n, () => n.readProcNet('netstat').then(parseNetstat)),
+          ct: await this.read('conntrack', n, () => n.readProcNet('stat/nf_conntrack').then(parseConntrackCount)),
+          ena: this.opts.ena ? await this.read('ena', n, () => this.opts.ena!(n)) : undefined,
+        })),
+      ),
       Promise.all(this.cluster.pods().map(async (p) => ({ p, m: await p.metrics().catch(() => undefined), snmp: await podSnmp(p) }))),
     ]);
     const synsAll: Record<string, number> = {};
@@ -190,15 +225,30 @@ export class Recorder {
         }
         if (e.synsByDst) {
           let inSum = 0;
-          for (const [ip, c] of Object.entries(e.synsByDst)) { inSum += c; synsAll[ip] = (synsAll[ip] ?? 0) + c; }
+          for (const [ip, c] of Object.entries(e.synsByDst)) {
+            inSum += c;
+            synsAll[ip] = (synsAll[ip] ?? 0) + c;
+          }
           this.put('syn.in', name, t, inSum);
         }
-        if (e.synsByDstEgress) this.put('syn.out', name, t, Object.values(e.synsByDstEgress).reduce((a, b) => a + b, 0));
+        if (e.synsByDstEgress)
+          this.put(
+            'syn.out',
+            name,
+            t,
+            Object.values(e.synsByDstEgress).reduce((a, b) => a + b, 0),
+          );
       }
       const dc = this.dnsCheck.get(name);
-      if (dc) { this.put('dnscheck.ok', name, t, dc.ok); this.put('dnscheck.failed', name, t, dc.failed); }
+      if (dc) {
+        this.put('dnscheck.ok', name, t, dc.ok);
+        this.put('dnscheck.failed', name, t, dc.failed);
+      }
       const es = this.estab.get(name);
-      if (es) { this.put('estab.ok', name, t, es.ok); this.put('estab.failed', name, t, es.failed); }
+      if (es) {
+        this.put('estab.ok', name, t, es.ok);
+        this.put('estab.failed', name, t, es.failed);
+      }
     }
     // SYNs are counted only by the simulator (real ENA counters have none); a node whose ENA read failed this time
     // would make the sum over nodes drop (a false counter reset): a gap instead
@@ -250,7 +300,10 @@ export class Recorder {
 
 async function podSnmp(p: PodHandle): Promise<Record<string, number> | undefined> {
   if (!p.readProcNet) return undefined;
-  return p.readProcNet('snmp').then(parseNetstat).catch(() => undefined);
+  return p
+    .readProcNet('snmp')
+    .then(parseNetstat)
+    .catch(() => undefined);
 }
 
 function firstLine(e: unknown): string {

@@ -3,7 +3,9 @@
 import type { Capabilities, ProviderName } from './types.js';
 
 export const LAB_CAPABILITIES: Capabilities = {
-  nodeNetns: true, podNetns: true, enaPins: 'host',
+  nodeNetns: true,
+  podNetns: true,
+  enaPins: 'host',
   deadWorkloads: 'each workload is a process of the harness: its exit is seen at once',
 };
 
@@ -11,6 +13,15 @@ const K8S_DEAD_WORKLOADS = "a watch on the run namespace's pods (a container tha
 
 export const KIND_CAPABILITIES: Capabilities = { nodeNetns: false, podNetns: false, enaPins: 'node', deadWorkloads: K8S_DEAD_WORKLOADS };
 
-export const KUBECONFIG_CAPABILITIES: Capabilities = { nodeNetns: false, podNetns: false, enaPins: 'node', deadWorkloads: K8S_DEAD_WORKLOADS };
+export const KUBECONFIG_CAPABILITIES: Capabilities = {
+  nodeNetns: false,
+  podNetns: false,
+  enaPins: 'node',
+  deadWorkloads: K8S_DEAD_WORKLOADS,
+};
 
-export const CAPABILITIES: Record<ProviderName, Capabilities> = { lab: LAB_CAPABILITIES, kind: KIND_CAPABILITIES, kubeconfig: KUBECONFIG_CAPABILITIES };
+export const CAPABILITIES: Record<ProviderName, Capabilities> = {
+  lab: LAB_CAPABILITIES,
+  kind: KIND_CAPABILITIES,
+  kubeconfig: KUBECONFIG_CAPABILITIES,
+};

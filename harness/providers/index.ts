@@ -26,14 +26,18 @@ export function capabilitiesOf(name: ProviderName): Capabilities {
 export function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) {
     throw new NotdnsError(`${what} needs root: the lab creates network namespaces, veth pairs and tc programs.`, {
-      kind: 'environment', hint: 'Run it as root (e.g. `sudo bin/notdns ...`); `notdns doctor` checks everything else.',
+      kind: 'environment',
+      hint: 'Run it as root (e.g. `sudo bin/notdns ...`); `notdns doctor` checks everything else.',
     });
   }
 }
 
 export async function createProvider(name: ProviderName, opts: ProviderOptions = {}): Promise<Provider> {
   if (opts.enaSimulator !== undefined && name !== 'kubeconfig') {
-    throw new NotdnsError(`--ena-simulator applies to --provider kubeconfig only: ${name} has no real ENA, it always simulates the allowance (the experiment's ena settings).`, { kind: 'usage' });
+    throw new NotdnsError(
+      `--ena-simulator applies to --provider kubeconfig only: ${name} has no real ENA, it always simulates the allowance (the experiment's ena settings).`,
+      { kind: 'usage' },
+    );
   }
   switch (name) {
     case 'lab': {
@@ -47,8 +51,12 @@ export async function createProvider(name: ProviderName, opts: ProviderOptions =
     }
     case 'kubeconfig': {
       const { createKubeconfigProvider } = await import('./kubeconfig/index.js');
-      return createKubeconfigProvider({ iKnowThisIsNotATestCluster: !!opts.iKnowThisIsNotATestCluster, context: opts.context, podCidr: opts.podCidr,
-        enaSimulator: opts.enaSimulator as KubeconfigProviderOptions['enaSimulator'] });
+      return createKubeconfigProvider({
+        iKnowThisIsNotATestCluster: !!opts.iKnowThisIsNotATestCluster,
+        context: opts.context,
+        podCidr: opts.podCidr,
+        enaSimulator: opts.enaSimulator as KubeconfigProviderOptions['enaSimulator'],
+      });
     }
   }
 }

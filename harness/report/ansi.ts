@@ -67,19 +67,37 @@ export interface Column {
  * A plain table: header, a rule, rows. Cells are given unstyled; `paint` may style a cell after padding
  * (so colours do not disturb the alignment).
  */
-export function table(cols: Column[], rows: string[][], paint?: (row: number, col: number, padded: string) => string, s: Style = style(false)): string {
+export function table(
+  cols: Column[],
+  rows: string[][],
+  paint?: (row: number, col: number, padded: string) => string,
+  s: Style = style(false),
+): string {
   const cells = rows.map((r) => r.map((c, i) => (cols[i]?.max ? truncate(c, cols[i]!.max!) : c)));
   const widths = cols.map((c, i) => Math.max(visibleLength(c.header), ...cells.map((r) => visibleLength(r[i] ?? ''))));
   const pad = (text: string, i: number) => {
-    const w = widths[i]!, n = w - visibleLength(text);
+    const w = widths[i]!,
+      n = w - visibleLength(text);
     if (i === cols.length - 1 && cols[i]!.align !== 'right') return text; // no trailing blanks
     return cols[i]!.align === 'right' ? ' '.repeat(n) + text : text + ' '.repeat(n);
   };
   const sep = '  ';
-  const out = [s.bold(cols.map((c, i) => pad(c.header, i)).join(sep).trimEnd())];
+  const out = [
+    s.bold(
+      cols
+        .map((c, i) => pad(c.header, i))
+        .join(sep)
+        .trimEnd(),
+    ),
+  ];
   out.push(s.dim(widths.map((w) => '─'.repeat(w)).join(sep)));
   cells.forEach((r, ri) => {
-    out.push(r.map((c, ci) => (paint ? paint(ri, ci, pad(c, ci)) : pad(c, ci))).join(sep).trimEnd());
+    out.push(
+      r
+        .map((c, ci) => (paint ? paint(ri, ci, pad(c, ci)) : pad(c, ci)))
+        .join(sep)
+        .trimEnd(),
+    );
   });
   return out.join('\n');
 }

@@ -81,13 +81,29 @@ export function renderChart(spec: ChartSpec): string {
   }));
   // Markers and shaded windows live on an empty helper series drawn under the data.
   series.push({
-    type: 'line', data: [], silent: true, z: 1, lineStyle: { opacity: 0 },
+    type: 'line',
+    data: [],
+    silent: true,
+    z: 1,
+    lineStyle: { opacity: 0 },
     markLine: {
-      silent: true, symbol: ['none', 'none'], label: { show: false }, animation: false,
-      data: markers.map((m) => ({ xAxis: m.t, lineStyle: { color: MARKER_STYLE[m.kind].color, type: MARKER_STYLE[m.kind].dash as 'dashed', width: m.kind === 'step' ? 1.2 : 1, opacity: m.kind === 'step' ? 0.9 : 0.6 } })),
+      silent: true,
+      symbol: ['none', 'none'],
+      label: { show: false },
+      animation: false,
+      data: markers.map((m) => ({
+        xAxis: m.t,
+        lineStyle: {
+          color: MARKER_STYLE[m.kind].color,
+          type: MARKER_STYLE[m.kind].dash as 'dashed',
+          width: m.kind === 'step' ? 1.2 : 1,
+          opacity: m.kind === 'step' ? 0.9 : 0.6,
+        },
+      })),
     },
     markArea: {
-      silent: true, itemStyle: { color: WINDOW_FILL },
+      silent: true,
+      itemStyle: { color: WINDOW_FILL },
       data: (spec.windows ?? []).map((w) => [{ xAxis: w.from }, { xAxis: w.to }]) as never,
     },
   });
@@ -97,13 +113,20 @@ export function renderChart(spec: ChartSpec): string {
     textStyle: { fontFamily: FONT, fontSize: 11, color: '#4b5563' },
     grid: { ...GRID, containLabel: false },
     xAxis: {
-      type: 'value', min: 0, max: spec.xMax, interval: timeInterval(spec.xMax),
+      type: 'value',
+      min: 0,
+      max: spec.xMax,
+      interval: timeInterval(spec.xMax),
       axisLabel: { formatter: (v: number) => fmtClock(v), color: '#6b7280', fontSize: 10, fontFamily: FONT, hideOverlap: true },
-      axisLine: { lineStyle: { color: '#9ca3af' } }, axisTick: { lineStyle: { color: '#9ca3af' } },
+      axisLine: { lineStyle: { color: '#9ca3af' } },
+      axisTick: { lineStyle: { color: '#9ca3af' } },
       splitLine: { show: false },
     },
     yAxis: {
-      type: 'value', min: 0, max: spec.yMax, interval: spec.yInterval,
+      type: 'value',
+      min: 0,
+      max: spec.yMax,
+      interval: spec.yInterval,
       axisLabel: { formatter: (v: number) => yFormat(v), color: '#6b7280', fontSize: 10, fontFamily: FONT },
       splitLine: { lineStyle: { color: '#eef0f3' } },
       axisLine: { show: false },
@@ -134,7 +157,10 @@ export function renderTimeline(opts: { width: number; xMax: number; markers: Mar
     const x0 = x(m.t) + 3;
     const w = m.label.length * 6 + 6;
     let lane = laneEnds.findIndex((end) => end <= x0);
-    if (lane === -1) { lane = laneEnds.length; laneEnds.push(0); }
+    if (lane === -1) {
+      lane = laneEnds.length;
+      laneEnds.push(0);
+    }
     laneEnds[lane] = x0 + w;
     return { m, lane, x0 };
   });
@@ -144,9 +170,13 @@ export function renderTimeline(opts: { width: number; xMax: number; markers: Mar
   const axisY = top + lanes * laneH + 16;
   const height = axisY + 8;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="rollout timeline">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="rollout timeline">`,
+  );
   for (const w of opts.windows) {
-    parts.push(`<rect x="${x(w.from).toFixed(1)}" y="${top}" width="${Math.max(1, x(w.to) - x(w.from)).toFixed(1)}" height="${axisY - top}" fill="${WINDOW_FILL}"/>`);
+    parts.push(
+      `<rect x="${x(w.from).toFixed(1)}" y="${top}" width="${Math.max(1, x(w.to) - x(w.from)).toFixed(1)}" height="${axisY - top}" fill="${WINDOW_FILL}"/>`,
+    );
   }
   parts.push(`<line x1="${GRID.left}" x2="${width - GRID.right}" y1="${axisY}" y2="${axisY}" stroke="#9ca3af"/>`);
   for (const m of opts.markers) {
@@ -165,7 +195,9 @@ export function renderTimeline(opts: { width: number; xMax: number; markers: Mar
   }
   for (const p of placed) {
     if (p.lane >= lanes) continue;
-    parts.push(`<text x="${p.x0.toFixed(1)}" y="${top + p.lane * laneH + 10}" font-size="10.5" font-family="${esc(FONT)}" fill="${MARKER_STYLE[p.m.kind].color === '#6b7280' ? '#374151' : MARKER_STYLE[p.m.kind].color}">${esc(p.m.label)}</text>`);
+    parts.push(
+      `<text x="${p.x0.toFixed(1)}" y="${top + p.lane * laneH + 10}" font-size="10.5" font-family="${esc(FONT)}" fill="${MARKER_STYLE[p.m.kind].color === '#6b7280' ? '#374151' : MARKER_STYLE[p.m.kind].color}">${esc(p.m.label)}</text>`,
+    );
   }
   parts.push('</svg>');
   return parts.join('');

@@ -56,7 +56,11 @@ export interface Comparison {
 
 function ref(r: Results): RunRef {
   return {
-    runId: r.runId, experiment: r.experiment.name, startedAt: r.startedAt, toolVersion: r.tool.version, pass: r.verdict.pass && !r.error,
+    runId: r.runId,
+    experiment: r.experiment.name,
+    startedAt: r.startedAt,
+    toolVersion: r.tool.version,
+    pass: r.verdict.pass && !r.error,
     error: r.error ? `${r.error.kind}${r.error.phase ? ` during ${r.error.phase}` : ''}: ${r.error.message}` : undefined,
   };
 }
@@ -66,7 +70,10 @@ const ORDER: Record<ExpectationChange, number> = { regressed: 0, fixed: 1, 'stil
 
 export function compareResults(a: Results, b: Results): Comparison {
   const notes: string[] = [];
-  if (a.experiment.name !== b.experiment.name) notes.push(`different experiments: ${a.experiment.name} vs ${b.experiment.name}; only expectations with the same variant and label are matched`);
+  if (a.experiment.name !== b.experiment.name)
+    notes.push(
+      `different experiments: ${a.experiment.name} vs ${b.experiment.name}; only expectations with the same variant and label are matched`,
+    );
   if (a.profile !== b.profile) notes.push(`different profiles: ${a.profile} vs ${b.profile} (--fast scales every duration)`);
   if (a.error) notes.push(`run A had a harness error: ${ref(a).error}`);
   if (b.error) notes.push(`run B had a harness error: ${ref(b).error}`);
@@ -75,17 +82,23 @@ export function compareResults(a: Results, b: Results): Comparison {
   const bm = new Map(b.verdict.expectations.map((e) => [key(e), e]));
   const keys = [...new Set([...am.keys(), ...bm.keys()])];
   const expectations: ExpectationDiff[] = keys.map((k) => {
-    const ea = am.get(k) ?? null, eb = bm.get(k) ?? null;
+    const ea = am.get(k) ?? null,
+      eb = bm.get(k) ?? null;
     const e = (eb ?? ea)!;
     let change: ExpectationChange;
     if (!ea) change = 'added';
     else if (!eb) change = 'removed';
-    else if (eb.na) change = 'removed'; // not evaluated in b (n/a on its provider)
+    else if (eb.na)
+      change = 'removed'; // not evaluated in b (n/a on its provider)
     else if (ea.pass && !eb.pass) change = 'regressed';
     else if (!ea.pass && eb.pass) change = 'fixed';
     else change = eb.pass ? 'still-passing' : 'still-failing';
     return {
-      variant: e.variant, label: e.label, change, a: ea, b: eb,
+      variant: e.variant,
+      label: e.label,
+      change,
+      a: ea,
+      b: eb,
       relChange: relChange(ea?.measured ?? null, eb?.measured ?? null),
       unit: unitForExpectation(b, e) ?? unitForExpectation(a, e),
     };
@@ -93,13 +106,17 @@ export function compareResults(a: Results, b: Results): Comparison {
   expectations.sort((x, y) => ORDER[x.change] - ORDER[y.change]);
 
   const numbers: NumberDiff[] = [];
-  const aNames = a.variants.map((v) => v.name), bNames = b.variants.map((v) => v.name);
+  const aNames = a.variants.map((v) => v.name),
+    bNames = b.variants.map((v) => v.name);
   for (const name of aNames.filter((n) => bNames.includes(n))) {
-    const va = a.variants.find((v) => v.name === name)!, vb = b.variants.find((v) => v.name === name)!;
-    const ha = new Map(headlines(va).map((h) => [h.key, h])), hb = new Map(headlines(vb).map((h) => [h.key, h]));
+    const va = a.variants.find((v) => v.name === name)!,
+      vb = b.variants.find((v) => v.name === name)!;
+    const ha = new Map(headlines(va).map((h) => [h.key, h])),
+      hb = new Map(headlines(vb).map((h) => [h.key, h]));
     for (const k of new Set([...ha.keys(), ...hb.keys()])) {
       const h = (hb.get(k) ?? ha.get(k))!;
-      const x = ha.get(k)?.value ?? null, y = hb.get(k)?.value ?? null;
+      const x = ha.get(k)?.value ?? null,
+        y = hb.get(k)?.value ?? null;
       numbers.push({ variant: name, key: k, label: h.label, a: x, b: y, relChange: relChange(x, y), format: h.format });
     }
     // the summary repeats most headlines under another name: one row per number, the headline's
@@ -107,13 +124,17 @@ export function compareResults(a: Results, b: Results): Comparison {
     for (const k of new Set([...Object.keys(va.summary), ...Object.keys(vb.summary)])) {
       const label = summaryLabel(k);
       if (ha.has(summaryHeadline(k)) || hb.has(summaryHeadline(k)) || labels.has(label)) continue;
-      const x = va.summary[k] ?? null, y = vb.summary[k] ?? null;
+      const x = va.summary[k] ?? null,
+        y = vb.summary[k] ?? null;
       numbers.push({ variant: name, key: `summary.${k}`, label, a: x, b: y, relChange: relChange(x, y), format: 'count' });
     }
   }
 
   return {
-    a: ref(a), b: ref(b), expectations, numbers,
+    a: ref(a),
+    b: ref(b),
+    expectations,
+    numbers,
     regressions: expectations.filter((e) => e.change === 'regressed'),
     fixed: expectations.filter((e) => e.change === 'fixed'),
     onlyInA: aNames.filter((n) => !bNames.includes(n)),
@@ -143,7 +164,12 @@ function fmtNumber(v: number | null, f: Headline['format']): string {
 }
 
 const CHANGE_TEXT: Record<ExpectationChange, string> = {
-  regressed: 'REGRESSED', fixed: 'fixed', 'still-failing': 'still failing', 'still-passing': 'pass', added: 'new', removed: 'removed',
+  regressed: 'REGRESSED',
+  fixed: 'fixed',
+  'still-failing': 'still failing',
+  'still-passing': 'pass',
+  added: 'new',
+  removed: 'removed',
 };
 
 export interface RenderCompareOptions {
@@ -157,7 +183,8 @@ export interface RenderCompareOptions {
 export function renderComparison(c: Comparison, opts: RenderCompareOptions = {}): string {
   const s = style(colorFor(opts.color));
   const out: string[] = [];
-  const runLine = (tag: string, r: RunRef) => `  ${tag}  ${r.runId}  ${r.experiment}  ${r.startedAt}  notdns ${r.toolVersion}  ${r.error ? s.red('harness error') : r.pass ? s.green('pass') : s.red('fail')}`;
+  const runLine = (tag: string, r: RunRef) =>
+    `  ${tag}  ${r.runId}  ${r.experiment}  ${r.startedAt}  notdns ${r.toolVersion}  ${r.error ? s.red('harness error') : r.pass ? s.green('pass') : s.red('fail')}`;
   out.push(s.bold('notdns compare'));
   out.push(runLine('A', c.a));
   out.push(runLine('B', c.b));
@@ -173,37 +200,75 @@ export function renderComparison(c: Comparison, opts: RenderCompareOptions = {})
     const fmt = (d: ExpectationDiff, e: ExpectationResult | null) => (e ? fmtExpectationValue(e, e.measured, d.unit) : '—');
     const rows = shown.map((d) => {
       const e = (d.b ?? d.a)!;
-      return [CHANGE_TEXT[d.change], d.variant, d.label, fmt(d, d.a), fmt(d, d.b), fmtChange(d.a?.measured ?? null, d.b?.measured ?? null), `${e.op} ${fmtExpectationValue(e, e.threshold, d.unit)}`];
+      return [
+        CHANGE_TEXT[d.change],
+        d.variant,
+        d.label,
+        fmt(d, d.a),
+        fmt(d, d.b),
+        fmtChange(d.a?.measured ?? null, d.b?.measured ?? null),
+        `${e.op} ${fmtExpectationValue(e, e.threshold, d.unit)}`,
+      ];
     });
-    out.push(table(
-      [{ header: 'change' }, { header: 'variant' }, { header: 'expectation', max: 60 }, { header: 'A', align: 'right' }, { header: 'B', align: 'right' }, { header: 'Δ', align: 'right' }, { header: 'threshold' }],
-      rows,
-      (ri, ci, padded) => {
-        if (ci !== 0) return padded;
-        const ch = shown[ri]!.change;
-        return ch === 'regressed' || ch === 'still-failing' ? s.red(padded) : ch === 'fixed' ? s.green(padded) : ch === 'still-passing' ? padded : s.yellow(padded);
-      },
-      s,
-    ));
+    out.push(
+      table(
+        [
+          { header: 'change' },
+          { header: 'variant' },
+          { header: 'expectation', max: 60 },
+          { header: 'A', align: 'right' },
+          { header: 'B', align: 'right' },
+          { header: 'Δ', align: 'right' },
+          { header: 'threshold' },
+        ],
+        rows,
+        (ri, ci, padded) => {
+          if (ci !== 0) return padded;
+          const ch = shown[ri]!.change;
+          return ch === 'regressed' || ch === 'still-failing'
+            ? s.red(padded)
+            : ch === 'fixed'
+              ? s.green(padded)
+              : ch === 'still-passing'
+                ? padded
+                : s.yellow(padded);
+        },
+        s,
+      ),
+    );
   }
-  if (hidden) out.push(s.dim(`${plural(hidden, 'expectation')} passed in both runs${shown.length ? ' (not shown; --all shows them)' : ''}`));
+  if (hidden)
+    out.push(s.dim(`${plural(hidden, 'expectation')} passed in both runs${shown.length ? ' (not shown; --all shows them)' : ''}`));
   out.push('');
 
   const min = opts.minChange ?? 0.01;
-  const listed = opts.all ? c.numbers : c.numbers.filter((n) => n.relChange === null ? n.a !== n.b : Math.abs(n.relChange) >= min);
+  const listed = opts.all ? c.numbers : c.numbers.filter((n) => (n.relChange === null ? n.a !== n.b : Math.abs(n.relChange) >= min));
   const quiet = c.numbers.length - listed.length;
   if (c.numbers.length) {
     out.push(s.bold('Numbers'));
     if (listed.length) {
-      out.push(table(
-        [{ header: 'variant' }, { header: 'number', max: 48 }, { header: 'A', align: 'right' }, { header: 'B', align: 'right' }, { header: 'Δ', align: 'right' }],
-        listed.map((n) => [n.variant, n.label, fmtNumber(n.a, n.format), fmtNumber(n.b, n.format), fmtChange(n.a, n.b)]),
-        undefined, s,
-      ));
+      out.push(
+        table(
+          [
+            { header: 'variant' },
+            { header: 'number', max: 48 },
+            { header: 'A', align: 'right' },
+            { header: 'B', align: 'right' },
+            { header: 'Δ', align: 'right' },
+          ],
+          listed.map((n) => [n.variant, n.label, fmtNumber(n.a, n.format), fmtNumber(n.b, n.format), fmtChange(n.a, n.b)]),
+          undefined,
+          s,
+        ),
+      );
     }
-    out.push(s.dim(opts.all
-      ? `${plural(c.numbers.filter((n) => n.a !== n.b).length, 'number')} changed`
-      : `${listed.length} of ${plural(c.numbers.length, 'number')} changed by ${fmtNum(min * 100)}% or more${quiet ? ' (--all shows the rest)' : ''}`));
+    out.push(
+      s.dim(
+        opts.all
+          ? `${plural(c.numbers.filter((n) => n.a !== n.b).length, 'number')} changed`
+          : `${listed.length} of ${plural(c.numbers.length, 'number')} changed by ${fmtNum(min * 100)}% or more${quiet ? ' (--all shows the rest)' : ''}`,
+      ),
+    );
     out.push('');
   }
 

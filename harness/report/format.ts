@@ -2,7 +2,12 @@
 // The aim is numbers that read at a glance: 1,234 / 12.3k / 4.5M / 0.12 s / 45 ms / 0.0123.
 import type { ExpectationResult } from '../results.js';
 
-const SUFFIXES: [number, string][] = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+const SUFFIXES: [number, string][] = [
+  [1e12, 'T'],
+  [1e9, 'G'],
+  [1e6, 'M'],
+  [1e3, 'k'],
+];
 
 function trimZeros(s: string): string {
   return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
@@ -62,7 +67,8 @@ export function fmtSeconds(v: number | null | undefined): string {
   if (a < 0.001) return `${sig3(v * 1e6)} µs`;
   if (a < 0.1) return `${sig3(v * 1000)} ms`;
   if (a < 60) return `${sig3(v)} s`;
-  const m = Math.floor(a / 60), s = Math.round(a - m * 60);
+  const m = Math.floor(a / 60),
+    s = Math.round(a - m * 60);
   return `${v < 0 ? '-' : ''}${m}m ${String(s).padStart(2, '0')}s`;
 }
 
@@ -70,7 +76,9 @@ export function fmtSeconds(v: number | null | undefined): string {
 export function fmtClock(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s}s`;
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60),
+    r = s % 60;
   return h ? `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}` : `${m}:${String(r).padStart(2, '0')}`;
 }
 

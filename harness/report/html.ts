@@ -6,8 +6,18 @@ import type { ExpectationResult, Marker, Results, Series, VariantResult } from '
 import { MARKER_STYLE, PALETTE, WINDOW_FILL, niceScale, renderChart, renderTimeline, type ChartLine } from './charts.js';
 import { expectationMessage, fmtAxis, fmtChange, fmtClock, fmtExpectationValue, fmtNum, fmtSeconds, plural } from './format.js';
 import {
-  chartPoints, counterIncrease, counterRate, headlines, maxOf, minOf, nodeNames, preferNodeSeries, seriesOf, unitForExpectation,
-  type Headline, type Point,
+  chartPoints,
+  counterIncrease,
+  counterRate,
+  headlines,
+  maxOf,
+  minOf,
+  nodeNames,
+  preferNodeSeries,
+  seriesOf,
+  unitForExpectation,
+  type Headline,
+  type Point,
 } from './series.js';
 import { verdictLine } from './terminal.js';
 import { probeDef, probeLabel, type ProbeId } from '../probes/catalog.js';
@@ -43,48 +53,99 @@ const simple = (probe: ProbeId) => (v: VariantResult) => {
 /** The talk's dashboards, in the order of the causal chain. */
 const ROWS: RowDef[] = [
   {
-    id: 'syn', title: 'SYN/s to old pod IPs', format: 'rate', cellStat: 'peak', total: true, build: simple('syn.toOldPodIps'),
-    why: 'gRPC clients that reconnect without backoff keep SYN-ing the IP of a pod that no longer exists. The fix (gRPC\'s default reconnect backoff) should flatten this line.',
+    id: 'syn',
+    title: 'SYN/s to old pod IPs',
+    format: 'rate',
+    cellStat: 'peak',
+    total: true,
+    build: simple('syn.toOldPodIps'),
+    why: "gRPC clients that reconnect without backoff keep SYN-ing the IP of a pod that no longer exists. The fix (gRPC's default reconnect backoff) should flatten this line.",
   },
   {
-    id: 'martian', title: 'Martian drops/s per node', format: 'rate', cellStat: 'peak', total: true, build: simple('martian.drops'),
+    id: 'martian',
+    title: 'Martian drops/s per node',
+    format: 'rate',
+    cellStat: 'peak',
+    total: true,
+    build: simple('martian.drops'),
     why: 'With rp_filter on, the node drops those packets as martians: nothing answers, so every retry is a new, unreplied flow.',
   },
   {
-    id: 'enaExceeded', title: 'ENA conntrack allowance exceeded/s per node', format: 'rate', cellStat: 'peak', total: true, build: simple('ena.allowanceExceeded'),
+    id: 'enaExceeded',
+    title: 'ENA conntrack allowance exceeded/s per node',
+    format: 'rate',
+    cellStat: 'peak',
+    total: true,
+    build: simple('ena.allowanceExceeded'),
     why: 'The ENA tracks every flow. Once its per-instance allowance is full it drops packets of new flows — for everything on the node, not just the flood.',
   },
   {
-    id: 'enaAvailable', title: 'ENA conntrack allowance available per node', format: 'count', cellStat: 'min', build: simple('ena.allowanceAvailable'),
+    id: 'enaAvailable',
+    title: 'ENA conntrack allowance available per node',
+    format: 'count',
+    cellStat: 'min',
+    build: simple('ena.allowanceAvailable'),
     why: 'Flows the ENA can still track. At 0, new connections from this node are dropped.',
   },
   {
-    id: 'ct', title: 'Kernel conntrack entries per node', format: 'count', cellStat: 'peak', build: simple('ct.count'),
-    why: 'The kernel\'s own table stays far from its limit: the bottleneck is in the ENA, invisible from inside the node.',
+    id: 'ct',
+    title: 'Kernel conntrack entries per node',
+    format: 'count',
+    cellStat: 'peak',
+    build: simple('ct.count'),
+    why: "The kernel's own table stays far from its limit: the bottleneck is in the ENA, invisible from inside the node.",
   },
   {
-    id: 'dnsErrors', title: 'DNS errors/s', format: 'rate', cellStat: 'peak', total: true,
-    build: (v) => { const ss = preferNodeSeries(v, 'dns.errors'); return { lines: perTarget(ss), used: ss }; },
-    why: 'node-local DNS cannot open TCP connections upstream, so lookups fail. It looks like DNS. It wasn\'t DNS.',
+    id: 'dnsErrors',
+    title: 'DNS errors/s',
+    format: 'rate',
+    cellStat: 'peak',
+    total: true,
+    build: (v) => {
+      const ss = preferNodeSeries(v, 'dns.errors');
+      return { lines: perTarget(ss), used: ss };
+    },
+    why: "node-local DNS cannot open TCP connections upstream, so lookups fail. It looks like DNS. It wasn't DNS.",
   },
   {
-    id: 'dnsLatency', title: 'DNS latency p99', format: 'seconds', cellStat: 'peak', build: simple('dns.latencyP99'),
+    id: 'dnsLatency',
+    title: 'DNS latency p99',
+    format: 'seconds',
+    cellStat: 'peak',
+    build: simple('dns.latencyP99'),
     why: 'Lookups that do succeed wait for retries.',
   },
   {
-    id: 'grpcErrors', title: 'gRPC error rate', format: 'percent', cellStat: 'peak', build: grpcErrorLines,
-    why: 'Share of the Alerting Engine\'s calls that failed: what the users of the service saw.',
+    id: 'grpcErrors',
+    title: 'gRPC error rate',
+    format: 'percent',
+    cellStat: 'peak',
+    build: grpcErrorLines,
+    why: "Share of the Alerting Engine's calls that failed: what the users of the service saw.",
   },
   {
-    id: 'grpcLatency', title: 'gRPC latency p90 / p99', format: 'seconds', cellStat: 'peak', legendNote: 'solid: p99 · dashed: p90', build: grpcLatencyLines,
+    id: 'grpcLatency',
+    title: 'gRPC latency p90 / p99',
+    format: 'seconds',
+    cellStat: 'peak',
+    legendNote: 'solid: p99 · dashed: p90',
+    build: grpcLatencyLines,
     why: 'Call latency seen by the Alerting Engine.',
   },
   {
-    id: 'grpcConnecting', title: 'gRPC channels connecting', format: 'count', cellStat: 'peak', build: simple('grpc.channelsConnecting'),
+    id: 'grpcConnecting',
+    title: 'gRPC channels connecting',
+    format: 'count',
+    cellStat: 'peak',
+    build: simple('grpc.channelsConnecting'),
     why: 'Channels stuck reconnecting; with backoff they wait instead of hammering.',
   },
   {
-    id: 'estab', title: 'Long-lived connection failures/s per node', format: 'rate', cellStat: 'peak', total: true,
+    id: 'estab',
+    title: 'Long-lived connection failures/s per node',
+    format: 'rate',
+    cellStat: 'peak',
+    total: true,
     build: simple('estab.failed'),
     why: 'An established TCP connection that must survive the incident: its packets belong to a tracked flow.',
   },
@@ -109,7 +170,8 @@ function grpcErrorLines(v: VariantResult): { lines: Line[]; used: Series[] } {
 }
 
 function grpcLatencyLines(v: VariantResult): { lines: Line[]; used: Series[] } {
-  const p99 = seriesOf(v, 'grpc.latencyP99'), p90 = seriesOf(v, 'grpc.latencyP90');
+  const p99 = seriesOf(v, 'grpc.latencyP99'),
+    p90 = seriesOf(v, 'grpc.latencyP90');
   const lines: Line[] = [
     ...p99.map((s) => ({ key: s.target, label: s.target, points: chartPoints(s) })),
     ...p90.map((s) => ({ key: s.target, label: s.target, points: chartPoints(s), dashed: true })),
@@ -195,13 +257,18 @@ function renderRow(results: Results, row: RowDef, L: Layout, colors: Colors, hei
   const used = built.flatMap((b) => b.used);
   if (!built.some((b) => b.lines.some((l) => l.points.some((p) => p[1] !== null)))) return { html: '', used };
   let yMax: number | null = null;
-  for (const b of built) for (const l of b.lines) { const m = maxOf(l.points); if (m !== null && (yMax === null || m > yMax)) yMax = m; }
+  for (const b of built)
+    for (const l of b.lines) {
+      const m = maxOf(l.points);
+      if (m !== null && (yMax === null || m > yMax)) yMax = m;
+    }
   let scale = niceScale(yMax);
   if (row.format === 'percent' && scale.max > 100) scale = { max: 100, interval: 25 };
   const legend = new Map<string, string>();
   const cells = built.map(({ v, lines, used: u }) => {
     const data = lines.filter((l) => l.points.some((p) => p[1] !== null));
-    if (!data.length) return `<div class="cell"><div class="cell-head"><span class="vname">${esc(v.name)}</span></div><div class="nodata">not recorded in this variant</div></div>`;
+    if (!data.length)
+      return `<div class="cell"><div class="cell-head"><span class="vname">${esc(v.name)}</span></div><div class="nodata">not recorded in this variant</div></div>`;
     const chartLines: ChartLine[] = data.map((l) => {
       const color = colors.get(l.key);
       if (!legend.has(l.key)) legend.set(l.key, color);
@@ -213,18 +280,29 @@ function renderRow(results: Results, row: RowDef, L: Layout, colors: Colors, hei
     const total = row.total ? u.filter((s) => s.kind === 'counter').reduce((a, s) => a + counterIncrease(s.points), 0) : null;
     const id = `c${++chartSeq}`;
     const svg = renderChart({
-      width: L.cellW, height, lines: chartLines, xMax: L.xMax, yMax: scale.max, yInterval: scale.interval,
-      yFormat: axisFormat(row.format), markers: chartMarkers(v), windows: windowsOf(v, L.xMax), idPrefix: id,
+      width: L.cellW,
+      height,
+      lines: chartLines,
+      xMax: L.xMax,
+      yMax: scale.max,
+      yInterval: scale.interval,
+      yFormat: axisFormat(row.format),
+      markers: chartMarkers(v),
+      windows: windowsOf(v, L.xMax),
+      idPrefix: id,
     });
     const colorsAttr = [...new Set(chartLines.map((l) => l.color))].join(' ');
     const aria = `${row.title}, ${v.name}: ${stat}`;
-    return `<div class="cell"><div class="cell-head"><span class="vname">${esc(v.name)}</span><span class="stat">${esc(stat)}${total !== null ? ` · total ${esc(fmtNum(total))}` : ''}</span></div>`
-      + `<figure class="chart" role="img" aria-label="${esc(aria)}" data-row="${row.id}" data-variant="${esc(v.name)}" data-colors="${colorsAttr}" data-lines="${chartLines.length}">${svg}</figure></div>`;
+    return (
+      `<div class="cell"><div class="cell-head"><span class="vname">${esc(v.name)}</span><span class="stat">${esc(stat)}${total !== null ? ` · total ${esc(fmtNum(total))}` : ''}</span></div>` +
+      `<figure class="chart" role="img" aria-label="${esc(aria)}" data-row="${row.id}" data-variant="${esc(v.name)}" data-colors="${colorsAttr}" data-lines="${chartLines.length}">${svg}</figure></div>`
+    );
   });
   const legendHtml = [...legend.entries()].map(([k, c]) => `<span class="key"><i style="background:${c}"></i>${esc(k)}</span>`).join('');
-  const html = `<section class="row" id="row-${row.id}"><div class="row-head"><h3>${esc(row.title)}</h3><p class="why">${esc(row.why)}</p></div>`
-    + `<div class="legend">${legendHtml}${row.legendNote ? `<span class="note">${esc(row.legendNote)}</span>` : ''}</div>`
-    + `<div class="cells" style="--n:${results.variants.length}">${cells.join('')}</div></section>`;
+  const html =
+    `<section class="row" id="row-${row.id}"><div class="row-head"><h3>${esc(row.title)}</h3><p class="why">${esc(row.why)}</p></div>` +
+    `<div class="legend">${legendHtml}${row.legendNote ? `<span class="note">${esc(row.legendNote)}</span>` : ''}</div>` +
+    `<div class="cells" style="--n:${results.variants.length}">${cells.join('')}</div></section>`;
   return { html, used };
 }
 
@@ -255,7 +333,10 @@ function otherRows(results: Results, consumed: Set<Series>): RowDef[] {
     }
   }
   // Only non-node targets other than 'all' left for this probe (e.g. dns.errors once the per-node series are charted).
-  const perPodOnly = (probe: string) => results.variants.every((v) => v.series.every((s) => s.probe !== probe || consumed.has(s) || (!nodesOf.get(v)!.has(s.target) && s.target !== 'all')));
+  const perPodOnly = (probe: string) =>
+    results.variants.every((v) =>
+      v.series.every((s) => s.probe !== probe || consumed.has(s) || (!nodesOf.get(v)!.has(s.target) && s.target !== 'all')),
+    );
   groups.sort((a, b) => a.probe.localeCompare(b.probe) || a.scope.localeCompare(b.scope));
   return groups.map(({ probe, scope, kind, unit }) => {
     const seconds = /^(s|sec|seconds?)$/i.test(unit);
@@ -265,8 +346,13 @@ function otherRows(results: Results, consumed: Set<Series>): RowDef[] {
       id: `probe-${probe.replace(/[^\w-]/g, '_')}${scope === 'any' ? '' : `-${scope}`}`,
       title: `${probeLabel(probe)}${scope !== 'any' ? ` per ${scope}` : scopes.get(probe)?.has(true) ? ' per node' : perPodOnly(probe) ? ' per pod' : ''}${kind === 'counter' ? ` (${unit || 'events'}/s)` : unit && !seconds ? ` (${unit})` : ''}`,
       why: `${probe}: ${kind === 'counter' ? 'counter, shown as its per-second rate.' : 'gauge.'}`,
-      format: fmt, cellStat: probeDef(probe)?.summary === 'min' ? 'min' : 'peak', total: kind === 'counter',
-      build: (v) => { const ss = v.series.filter((s) => s.probe === probe && !consumed.has(s) && inScope(v, s)); return { lines: perTarget(ss), used: ss }; },
+      format: fmt,
+      cellStat: probeDef(probe)?.summary === 'min' ? 'min' : 'peak',
+      total: kind === 'counter',
+      build: (v) => {
+        const ss = v.series.filter((s) => s.probe === probe && !consumed.has(s) && inScope(v, s));
+        return { lines: perTarget(ss), used: ss };
+      },
     } satisfies RowDef;
   });
 }
@@ -276,7 +362,10 @@ function banner(results: Results): string {
   const failed = ex.filter((e) => !e.pass && !e.na);
   const state = results.error ? 'error' : failed.length || !results.verdict.pass ? 'fail' : ex.length ? 'pass' : 'none';
   const word = { error: 'HARNESS ERROR', fail: 'FAIL', pass: 'PASS', none: 'NO VERDICT' }[state];
-  const list = failed.slice(0, 8).map((e) => `<li><span class="tag">${esc(e.variant)}</span> ${esc(expectationMessage(e, unitForExpectation(results, e)))}</li>`).join('');
+  const list = failed
+    .slice(0, 8)
+    .map((e) => `<li><span class="tag">${esc(e.variant)}</span> ${esc(expectationMessage(e, unitForExpectation(results, e)))}</li>`)
+    .join('');
   const more = failed.length > 8 ? `<li class="more">… and ${failed.length - 8} more in the table below</li>` : '';
   let err = '';
   if (results.error) {
@@ -297,27 +386,38 @@ function summaryTable(results: Results): string {
   const keys: { key: string; label: string }[] = [];
   for (const m of hs) for (const h of m.values()) if (!keys.some((k) => k.key === h.key)) keys.push({ key: h.key, label: h.label });
   const exFor = (name: string) => results.verdict.expectations.filter((e) => e.variant === name);
-  const head = vs.map((v) => {
-    const ex = exFor(v.name).filter((e) => !e.na), f = ex.filter((e) => !e.pass).length;
-    const badge = !ex.length ? '<span class="badge none">no expectations</span>' : f ? `<span class="badge fail">${f}/${ex.length} failed</span>` : `<span class="badge pass">${ex.length}/${ex.length} passed</span>`;
-    return `<th scope="col"><div class="vname">${esc(v.name)}</div>${badge}${v.description ? `<div class="desc">${esc(v.description)}</div>` : ''}<div class="desc">${esc(fmtDuration(v.durationSeconds))} · ${plural(v.replacedPods.length, 'pod')} replaced</div></th>`;
-  }).join('');
+  const head = vs
+    .map((v) => {
+      const ex = exFor(v.name).filter((e) => !e.na),
+        f = ex.filter((e) => !e.pass).length;
+      const badge = !ex.length
+        ? '<span class="badge none">no expectations</span>'
+        : f
+          ? `<span class="badge fail">${f}/${ex.length} failed</span>`
+          : `<span class="badge pass">${ex.length}/${ex.length} passed</span>`;
+      return `<th scope="col"><div class="vname">${esc(v.name)}</div>${badge}${v.description ? `<div class="desc">${esc(v.description)}</div>` : ''}<div class="desc">${esc(fmtDuration(v.durationSeconds))} · ${plural(v.replacedPods.length, 'pod')} replaced</div></th>`;
+    })
+    .join('');
   const rows = keys.map(({ key, label }) => {
     const first = hs[0]!.get(key);
-    const cells = hs.map((m, i) => {
-      const h = m.get(key);
-      if (!h) return '<td class="num muted">—</td>';
-      const cls = h.badWhenHigh ? (h.value > 0 ? ' bad' : ' good') : '';
-      const delta = i > 0 && first && first.value !== 0 ? fmtChange(first.value, h.value) : '';
-      return `<td class="num big${cls}">${esc(fmtFormat(h.value, h.format))}${delta ? `<span class="delta" title="relative to ${esc(vs[0]!.name)}">${esc(delta)} vs ${esc(vs[0]!.name)}</span>` : ''}</td>`;
-    }).join('');
+    const cells = hs
+      .map((m, i) => {
+        const h = m.get(key);
+        if (!h) return '<td class="num muted">—</td>';
+        const cls = h.badWhenHigh ? (h.value > 0 ? ' bad' : ' good') : '';
+        const delta = i > 0 && first && first.value !== 0 ? fmtChange(first.value, h.value) : '';
+        return `<td class="num big${cls}">${esc(fmtFormat(h.value, h.format))}${delta ? `<span class="delta" title="relative to ${esc(vs[0]!.name)}">${esc(delta)} vs ${esc(vs[0]!.name)}</span>` : ''}</td>`;
+      })
+      .join('');
     return `<tr><th scope="row">${esc(label)}</th>${cells}</tr>`;
   });
   const summaryKeys = [...new Set(vs.flatMap((v) => Object.keys(v.summary)))];
   if (summaryKeys.length) {
     rows.push(`<tr class="sub"><th colspan="${vs.length + 1}">reported by the harness</th></tr>`);
     for (const k of summaryKeys) {
-      rows.push(`<tr><th scope="row">${esc(k)}</th>${vs.map((v) => (k in v.summary ? `<td class="num">${esc(fmtNum(v.summary[k]!))}</td>` : '<td class="num muted">—</td>')).join('')}</tr>`);
+      rows.push(
+        `<tr><th scope="row">${esc(k)}</th>${vs.map((v) => (k in v.summary ? `<td class="num">${esc(fmtNum(v.summary[k]!))}</td>` : '<td class="num muted">—</td>')).join('')}</tr>`,
+      );
     }
   }
   return `<section id="summary"><h2>Headline numbers</h2><table class="summary"><thead><tr><th></th>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
@@ -329,43 +429,65 @@ function verdictTable(results: Results): string {
   const row = (e: ExpectationResult) => {
     const unit = unitForExpectation(results, e);
     if (e.na) {
-      return `<tr class="na"><td><span class="badge none">n/a</span></td><td>${esc(e.variant)}</td><td><div>${esc(e.label)}</div><div class="detail">${esc(e.na)}</div></td>`
-        + `<td class="num">n/a</td><td class="num">${esc(`${e.op} ${fmtExpectationValue(e, e.threshold, unit)}`)}</td><td class="mono muted">${esc(e.probe)} · ${esc(e.stat)}</td></tr>`;
+      return (
+        `<tr class="na"><td><span class="badge none">n/a</span></td><td>${esc(e.variant)}</td><td><div>${esc(e.label)}</div><div class="detail">${esc(e.na)}</div></td>` +
+        `<td class="num">n/a</td><td class="num">${esc(`${e.op} ${fmtExpectationValue(e, e.threshold, unit)}`)}</td><td class="mono muted">${esc(e.probe)} · ${esc(e.stat)}</td></tr>`
+      );
     }
-    return `<tr class="${e.pass ? 'pass' : 'fail'}"><td><span class="badge ${e.pass ? 'pass' : 'fail'}">${e.pass ? 'pass' : 'FAIL'}</span></td><td>${esc(e.variant)}</td>`
-      + `<td><div>${esc(e.label)}</div>${e.detail ? `<div class="detail">${esc(e.detail)}</div>` : ''}</td>`
-      + `<td class="num">${esc(fmtExpectationValue(e, e.measured, unit))}</td><td class="num">${esc(`${e.op} ${fmtExpectationValue(e, e.threshold, unit)}`)}</td>`
-      + `<td class="mono muted">${esc(e.probe)} · ${esc(e.stat)}</td></tr>`;
+    return (
+      `<tr class="${e.pass ? 'pass' : 'fail'}"><td><span class="badge ${e.pass ? 'pass' : 'fail'}">${e.pass ? 'pass' : 'FAIL'}</span></td><td>${esc(e.variant)}</td>` +
+      `<td><div>${esc(e.label)}</div>${e.detail ? `<div class="detail">${esc(e.detail)}</div>` : ''}</td>` +
+      `<td class="num">${esc(fmtExpectationValue(e, e.measured, unit))}</td><td class="num">${esc(`${e.op} ${fmtExpectationValue(e, e.threshold, unit)}`)}</td>` +
+      `<td class="mono muted">${esc(e.probe)} · ${esc(e.stat)}</td></tr>`
+    );
   };
   return `<section id="expectations"><h2>Expectations</h2><table class="verdict"><thead><tr><th>result</th><th>variant</th><th>expectation</th><th class="num">measured</th><th class="num">threshold</th><th>probe · stat</th></tr></thead><tbody>${ex.map(row).join('')}</tbody></table></section>`;
 }
 
 function timelineRow(results: Results, L: Layout): string {
   if (!results.variants.some((v) => v.markers.length || v.replacedPods.length)) return '';
-  const cells = results.variants.map((v) => `<div class="cell"><div class="cell-head"><span class="vname">${esc(v.name)}</span><span class="stat">${plural(v.markers.filter((m) => m.kind === 'step').length, 'step')}</span></div>`
-    + `<div class="timeline">${renderTimeline({ width: L.cellW, xMax: L.xMax, markers: v.markers, windows: windowsOf(v, L.xMax) })}</div></div>`).join('');
-  const key = (Object.keys(MARKER_STYLE) as Marker['kind'][]).map((k) => {
-    const st = MARKER_STYLE[k];
-    const glyph = k === 'step' || k === 'note' ? '┆' : k === 'pod-ready' ? '●' : k === 'pod-stopping' ? '▲' : '✕';
-    return `<span class="key"><b style="color:${st.color}">${glyph}</b>${esc(st.label)}</span>`;
-  }).join('') + `<span class="key"><i style="background:${WINDOW_FILL};border:1px solid rgba(217,119,6,.35)"></i>old pod terminating</span>`;
-  return `<section class="row" id="row-timeline"><div class="row-head"><h3>Rollout</h3><p class="why">Steps and pod events. Steps, pod deletions and terminating windows are repeated in every chart below.</p></div>`
-    + `<div class="legend">${key}</div><div class="cells" style="--n:${results.variants.length}">${cells}</div></section>`;
+  const cells = results.variants
+    .map(
+      (v) =>
+        `<div class="cell"><div class="cell-head"><span class="vname">${esc(v.name)}</span><span class="stat">${plural(v.markers.filter((m) => m.kind === 'step').length, 'step')}</span></div>` +
+        `<div class="timeline">${renderTimeline({ width: L.cellW, xMax: L.xMax, markers: v.markers, windows: windowsOf(v, L.xMax) })}</div></div>`,
+    )
+    .join('');
+  const key =
+    (Object.keys(MARKER_STYLE) as Marker['kind'][])
+      .map((k) => {
+        const st = MARKER_STYLE[k];
+        const glyph = k === 'step' || k === 'note' ? '┆' : k === 'pod-ready' ? '●' : k === 'pod-stopping' ? '▲' : '✕';
+        return `<span class="key"><b style="color:${st.color}">${glyph}</b>${esc(st.label)}</span>`;
+      })
+      .join('') +
+    `<span class="key"><i style="background:${WINDOW_FILL};border:1px solid rgba(217,119,6,.35)"></i>old pod terminating</span>`;
+  return (
+    `<section class="row" id="row-timeline"><div class="row-head"><h3>Rollout</h3><p class="why">Steps and pod events. Steps, pod deletions and terminating windows are repeated in every chart below.</p></div>` +
+    `<div class="legend">${key}</div><div class="cells" style="--n:${results.variants.length}">${cells}</div></section>`
+  );
 }
 
 function runDetails(results: Results): string {
   const h = results.host;
   const meta: [string, string][] = [
-    ['experiment', `${results.experiment.name} (${results.experiment.file})`], ['run id', results.runId], ['provider', results.provider],
-    ['profile', results.profile], ['host', `${h.hostname} · kernel ${h.kernel} · ${h.cpus} CPUs · Node ${h.node}`],
-    ['started', results.startedAt], ['finished', results.finishedAt], ['notdns', `${results.tool.version} · results schema v${results.schemaVersion}`],
+    ['experiment', `${results.experiment.name} (${results.experiment.file})`],
+    ['run id', results.runId],
+    ['provider', results.provider],
+    ['profile', results.profile],
+    ['host', `${h.hostname} · kernel ${h.kernel} · ${h.cpus} CPUs · Node ${h.node}`],
+    ['started', results.startedAt],
+    ['finished', results.finishedAt],
+    ['notdns', `${results.tool.version} · results schema v${results.schemaVersion}`],
   ];
-  const variants = results.variants.map((v) => {
-    const pods = v.replacedPods.length
-      ? `<table class="pods"><thead><tr><th>replaced pod</th><th>old IP</th><th>node</th><th class="num">stopping</th><th class="num">deleted</th></tr></thead><tbody>${v.replacedPods.map((p) => `<tr><td class="mono">${esc(p.name)}</td><td class="mono">${esc(p.ip)}</td><td>${esc(p.node)}</td><td class="num">${esc(fmtClock(p.stoppingAt))}</td><td class="num">${p.deletedAt === null ? '—' : esc(fmtClock(p.deletedAt))}</td></tr>`).join('')}</tbody></table>`
-      : '';
-    return `<details><summary>${esc(v.name)}: configuration${v.replacedPods.length ? ' and replaced pods' : ''}</summary>${pods}<pre>${esc(JSON.stringify(v.config, null, 2))}</pre></details>`;
-  }).join('');
+  const variants = results.variants
+    .map((v) => {
+      const pods = v.replacedPods.length
+        ? `<table class="pods"><thead><tr><th>replaced pod</th><th>old IP</th><th>node</th><th class="num">stopping</th><th class="num">deleted</th></tr></thead><tbody>${v.replacedPods.map((p) => `<tr><td class="mono">${esc(p.name)}</td><td class="mono">${esc(p.ip)}</td><td>${esc(p.node)}</td><td class="num">${esc(fmtClock(p.stoppingAt))}</td><td class="num">${p.deletedAt === null ? '—' : esc(fmtClock(p.deletedAt))}</td></tr>`).join('')}</tbody></table>`
+        : '';
+      return `<details><summary>${esc(v.name)}: configuration${v.replacedPods.length ? ' and replaced pods' : ''}</summary>${pods}<pre>${esc(JSON.stringify(v.config, null, 2))}</pre></details>`;
+    })
+    .join('');
   return `<section id="run"><h2>Run</h2><dl class="meta">${meta.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>${variants}</section>`;
 }
 
@@ -438,14 +560,14 @@ export function renderHtml(results: Results, opts: HtmlOptions = {}): string {
     for (const s of out.used) consumed.add(s);
     if (out.html) rows.push(out.html);
   }
-  const more = otherRows(results, consumed).map((r) => renderRow(results, r, L, colors, 170)?.html ?? '').filter(Boolean);
+  const more = otherRows(results, consumed)
+    .map((r) => renderRow(results, r, L, colors, 170)?.html ?? '')
+    .filter(Boolean);
   const failed = results.verdict.expectations.filter((e) => !e.pass && !e.na).length;
   const state = results.error ? 'ERROR' : failed || !results.verdict.pass ? 'FAIL' : 'PASS';
   const generated = (opts.generatedAt ?? new Date()).toISOString();
   const dur = (Date.parse(results.finishedAt) - Date.parse(results.startedAt)) / 1000;
-  const dashboards = rows.length
-    ? rows.join('')
-    : '<p class="muted">No time series were recorded.</p>';
+  const dashboards = rows.length ? rows.join('') : '<p class="muted">No time series were recorded.</p>';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

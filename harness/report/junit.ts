@@ -6,7 +6,8 @@ import { unitForExpectation } from './series.js';
 
 /** Characters XML 1.0 does not allow at all (most C0 controls, lone surrogates, U+FFFE/FFFF). */
 // eslint-disable-next-line no-control-regex
-const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const INVALID_XML =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** Escape for XML text content. */
 export function xmlText(s: string): string {
@@ -19,7 +20,10 @@ export function xmlAttr(s: string): string {
 }
 
 function attrs(a: Record<string, string | number | undefined>): string {
-  return Object.entries(a).filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}="${xmlAttr(String(v))}"`).join('');
+  return Object.entries(a)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}="${xmlAttr(String(v))}"`)
+    .join('');
 }
 
 /** Dots separate package and class in CI UIs: keep names free of them. */
@@ -35,7 +39,12 @@ interface Suite {
 }
 
 function suitesOf(results: Results): Suite[] {
-  const suites: Suite[] = results.variants.map((v) => ({ name: v.name, expectations: [], time: v.durationSeconds, timestamp: v.startedAt }));
+  const suites: Suite[] = results.variants.map((v) => ({
+    name: v.name,
+    expectations: [],
+    time: v.durationSeconds,
+    timestamp: v.startedAt,
+  }));
   const byName = new Map(suites.map((s) => [s.name, s]));
   for (const e of results.verdict.expectations) {
     let s = byName.get(e.variant);
@@ -60,7 +69,9 @@ function testcase(results: Results, e: ExpectationResult, classname: string): st
     message,
     `probe: ${e.probe}  stat: ${e.stat}  op: ${e.op}  threshold: ${exact(e.threshold)}  measured: ${e.measured === null ? 'null (could not be measured)' : exact(e.measured)}`,
     e.detail ? `detail: ${e.detail}` : '',
-  ].filter(Boolean).join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
   return `${head}>\n      <failure${attrs({ message, type: 'expectation' })}>${xmlText(body)}</failure>\n    </testcase>`;
 }
 
@@ -69,7 +80,10 @@ export function renderJunit(results: Results): string {
   const exp = classPart(results.experiment.name);
   const suites = suitesOf(results);
   const lines: string[] = [];
-  let tests = 0, failures = 0, errors = 0, skippedAll = 0;
+  let tests = 0,
+    failures = 0,
+    errors = 0,
+    skippedAll = 0;
   const body: string[] = [];
   for (const s of suites) {
     const classname = `notdns.${exp}.${classPart(s.name)}`;
@@ -78,10 +92,13 @@ export function renderJunit(results: Results): string {
     tests += s.expectations.length;
     failures += f;
     skippedAll += skipped;
-    body.push(`  <testsuite${attrs({ name: classname, tests: s.expectations.length, failures: f, errors: 0, skipped, time: round(s.time), timestamp: s.timestamp, hostname: results.host.hostname })}>`);
+    body.push(
+      `  <testsuite${attrs({ name: classname, tests: s.expectations.length, failures: f, errors: 0, skipped, time: round(s.time), timestamp: s.timestamp, hostname: results.host.hostname })}>`,
+    );
     if (s.name !== 'compare') {
       const v = results.variants.find((x) => x.name === s.name);
-      if (v?.description) body.push(`    <properties>\n      <property${attrs({ name: 'description', value: v.description })}/>\n    </properties>`);
+      if (v?.description)
+        body.push(`    <properties>\n      <property${attrs({ name: 'description', value: v.description })}/>\n    </properties>`);
     }
     for (const e of s.expectations) body.push(testcase(results, e, classname));
     body.push('  </testsuite>');
@@ -91,11 +108,23 @@ export function renderJunit(results: Results): string {
     const st = v.stopped!;
     const classname = `notdns.${exp}.${classPart(v.name)}.stopped`;
     const message = `stopped at t=${st.t}s by ${st.by}: ${st.label}${st.value !== null ? ` (measured ${exact(st.value)})` : ''}`;
-    const text = [message, st.faultRemovedAt !== null ? `fault removed at t=${st.faultRemovedAt}s` : 'the fault was not removed at once (the teardown removed it)', st.detail ?? ''].filter(Boolean).join('\n');
+    const text = [
+      message,
+      st.faultRemovedAt !== null
+        ? `fault removed at t=${st.faultRemovedAt}s`
+        : 'the fault was not removed at once (the teardown removed it)',
+      st.detail ?? '',
+    ]
+      .filter(Boolean)
+      .join('\n');
     tests += 1;
     failures += 1;
-    body.push(`  <testsuite${attrs({ name: classname, tests: 1, failures: 1, errors: 0, skipped: 0, time: round(0), timestamp: v.startedAt, hostname: results.host.hostname })}>`);
-    body.push(`    <testcase${attrs({ name: 'stop condition', classname, time: 0 })}>\n      <failure${attrs({ message, type: 'stopped' })}>${xmlText(text)}</failure>\n    </testcase>`);
+    body.push(
+      `  <testsuite${attrs({ name: classname, tests: 1, failures: 1, errors: 0, skipped: 0, time: round(0), timestamp: v.startedAt, hostname: results.host.hostname })}>`,
+    );
+    body.push(
+      `    <testcase${attrs({ name: 'stop condition', classname, time: 0 })}>\n      <failure${attrs({ message, type: 'stopped' })}>${xmlText(text)}</failure>\n    </testcase>`,
+    );
     body.push('  </testsuite>');
   }
   if (results.error) {
@@ -106,13 +135,19 @@ export function renderJunit(results: Results): string {
     const text = [err.message, err.hint ? `Fix: ${err.hint}` : ''].filter(Boolean).join('\n');
     tests += 1;
     errors += 1;
-    body.push(`  <testsuite${attrs({ name: classname, tests: 1, failures: 0, errors: 1, skipped: 0, time: round(0), timestamp: results.startedAt, hostname: results.host.hostname })}>`);
-    body.push(`    <testcase${attrs({ name, classname, time: 0 })}>\n      <error${attrs({ message, type: err.kind })}>${xmlText(text)}</error>\n    </testcase>`);
+    body.push(
+      `  <testsuite${attrs({ name: classname, tests: 1, failures: 0, errors: 1, skipped: 0, time: round(0), timestamp: results.startedAt, hostname: results.host.hostname })}>`,
+    );
+    body.push(
+      `    <testcase${attrs({ name, classname, time: 0 })}>\n      <error${attrs({ message, type: err.kind })}>${xmlText(text)}</error>\n    </testcase>`,
+    );
     body.push('  </testsuite>');
   }
   const totalTime = results.variants.reduce((a, v) => a + v.durationSeconds, 0);
   lines.push('<?xml version="1.0" encoding="UTF-8"?>');
-  lines.push(`<testsuites${attrs({ name: `notdns.${exp}`, tests, failures, errors, skipped: skippedAll, time: round(totalTime), timestamp: results.startedAt })}>`);
+  lines.push(
+    `<testsuites${attrs({ name: `notdns.${exp}`, tests, failures, errors, skipped: skippedAll, time: round(totalTime), timestamp: results.startedAt })}>`,
+  );
   lines.push(...body);
   lines.push('</testsuites>');
   return lines.join('\n') + '\n';

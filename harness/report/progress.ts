@@ -36,7 +36,9 @@ export interface StartOptions {
 
 /** `SYN/s 12.3k  exceeded 4.5k  dns err 12` */
 export function formatCounters(c: Counters): string {
-  return Object.entries(c).map(([k, v]) => `${k} ${typeof v === 'number' ? fmtNum(v) : v}`).join('  ');
+  return Object.entries(c)
+    .map(([k, v]) => `${k} ${typeof v === 'number' ? fmtNum(v) : v}`)
+    .join('  ');
 }
 
 /** `0:42 / 1:00, 18s left` (or just the elapsed time when the total is unknown). */
@@ -88,7 +90,10 @@ export class ProgressView {
   /** Replace the counters shown (numbers are formatted compactly: 12.3k). */
   update(counters: Counters): void {
     this.counters = { ...counters };
-    if (this.mode === 'live') { this.refresh(); return; }
+    if (this.mode === 'live') {
+      this.refresh();
+      return;
+    }
     if (this.mode === 'plain' && this.phase !== null && this.heartbeatMs > 0 && this.now() - this.lastBeat >= this.heartbeatMs) {
       this.lastBeat = this.now();
       this.write(`… ${this.line()}`);

@@ -3,7 +3,17 @@
 // expectations; it is re-exported here for the report modules. Which probes are per node, units of probes not
 // recorded and the headline definitions come from the probe catalog (../probes/catalog.ts).
 import type { ExpectationResult, Results, Series, VariantResult } from '../results.js';
-import { HEADLINES, headlineContext, headlineFormat, headlineValue, nodeTargets, preferNodes, probeDef, type HeadlineFormat, type ProbeId } from '../probes/catalog.js';
+import {
+  HEADLINES,
+  headlineContext,
+  headlineFormat,
+  headlineValue,
+  nodeTargets,
+  preferNodes,
+  probeDef,
+  type HeadlineFormat,
+  type ProbeId,
+} from '../probes/catalog.js';
 
 export { chartPoints, counterIncrease, counterRate, maxOf, minOf, sampleInterval, sumPoints, type Point } from '../series.js';
 
@@ -95,8 +105,13 @@ export const SUMMARY_NUMBERS: Record<string, { label: string; headline?: string 
 
 /** The label of a summary number: from SUMMARY_NUMBERS, else its key in words (`fooBarDNS` → `foo bar DNS`). */
 export function summaryLabel(key: string): string {
-  return SUMMARY_NUMBERS[key]?.label
-    ?? key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2').replace(/\b[A-Z][a-z]+\b/g, (w) => w.toLowerCase());
+  return (
+    SUMMARY_NUMBERS[key]?.label ??
+    key
+      .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+      .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+      .replace(/\b[A-Z][a-z]+\b/g, (w) => w.toLowerCase())
+  );
 }
 
 /** The headline key a summary number duplicates (the same key, or the one SUMMARY_NUMBERS names). */

@@ -34,7 +34,12 @@ export function renderVerdict(results: Results, opts: VerdictOptions = {}): stri
   const failed = ex.filter((e) => !e.pass && !e.na);
   const out: string[] = [];
 
-  out.push(s.bold(`notdns ${results.experiment.name}`) + s.dim(`  run ${results.runId} · ${results.provider} · ${results.profile} · ${results.variants.map((v) => v.name).join(', ') || 'no variants'}`));
+  out.push(
+    s.bold(`notdns ${results.experiment.name}`) +
+      s.dim(
+        `  run ${results.runId} · ${results.provider} · ${results.profile} · ${results.variants.map((v) => v.name).join(', ') || 'no variants'}`,
+      ),
+  );
   out.push('');
 
   if (results.error) {
@@ -50,7 +55,9 @@ export function renderVerdict(results: Results, opts: VerdictOptions = {}): stri
     const st = v.stopped!;
     out.push(s.red(s.bold(`STOPPED: variant ${v.name} at t=${st.t}s by ${st.by}`)));
     out.push(`  ${st.label}${st.value !== null ? ` (measured ${Math.round(st.value * 100) / 100})` : ''}`);
-    out.push(`  ${st.faultRemovedAt !== null ? `fault removed at t=${st.faultRemovedAt}s` : 'the fault could not be removed at once; the teardown removed it'}${st.detail ? `: ${st.detail}` : ''}`);
+    out.push(
+      `  ${st.faultRemovedAt !== null ? `fault removed at t=${st.faultRemovedAt}s` : 'the fault could not be removed at once; the teardown removed it'}${st.detail ? `: ${st.detail}` : ''}`,
+    );
     out.push(s.dim('  Not a verdict: its expectations were not evaluated, the variants after it were not run (exit 4).'));
     out.push('');
   }
@@ -68,18 +75,32 @@ export function renderVerdict(results: Results, opts: VerdictOptions = {}): stri
     const rows = ex.map((e) => {
       const unit = unitForExpectation(results, e);
       if (e.na) return [e.variant, e.label, 'n/a', `${e.op} ${fmtExpectationValue(e, e.threshold, unit)}`, 'n/a'];
-      return [e.variant, e.label, fmtExpectationValue(e, e.measured, unit), `${e.op} ${fmtExpectationValue(e, e.threshold, unit)}`, e.pass ? 'pass' : 'FAIL'];
+      return [
+        e.variant,
+        e.label,
+        fmtExpectationValue(e, e.measured, unit),
+        `${e.op} ${fmtExpectationValue(e, e.threshold, unit)}`,
+        e.pass ? 'pass' : 'FAIL',
+      ];
     });
-    out.push(table(
-      [{ header: 'variant' }, { header: 'expectation', max: opts.maxLabel ?? 72 }, { header: 'measured', align: 'right' }, { header: 'threshold' }, { header: 'result' }],
-      rows,
-      (ri, ci, padded) => {
-        if (ex[ri]!.na) return s.dim(padded);
-        if (ci !== 4) return ci === 2 && !ex[ri]!.pass ? s.red(padded) : padded;
-        return ex[ri]!.pass ? s.green(padded) : s.red(s.bold(padded));
-      },
-      s,
-    ));
+    out.push(
+      table(
+        [
+          { header: 'variant' },
+          { header: 'expectation', max: opts.maxLabel ?? 72 },
+          { header: 'measured', align: 'right' },
+          { header: 'threshold' },
+          { header: 'result' },
+        ],
+        rows,
+        (ri, ci, padded) => {
+          if (ex[ri]!.na) return s.dim(padded);
+          if (ci !== 4) return ci === 2 && !ex[ri]!.pass ? s.red(padded) : padded;
+          return ex[ri]!.pass ? s.green(padded) : s.red(s.bold(padded));
+        },
+        s,
+      ),
+    );
     out.push('');
     const na = ex.filter((e) => e.na);
     if (na.length) {

@@ -45,9 +45,13 @@ async function toolVersion(): Promise<string> {
 /** The variants a run will go through (all unless some are named); unknown names are bad usage. */
 export function selectVariants(e: Experiment, requested?: readonly string[]): string[] {
   const names = requested?.length ? [...requested] : Object.keys(e.variants);
-  for (const n of names) if (!e.variants[n]) {
-    throw new NotdnsError(`experiment ${e.name} has no variant "${n}".`, { kind: 'usage', hint: `${didYouMean(n, Object.keys(e.variants), { sentence: true })}Use --variant with one of: ${Object.keys(e.variants).join(', ')}.` });
-  }
+  for (const n of names)
+    if (!e.variants[n]) {
+      throw new NotdnsError(`experiment ${e.name} has no variant "${n}".`, {
+        kind: 'usage',
+        hint: `${didYouMean(n, Object.keys(e.variants), { sentence: true })}Use --variant with one of: ${Object.keys(e.variants).join(', ')}.`,
+      });
+    }
   return names;
 }
 
@@ -76,7 +80,20 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
       if (result.stopped) {
         // a stopped variant's measurements end early: its expectations are not evaluated, the run stops here
         const why = `not evaluated: the variant was stopped at t=${result.stopped.t}s (${result.stopped.label})`;
-        expectations.push(...(e.expect[name] ?? []).map((x) => ({ variant: name, label: labelOf(x), probe: x.probe, stat: x.stat, op: x.op, threshold: x.value, measured: null, pass: false, detail: x.why, na: why })));
+        expectations.push(
+          ...(e.expect[name] ?? []).map((x) => ({
+            variant: name,
+            label: labelOf(x),
+            probe: x.probe,
+            stat: x.stat,
+            op: x.op,
+            threshold: x.value,
+            measured: null,
+            pass: false,
+            detail: x.why,
+            na: why,
+          })),
+        );
         const rest = names.slice(names.indexOf(name) + 1);
         if (rest.length) o.progress.log(`not run after the stop: ${rest.join(', ')}`);
         break;
@@ -86,33 +103,64 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
     // a comparison needs both of its variants: with --variant it may have only one, then it is not evaluated
     const ran = new Set(variants.filter((v) => !v.stopped).map((v) => v.name));
     const comparable = e.compare.filter((c) => c.ratio.every((n) => ran.has(n)));
-    if (comparable.length < e.compare.length) o.progress.log(`${e.compare.length - comparable.length} comparison(s) not evaluated: their variants were not all run`);
+    if (comparable.length < e.compare.length)
+      o.progress.log(`${e.compare.length - comparable.length} comparison(s) not evaluated: their variants were not all run`);
     expectations.push(...judge('compare', comparable, (list) => evaluateCompare(variants, list, ctxs)));
   } catch (err) {
     // aborted by a signal: interrupted; aborted with a harness error as the reason (an internal error): that error
     const reason: unknown = o.signal?.aborted ? o.signal.reason : undefined;
-    const ne = o.signal?.aborted && !(reason instanceof NotdnsError) ? new NotdnsError('the run was interrupted; everything it created was torn down.', { kind: 'interrupted', cause: err })
-      : inPhase('run', reason ?? err);
+    const ne =
+      o.signal?.aborted && !(reason instanceof NotdnsError)
+        ? new NotdnsError('the run was interrupted; everything it created was torn down.', { kind: 'interrupted', cause: err })
+        : inPhase('run', reason ?? err);
     error = { kind: ne.kind, phase: ne.phase, message: ne.message, hint: ne.hint };
     throw Object.assign(ne, { partial: await assemble() });
   }
   return assemble();
 
   /** Evaluate what applies on this provider; what does not is reported n/a with the reason, never measured. */
-  function judge<X extends Expectation | CompareExpectation>(variant: string, list: X[], evaluateAll: (l: X[]) => ExpectationResult[]): ExpectationResult[] {
+  function judge<X extends Expectation | CompareExpectation>(
+    variant: string,
+    list: X[],
+    evaluateAll: (l: X[]) => ExpectationResult[],
+  ): ExpectationResult[] {
     const why = list.map((x) => notApplicable(x, o.provider.name));
     const judged = evaluateAll(list.filter((_, i) => !why[i]));
-    return list.map((x, i) => (why[i] ? { variant, label: labelOf(x), probe: x.probe, stat: x.stat, op: x.op, threshold: x.value, measured: null, pass: false, detail: x.why, na: why[i] } : judged.shift()!));
+    return list.map((x, i) =>
+      why[i]
+        ? {
+            variant,
+            label: labelOf(x),
+            probe: x.probe,
+            stat: x.stat,
+            op: x.op,
+            threshold: x.value,
+            measured: null,
+            pass: false,
+            detail: x.why,
+            na: why[i],
+          }
+        : judged.shift()!,
+    );
   }
 
   async function assemble(): Promise<Results> {
     const r: Results = {
-      schemaVersion: RESULTS_SCHEMA_VERSION, tool: { name: 'notdns', version: await toolVersion() }, runId,
-      experiment: { name: e.name, description: e.description, file: o.file }, provider: o.provider.name,
+      schemaVersion: RESULTS_SCHEMA_VERSION,
+      tool: { name: 'notdns', version: await toolVersion() },
+      runId,
+      experiment: { name: e.name, description: e.description, file: o.file },
+      provider: o.provider.name,
       profile: o.fast ? 'fast' : 'normal',
       host: { hostname: hostname(), kernel: release(), cpus: cpus().length, node: process.version },
-      startedAt, finishedAt: new Date().toISOString(), variants,
-      verdict: { pass: !error && !variants.some((v) => v.stopped) && expectations.some((x) => !x.na) && expectations.every((x) => x.pass || x.na), expectations }, error,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      variants,
+      verdict: {
+        pass: !error && !variants.some((v) => v.stopped) && expectations.some((x) => !x.na) && expectations.every((x) => x.pass || x.na),
+        expectations,
+      },
+      error,
     };
     return ResultsSchema.parse(r);
   }

@@ -31,7 +31,10 @@ function waiting<K extends 'steady' | 'observe' | 'recover'>(kind: K): StepKindD
     seconds: secs,
     scale: (s, k) => ({ [kind]: k(secs(s)) }) as StepOf<K>,
     fault: kind,
-    run: async (s, rt) => { rt.mark(kind); await rt.sleep(secs(s)); },
+    run: async (s, rt) => {
+      rt.mark(kind);
+      await rt.sleep(secs(s));
+    },
   };
 }
 
@@ -42,9 +45,14 @@ export const STEP_KINDS: { [K in StepKind]: StepKindDef<K> } = {
   recover: waiting('recover'),
   rollout: {
     // every batch waits out a graceful stop, plus ~2 s to start the new pods
-    seconds: (s, cfg) => cfg.workloads.metricsService.gracefulStopSeconds * Math.ceil(cfg.workloads.metricsService.replicas / s.rollout.batch) + 2,
+    seconds: (s, cfg) =>
+      cfg.workloads.metricsService.gracefulStopSeconds * Math.ceil(cfg.workloads.metricsService.replicas / s.rollout.batch) + 2,
     scale: (s) => s,
-    run: async (s, rt) => { rt.mark('rollout'); await rt.rollout(s.rollout.batch); rt.mark('rollout done'); },
+    run: async (s, rt) => {
+      rt.mark('rollout');
+      await rt.rollout(s.rollout.batch);
+      rt.mark('rollout done');
+    },
   },
 };
 

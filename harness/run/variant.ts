@@ -67,7 +67,12 @@ class Stop extends Error {}
 const stopHooks = new Set<() => void>();
 let usr2Installed = false;
 function onStopSignal(hook: () => void): () => void {
-  if (!usr2Installed) { usr2Installed = true; process.on('SIGUSR2', () => { for (const h of stopHooks) h(); }); }
+  if (!usr2Installed) {
+    usr2Installed = true;
+    process.on('SIGUSR2', () => {
+      for (const h of stopHooks) h();
+    });
+  }
   stopHooks.add(hook);
   return () => stopHooks.delete(hook);
 }
@@ -75,16 +80,40 @@ function onStopSignal(hook: () => void): () => void {
 type Stage = (v: VariantRun) => Promise<void>;
 
 /** The stages in order; each registers its teardown on the stack as soon as it has something to undo. */
-const STAGES: [string, Stage][] = [['bring-up', up], ['safety', safety], ['ena', ena], ['deploy', deploy], ['probes', probes], ['steps', steps], ['collect', collect]];
+const STAGES: [string, Stage][] = [
+  ['bring-up', up],
+  ['safety', safety],
+  ['ena', ena],
+  ['deploy', deploy],
+  ['probes', probes],
+  ['steps', steps],
+  ['collect', collect],
+];
 
-export async function runVariant(cfg: VariantConfig, runId: string, o: RunExperimentOptions): Promise<{ result: VariantResult; ctx: TargetContext }> {
+export async function runVariant(
+  cfg: VariantConfig,
+  runId: string,
+  o: RunExperimentOptions,
+): Promise<{ result: VariantResult; ctx: TargetContext }> {
   // each variant gets its own cluster (run id + variant index keep names distinct and sweepable)
   const vid = `${runId.slice(0, 4)}${(Object.keys(o.experiment.variants).indexOf(cfg.name) + 16).toString(16).slice(-2)}`;
   const broken = new AbortController();
   const v: VariantRun = {
-    cfg, o, vid, runId, stateDir: join(stateRoot, vid), logDir: join(o.outDir, 'logs', cfg.name), maxSeconds: plannedSeconds(cfg) + 120,
-    stack: new TeardownStack('runner', vid), broken, signal: o.signal ? AbortSignal.any([o.signal, broken.signal]) : broken.signal,
-    phase: 'bring-up', serverNodes: [], clientNodes: [], replaced: [], enaRemoved: false,
+    cfg,
+    o,
+    vid,
+    runId,
+    stateDir: join(stateRoot, vid),
+    logDir: join(o.outDir, 'logs', cfg.name),
+    maxSeconds: plannedSeconds(cfg) + 120,
+    stack: new TeardownStack('runner', vid),
+    broken,
+    signal: o.signal ? AbortSignal.any([o.signal, broken.signal]) : broken.signal,
+    phase: 'bring-up',
+    serverNodes: [],
+    clientNodes: [],
+    replaced: [],
+    enaRemoved: false,
   };
   activeRuns.add(vid);
   await mkdir(v.logDir, { recursive: true });
@@ -110,7 +139,9 @@ export async function runVariant(cfg: VariantConfig, runId: string, o: RunExperi
         await sleep(AFTER_STOP_SECONDS * 1000, o.signal).catch(() => undefined);
         await v.recorder.stop();
       }
-      p.fail(`${cfg.name}: STOPPED at t=${v.stopped.t}s by ${v.stopped.by}: ${v.stopped.label}${v.stopped.value !== null ? ` (measured ${round(v.stopped.value)})` : ''}`);
+      p.fail(
+        `${cfg.name}: STOPPED at t=${v.stopped.t}s by ${v.stopped.by}: ${v.stopped.label}${v.stopped.value !== null ? ` (measured ${round(v.stopped.value)})` : ''}`,
+      );
       return assembleResult(v, startedAt);
     }
     if (err instanceof NotdnsError && !err.phase) err.phase = v.phase;
@@ -119,7 +150,10 @@ export async function runVariant(cfg: VariantConfig, runId: string, o: RunExperi
   } finally {
     p.start(`${cfg.name}: tear down`);
     const problems = await v.stack.unwind();
-    for (const e of problems) { log.error({ problem: e }, 'teardown failed'); p.log(`teardown problem: ${e}; run \`notdns down --all\``); }
+    for (const e of problems) {
+      log.error({ problem: e }, 'teardown failed');
+      p.log(`teardown problem: ${e}; run \`notdns down --all\``);
+    }
     await o.provider.sweep(vid).catch(() => undefined);
     activeRuns.delete(vid);
     p.done(`${cfg.name}: torn down`);
@@ -127,13 +161,21 @@ export async function runVariant(cfg: VariantConfig, runId: string, o: RunExperi
 }
 
 function assembleResult(v: VariantRun, startedAt: string): { result: VariantResult; ctx: TargetContext } {
-  const { cfg } = v, rec = v.recorder, cluster = v.cluster;
+  const { cfg } = v,
+    rec = v.recorder,
+    cluster = v.cluster;
   const series = rec?.allSeries() ?? [];
   const ctx = liveContext(v);
   const result: VariantResult = {
-    name: cfg.name, description: cfg.description, startedAt, durationSeconds: rec?.now() ?? 0,
+    name: cfg.name,
+    description: cfg.description,
+    startedAt,
+    durationSeconds: rec?.now() ?? 0,
     config: { topology: cfg.topology, ena: cfg.ena, workloads: cfg.workloads, steps: cfg.steps, abort: cfg.abort },
-    series, markers: rec?.markers ?? [], replacedPods: v.replaced, summary: rec && cluster ? summarize(series, ctx, rec) : {},
+    series,
+    markers: rec?.markers ?? [],
+    replacedPods: v.replaced,
+    summary: rec && cluster ? summarize(series, ctx, rec) : {},
     ...(v.stopped ? { stopped: v.stopped } : {}),
   };
   if (rec && !v.stopped) v.o.progress.done(`${cfg.name}: ${rec.samples} samples${rec.skipped ? `, ${rec.skipped} skipped` : ''}`);
@@ -155,11 +197,17 @@ const round = (x: number) => Math.round(x * 100) / 100;
  */
 function stopVariant(v: VariantRun, by: Stopped['by'], label: string, value: number | null): void {
   if (v.stopped || v.signal.aborted) return;
-  const rec = v.recorder, t = rec?.now() ?? 0;
+  const rec = v.recorder,
+    t = rec?.now() ?? 0;
   const stopped: Stopped = { by, label, t, value, faultRemovedAt: null };
   v.stopped = stopped;
-  rec?.mark('stop-condition', `${by === 'condition' ? 'stop condition' : 'notdns stop'}: ${label}${value !== null ? ` (measured ${round(value)})` : ''}`);
-  v.o.progress.log(`${v.cfg.name}: STOP at t=${t}s (${by}): ${label}${value !== null ? `, measured ${round(value)}` : ''}; removing the fault first, then tearing down`);
+  rec?.mark(
+    'stop-condition',
+    `${by === 'condition' ? 'stop condition' : 'notdns stop'}: ${label}${value !== null ? ` (measured ${round(value)})` : ''}`,
+  );
+  v.o.progress.log(
+    `${v.cfg.name}: STOP at t=${t}s (${by}): ${label}${value !== null ? `, measured ${round(value)}` : ''}; removing the fault first, then tearing down`,
+  );
   log.info({ stopped }, 'stop');
   v.stopping = (async () => {
     const done: string[] = [];
@@ -167,27 +215,41 @@ function stopVariant(v: VariantRun, by: Stopped['by'], label: string, value: num
     const ae = v.cluster?.pods('alerting-engine') ?? [];
     const r = await Promise.allSettled(ae.map((a) => a.control('/stop-load', {})));
     const failed = r.filter((x) => x.status === 'rejected').length;
-    if (failed) { ok = false; log.warn({ failed: r.map((x) => (x.status === 'rejected' ? String(x.reason) : 'ok')) }, 'stop-load failed'); }
+    if (failed) {
+      ok = false;
+      log.warn({ failed: r.map((x) => (x.status === 'rejected' ? String(x.reason) : 'ok')) }, 'stop-load failed');
+    }
     done.push(`load stopped on ${ae.length - failed}/${ae.length} Alerting Engine pod(s)`);
     if (v.ena?.handles.length) {
       v.enaRemoved = true;
       const n = v.ena.handles.length;
-      await v.ena.remove().then(() => done.push(`ENA simulator detached from ${n} node(s)`), (e: unknown) => {
-        ok = false; done.push(`ENA simulator detach failed (${(e as Error).message.split('\n')[0]}); the teardown retries`);
-      });
+      await v.ena.remove().then(
+        () => done.push(`ENA simulator detached from ${n} node(s)`),
+        (e: unknown) => {
+          ok = false;
+          done.push(`ENA simulator detach failed (${(e as Error).message.split('\n')[0]}); the teardown retries`);
+        },
+      );
     }
     stopped.detail = done.join('; ');
     if (ok) stopped.faultRemovedAt = rec?.now() ?? 0;
     rec?.mark('note', `fault removed: ${stopped.detail}`);
-    v.o.progress.log(`${v.cfg.name}: ${ok ? `fault removed at t=${stopped.faultRemovedAt}s` : 'fault NOT fully removed'}: ${stopped.detail}`);
-  })().catch((e: unknown) => { log.error({ err: e }, 'fault removal failed'); });
+    v.o.progress.log(
+      `${v.cfg.name}: ${ok ? `fault removed at t=${stopped.faultRemovedAt}s` : 'fault NOT fully removed'}: ${stopped.detail}`,
+    );
+  })().catch((e: unknown) => {
+    log.error({ err: e }, 'fault removal failed');
+  });
   v.broken.abort(new Stop(label));
 }
 
 /** After every sample: a stop condition that holds, or a `notdns stop` request, stops the variant. */
 function checkLive(v: VariantRun): void {
   if (v.stopped || v.signal.aborted || !v.recorder) return;
-  if (stopRequested(v.stateDir)) { stopVariant(v, 'notdns stop', 'stopped by `notdns stop`', null); return; }
+  if (stopRequested(v.stateDir)) {
+    stopVariant(v, 'notdns stop', 'stopped by `notdns stop`', null);
+    return;
+  }
   const rec = v.recorder;
   const trip = checkStopConditions({ series: rec.allSeries(), markers: rec.markers, now: rec.now() }, v.cfg.abort, liveContext(v));
   if (trip) stopVariant(v, 'condition', trip.label, trip.value);
@@ -199,26 +261,59 @@ function checkLive(v: VariantRun): void {
  * (detaches the ENA simulator when the harness is gone or the lease expired).
  */
 async function safety(v: VariantRun): Promise<void> {
-  const { cfg } = v, cluster = v.cluster!;
+  const { cfg } = v,
+    cluster = v.cluster!;
   await mkdir(v.stateDir, { recursive: true });
   await rm(join(v.stateDir, STOP_REQUEST), { force: true });
-  await writeHarnessInfo(v.stateDir, { pid: process.pid, runId: v.runId, vid: v.vid, variant: cfg.name, startedAt: new Date().toISOString() });
-  const offSignal = onStopSignal(() => { if (stopRequested(v.stateDir)) stopVariant(v, 'notdns stop', 'stopped by `notdns stop`', null); });
-  v.stack.push('stop switch', async () => { offSignal(); await rm(join(v.stateDir, HARNESS_FILE), { force: true }); });
+  await writeHarnessInfo(v.stateDir, {
+    pid: process.pid,
+    runId: v.runId,
+    vid: v.vid,
+    variant: cfg.name,
+    startedAt: new Date().toISOString(),
+  });
+  const offSignal = onStopSignal(() => {
+    if (stopRequested(v.stateDir)) stopVariant(v, 'notdns stop', 'stopped by `notdns stop`', null);
+  });
+  v.stack.push('stop switch', async () => {
+    offSignal();
+    await rm(join(v.stateDir, HARNESS_FILE), { force: true });
+  });
   if (cluster.provider !== 'lab') return; // pods of other providers do not share this file system
   const lease = join(v.stateDir, LEASE_FILE);
   await writeFile(lease, `${process.pid}\n`);
   v.lease = lease;
-  const renew = setInterval(() => { const now = new Date(); utimes(lease, now, now).catch(() => undefined); }, 1000);
-  const wd = spawn(process.execPath, [join(distDir, 'harness', 'watchdog.js'), String(process.pid), lease, String(LEASE_SECONDS), v.stateDir, join(v.logDir, 'watchdog.log')], {
-    detached: true, stdio: 'ignore',
-  });
+  const renew = setInterval(() => {
+    const now = new Date();
+    utimes(lease, now, now).catch(() => undefined);
+  }, 1000);
+  const wd = spawn(
+    process.execPath,
+    [
+      join(distDir, 'harness', 'watchdog.js'),
+      String(process.pid),
+      lease,
+      String(LEASE_SECONDS),
+      v.stateDir,
+      join(v.logDir, 'watchdog.log'),
+    ],
+    {
+      detached: true,
+      stdio: 'ignore',
+    },
+  );
   wd.on('error', (e) => log.warn({ err: e }, 'watchdog did not start'));
   wd.unref();
   v.stack.push('dead-man lease', async () => {
     clearInterval(renew);
     await rm(lease, { force: true }); // the watchdog sees it gone and exits by itself
-    if (wd.pid && wd.exitCode === null) { try { process.kill(wd.pid, 'SIGTERM'); } catch { /* already gone */ } }
+    if (wd.pid && wd.exitCode === null) {
+      try {
+        process.kill(wd.pid, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+    }
   });
 }
 
@@ -230,15 +325,27 @@ function throwFault(point: FaultPoint): void {
 async function up(v: VariantRun): Promise<void> {
   const { cfg, o } = v;
   o.progress.start(`${cfg.name}: bring up ${o.provider.name} (${cfg.topology.nodes} nodes)`);
-  const cluster = await o.provider.up({ ...cfg.topology }, v.vid, { stateDir: v.stateDir, signal: o.signal, onProgress: (l) => o.progress.log(`  ${l}`), logDir: v.logDir });
+  const cluster = await o.provider.up({ ...cfg.topology }, v.vid, {
+    stateDir: v.stateDir,
+    signal: o.signal,
+    onProgress: (l) => o.progress.log(`  ${l}`),
+    logDir: v.logDir,
+  });
   v.cluster = cluster;
   v.stack.push('cluster', () => cluster.destroy());
   cluster.onUnexpectedExit((pod, how, logFile) => {
     log.info({ pod: pod.name, how, phase: v.phase }, 'workload died');
-    v.broken.abort(new NotdnsError(`the ${pod.app} workload of pod ${pod.name} ${how} during ${v.phase}, and nothing had asked it to stop. `
-      + 'This is a harness fault, not a verdict: the measurements of this variant are incomplete, so no expectation was evaluated.', {
-      kind: 'harness', phase: v.phase, hint: `Its log is ${logFile}. If something outside notdns killed it (the OOM killer, a stray kill), run again; otherwise the log says why it stopped.`,
-    }));
+    v.broken.abort(
+      new NotdnsError(
+        `the ${pod.app} workload of pod ${pod.name} ${how} during ${v.phase}, and nothing had asked it to stop. ` +
+          'This is a harness fault, not a verdict: the measurements of this variant are incomplete, so no expectation was evaluated.',
+        {
+          kind: 'harness',
+          phase: v.phase,
+          hint: `Its log is ${logFile}. If something outside notdns killed it (the OOM killer, a stray kill), run again; otherwise the log says why it stopped.`,
+        },
+      ),
+    );
   });
   v.serverNodes = cluster.nodes.slice(0, cfg.topology.serverNodes);
   v.clientNodes = cluster.nodes.slice(cfg.topology.serverNodes);
@@ -246,7 +353,8 @@ async function up(v: VariantRun): Promise<void> {
 }
 
 async function ena(v: VariantRun): Promise<void> {
-  const cluster = v.cluster!, cfg = v.cfg;
+  const cluster = v.cluster!,
+    cfg = v.cfg;
   const e = await installEna(cluster, cfg, v.stateDir);
   v.ena = e;
   v.stack.push('ena', () => e.remove());
@@ -256,48 +364,106 @@ async function ena(v: VariantRun): Promise<void> {
 }
 
 async function deploy(v: VariantRun): Promise<void> {
-  const { cfg, o } = v, cluster = v.cluster!;
+  const { cfg, o } = v,
+    cluster = v.cluster!;
   o.progress.start(`${cfg.name}: deploy workloads`);
-  const ms = await cluster.deploy({ app: 'metrics-service', replicas: cfg.workloads.metricsService.replicas, nodes: v.serverNodes.map((n) => n.name),
-    args: metricsServiceArgs(cfg, cluster.dns.nodeLocal, v.maxSeconds) });
+  const ms = await cluster.deploy({
+    app: 'metrics-service',
+    replicas: cfg.workloads.metricsService.replicas,
+    nodes: v.serverNodes.map((n) => n.name),
+    args: metricsServiceArgs(cfg, cluster.dns.nodeLocal, v.maxSeconds),
+  });
   throwFault('deploy');
-  const ae = await cluster.deploy({ app: 'alerting-engine', replicas: cfg.workloads.alertingEngine.instances, nodes: v.clientNodes.map((n) => n.name),
-    args: alertingEngineArgs(cfg, ms.map((x) => x.ip), v.maxSeconds, cluster.podCidr, v.lease ? { file: v.lease, seconds: LEASE_SECONDS } : undefined),
-    runtimeArgs: alertingEngineRuntimeArgs(cfg.workloads.alertingEngine.channelsPerBackend * ms.length) });
-  o.progress.log(`  ${ms.length} Metrics Service pod(s) on ${v.serverNodes.map((n) => n.name).join(', ')}; ${ae.length} Alerting Engine pod(s) × ${cfg.workloads.alertingEngine.channelsPerBackend} channels/backend on ${v.clientNodes.map((n) => n.name).join(', ')}`);
+  const ae = await cluster.deploy({
+    app: 'alerting-engine',
+    replicas: cfg.workloads.alertingEngine.instances,
+    nodes: v.clientNodes.map((n) => n.name),
+    args: alertingEngineArgs(
+      cfg,
+      ms.map((x) => x.ip),
+      v.maxSeconds,
+      cluster.podCidr,
+      v.lease ? { file: v.lease, seconds: LEASE_SECONDS } : undefined,
+    ),
+    runtimeArgs: alertingEngineRuntimeArgs(cfg.workloads.alertingEngine.channelsPerBackend * ms.length),
+  });
+  o.progress.log(
+    `  ${ms.length} Metrics Service pod(s) on ${v.serverNodes.map((n) => n.name).join(', ')}; ${ae.length} Alerting Engine pod(s) × ${cfg.workloads.alertingEngine.channelsPerBackend} channels/backend on ${v.clientNodes.map((n) => n.name).join(', ')}`,
+  );
   await o.onCluster?.(cluster, cfg);
 }
 
 async function probes(v: VariantRun): Promise<void> {
-  const { cfg, o } = v, cluster = v.cluster!;
+  const { cfg, o } = v,
+    cluster = v.cluster!;
   const dnsChecked = cfg.topology.nodeLocalDns ? v.serverNodes : [];
   const rec = new Recorder(cluster, {
-    ena: (n) => (v.enaRemoved ? Promise.resolve(undefined) : v.ena!.read(n)), checkNodes: [...dnsChecked],
-    onSample: (h) => { o.progress.update(Object.fromEntries(Object.entries(h).map(([k, x]) => [k, Math.round(x)]))); checkLive(v); },
+    ena: (n) => (v.enaRemoved ? Promise.resolve(undefined) : v.ena!.read(n)),
+    checkNodes: [...dnsChecked],
+    onSample: (h) => {
+      o.progress.update(Object.fromEntries(Object.entries(h).map(([k, x]) => [k, Math.round(x)])));
+      checkLive(v);
+    },
     // a reader that keeps failing is a broken harness (exit 3), never zeros or a verdict on missing data
-    onBroken: (err) => { err.phase = v.phase; v.broken.abort(err); },
+    onBroken: (err) => {
+      err.phase = v.phase;
+      v.broken.abort(err);
+    },
   });
   v.recorder = rec;
   // the established-connection probe: an agent in the node's namespace keeps one TCP connection to the echo service
-  const agents = cluster.echo ? dnsChecked.flatMap((n) => (n.netns ? [spawnLong('node', [join(distDir, 'harness', 'probes', 'estab-agent.js'),
-    cluster.echo!.host, String(cluster.echo!.port), String(v.maxSeconds)], {
-    ns: n.netns, onLine: (l) => { try { rec.estabUpdate(n.name, JSON.parse(l)); } catch { /* partial line */ } },
-  })] : [])) : [];
-  v.stack.push('probes', async () => { await rec.stop().catch(() => undefined); await Promise.all(agents.map((a) => stopProcess(a, 500))); });
+  const agents = cluster.echo
+    ? dnsChecked.flatMap((n) =>
+        n.netns
+          ? [
+              spawnLong(
+                'node',
+                [
+                  join(distDir, 'harness', 'probes', 'estab-agent.js'),
+                  cluster.echo!.host,
+                  String(cluster.echo!.port),
+                  String(v.maxSeconds),
+                ],
+                {
+                  ns: n.netns,
+                  onLine: (l) => {
+                    try {
+                      rec.estabUpdate(n.name, JSON.parse(l));
+                    } catch {
+                      /* partial line */
+                    }
+                  },
+                },
+              ),
+            ]
+          : [],
+      )
+    : [];
+  v.stack.push('probes', async () => {
+    await rec.stop().catch(() => undefined);
+    await Promise.all(agents.map((a) => stopProcess(a, 500)));
+  });
   rec.start();
 }
 
 async function steps(v: VariantRun): Promise<void> {
-  const { cfg, o } = v, cluster = v.cluster!, rec = v.recorder!;
+  const { cfg, o } = v,
+    cluster = v.cluster!,
+    rec = v.recorder!;
   const grace = cfg.workloads.metricsService.gracefulStopSeconds;
   const aePods = () => cluster.pods('alerting-engine');
   let backendsBusy = Promise.resolve();
   const pushBackends = (live: PodHandle[]) => {
     const backends = live.map((x) => `${x.ip}:${GRPC_PORT}`);
-    backendsBusy = backendsBusy.then(() => Promise.all(aePods().map((a) => a.control('/backends', { backends }).catch((err) => log.warn({ err, pod: a.name }, 'backend update failed')))).then(() => undefined));
+    backendsBusy = backendsBusy.then(() =>
+      Promise.all(
+        aePods().map((a) => a.control('/backends', { backends }).catch((err) => log.warn({ err, pod: a.name }, 'backend update failed'))),
+      ).then(() => undefined),
+    );
   };
   const stopping = new Set<string>();
-  const liveServers = () => cluster.pods('metrics-service').filter((x) => !stopping.has(x.name) && !v.replaced.some((r) => r.name === x.name));
+  const liveServers = () =>
+    cluster.pods('metrics-service').filter((x) => !stopping.has(x.name) && !v.replaced.some((r) => r.name === x.name));
   const runtime = (kind: string) => ({
     mark: (label: string) => rec.mark('step', label),
     sleep: async (seconds: number) => {
@@ -306,22 +472,32 @@ async function steps(v: VariantRun): Promise<void> {
     },
     rollout: async (batch: number) => {
       o.progress.start(`${cfg.name}: rollout of metrics-service (graceful stop ${grace}s)`, { totalSeconds: grace });
-      await cluster.rollout('metrics-service', { batch, gracefulStopSeconds: grace, signal: v.signal }, {
-        onPodReady: (pod) => { rec.mark('pod-ready', `${pod.name} ready (${pod.ip})`); pushBackends(liveServers()); },
-        onPodStopping: (pod) => {
-          stopping.add(pod.name);
-          throwFault('rollout');
-          rec.markOld(pod.ip);
-          rec.mark('pod-stopping', `${pod.name} graceful stop (${pod.ip})`);
-          v.replaced.push({ name: pod.name, ip: pod.ip, node: pod.node, stoppingAt: rec.now(), deletedAt: null });
-          pushBackends(liveServers());
+      await cluster.rollout(
+        'metrics-service',
+        { batch, gracefulStopSeconds: grace, signal: v.signal },
+        {
+          onPodReady: (pod) => {
+            rec.mark('pod-ready', `${pod.name} ready (${pod.ip})`);
+            pushBackends(liveServers());
+          },
+          onPodStopping: (pod) => {
+            stopping.add(pod.name);
+            throwFault('rollout');
+            rec.markOld(pod.ip);
+            rec.mark('pod-stopping', `${pod.name} graceful stop (${pod.ip})`);
+            v.replaced.push({ name: pod.name, ip: pod.ip, node: pod.node, stoppingAt: rec.now(), deletedAt: null });
+            pushBackends(liveServers());
+          },
+          onPodDeleted: (pod) => {
+            rec.mark(
+              'pod-deleted',
+              `${pod.name} deleted: ${pod.ip} unbound${cfg.topology.unreachableOnDelete ? ' (unreachable route)' : ''}`,
+            );
+            const r = v.replaced.find((x) => x.name === pod.name);
+            if (r) r.deletedAt = rec.now();
+          },
         },
-        onPodDeleted: (pod) => {
-          rec.mark('pod-deleted', `${pod.name} deleted: ${pod.ip} unbound${cfg.topology.unreachableOnDelete ? ' (unreachable route)' : ''}`);
-          const r = v.replaced.find((x) => x.name === pod.name);
-          if (r) r.deletedAt = rec.now();
-        },
-      });
+      );
       await backendsBusy;
     },
   });

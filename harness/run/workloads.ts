@@ -11,12 +11,32 @@ export const alertingEngineRuntimeArgs = (channels: number): string[] => (channe
 
 /** `allowCidr` is the provider's pod network (Cluster.podCidr): the engine refuses any backend outside it.
  *  `lease`: the dead-man lease file (lab: the pods share the harness' file system) and its maximum age. */
-export function alertingEngineArgs(cfg: VariantConfig, backends: string[], maxSeconds: number, allowCidr: string, lease?: { file: string; seconds: number }): string[] {
+export function alertingEngineArgs(
+  cfg: VariantConfig,
+  backends: string[],
+  maxSeconds: number,
+  allowCidr: string,
+  lease?: { file: string; seconds: number },
+): string[] {
   const ae = cfg.workloads.alertingEngine;
-  const args = ['--backends', backends.map((ip) => `${ip}:${GRPC_PORT}`).join(','), '--discovery', ae.discovery,
-    '--channels-per-backend', String(ae.channelsPerBackend), '--call-interval-ms', String(ae.callIntervalMs),
-    '--call-deadline-ms', String(ae.callDeadlineMs), '--dns-propagation-seconds', String(ae.dnsPropagationSeconds),
-    '--allow-cidr', allowCidr, '--max-duration-seconds', String(Math.ceil(maxSeconds))];
+  const args = [
+    '--backends',
+    backends.map((ip) => `${ip}:${GRPC_PORT}`).join(','),
+    '--discovery',
+    ae.discovery,
+    '--channels-per-backend',
+    String(ae.channelsPerBackend),
+    '--call-interval-ms',
+    String(ae.callIntervalMs),
+    '--call-deadline-ms',
+    String(ae.callDeadlineMs),
+    '--dns-propagation-seconds',
+    String(ae.dnsPropagationSeconds),
+    '--allow-cidr',
+    allowCidr,
+    '--max-duration-seconds',
+    String(Math.ceil(maxSeconds)),
+  ];
   const leaseArgs = lease ? ['--lease-file', lease.file, '--lease-seconds', String(lease.seconds)] : [];
   return [...args, ...reconnectArgs(ae.reconnect), ...leaseArgs];
 }
@@ -25,12 +45,30 @@ export function alertingEngineArgs(cfg: VariantConfig, backends: string[], maxSe
  *  (initial backoff 1 s, max 120 s, min connect timeout 20 s). */
 export function reconnectArgs(r: Reconnect): string[] {
   if (r === 'grpc-defaults') return ['--connect-timeout-ms', '20000'];
-  return ['--initial-backoff-ms', String(r.initialMs), '--max-backoff-ms', String(r.maxMs), '--connect-timeout-ms', String(r.connectTimeoutMs)];
+  return [
+    '--initial-backoff-ms',
+    String(r.initialMs),
+    '--max-backoff-ms',
+    String(r.maxMs),
+    '--connect-timeout-ms',
+    String(r.connectTimeoutMs),
+  ];
 }
 
 export function metricsServiceArgs(cfg: VariantConfig, dnsServer: string, maxSeconds: number): string[] {
   const ms = cfg.workloads.metricsService;
-  return ['--port', String(GRPC_PORT), '--graceful-stop-seconds', String(ms.gracefulStopSeconds),
-    '--dns-server', dnsServer, '--dns-lookups-per-second', String(cfg.topology.nodeLocalDns ? ms.dnsLookupsPerSecond : 0),
-    '--dns-timeout-ms', String(ms.dnsTimeoutMs), '--max-duration-seconds', String(Math.ceil(maxSeconds))];
+  return [
+    '--port',
+    String(GRPC_PORT),
+    '--graceful-stop-seconds',
+    String(ms.gracefulStopSeconds),
+    '--dns-server',
+    dnsServer,
+    '--dns-lookups-per-second',
+    String(cfg.topology.nodeLocalDns ? ms.dnsLookupsPerSecond : 0),
+    '--dns-timeout-ms',
+    String(ms.dnsTimeoutMs),
+    '--max-duration-seconds',
+    String(Math.ceil(maxSeconds)),
+  ];
 }

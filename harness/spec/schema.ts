@@ -12,19 +12,23 @@ export const STATS = ['total', 'peakRate', 'meanRate', 'max', 'min', 'last', 'me
 export const WINDOWS = ['all', 'steady', 'rollout', 'after-rollout', 'recovery'] as const;
 export const OPS = ['>=', '>', '<=', '<', '=='] as const;
 
-const seconds = (max: number) => z.number({ error: 'must be a number of seconds' }).positive('must be > 0 seconds').max(max, `must be at most ${max} seconds`);
+const seconds = (max: number) =>
+  z.number({ error: 'must be a number of seconds' }).positive('must be > 0 seconds').max(max, `must be at most ${max} seconds`);
 const nonNegInt = (max: number) => z.number().int('must be a whole number').min(0, 'must be >= 0').max(max, `must be at most ${max}`);
 const posInt = (max: number) => z.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
 
-export const ReconnectSchema = z.union([
-  z.literal('grpc-defaults'),
-  z.strictObject({
-    initialMs: posInt(600_000).describe('grpc.initial_reconnect_backoff_ms'),
-    maxMs: posInt(600_000).describe('grpc.max_reconnect_backoff_ms'),
-    /** The C-core client's min connect timeout (min_reconnect_backoff_ms doubles as it): attempt deadline. 0 = none (grpc-js). */
-    connectTimeoutMs: nonNegInt(600_000).default(0),
-  }),
-], { error: 'must be "grpc-defaults" or {initialMs, maxMs, connectTimeoutMs}' });
+export const ReconnectSchema = z.union(
+  [
+    z.literal('grpc-defaults'),
+    z.strictObject({
+      initialMs: posInt(600_000).describe('grpc.initial_reconnect_backoff_ms'),
+      maxMs: posInt(600_000).describe('grpc.max_reconnect_backoff_ms'),
+      /** The C-core client's min connect timeout (min_reconnect_backoff_ms doubles as it): attempt deadline. 0 = none (grpc-js). */
+      connectTimeoutMs: nonNegInt(600_000).default(0),
+    }),
+  ],
+  { error: 'must be "grpc-defaults" or {initialMs, maxMs, connectTimeoutMs}' },
+);
 
 export const TopologySchema = z.strictObject({
   nodes: posInt(20).default(3),
@@ -41,11 +45,13 @@ export const EnaSchema = z.strictObject({
    *  spread over many instances of another cluster; here one node stands for all of them, so its flows are
    *  counted but not capped (otherwise the client's own allowance would throttle the flood). */
   enforceOnClientNodes: z.boolean().default(false),
-  timeouts: z.strictObject({
-    unrepliedSeconds: seconds(3600).default(20),
-    establishedSeconds: seconds(432_000).default(432_000),
-    closedSeconds: seconds(3600).default(5),
-  }).prefault({}),
+  timeouts: z
+    .strictObject({
+      unrepliedSeconds: seconds(3600).default(20),
+      establishedSeconds: seconds(432_000).default(432_000),
+      closedSeconds: seconds(3600).default(5),
+    })
+    .prefault({}),
 });
 
 export const MetricsServiceSchema = z.strictObject({
@@ -70,33 +76,45 @@ export const WorkloadsSchema = z.strictObject({
   alertingEngine: AlertingEngineSchema.prefault({}),
 });
 
-export const StepSchema = z.union([
-  z.strictObject({ steady: seconds(3600) }),
-  z.strictObject({ rollout: z.strictObject({ app: z.literal('metrics-service').default('metrics-service'), batch: posInt(50).default(1) }).prefault({}) }),
-  z.strictObject({ observe: seconds(3600) }),
-  // like observe, but its time is the `recovery` window: has the system come back (e.g. flows expired)?
-  z.strictObject({ recover: seconds(3600) }),
-], { error: 'a step is one of {steady: SECONDS}, {rollout: {batch: N}}, {observe: SECONDS}, {recover: SECONDS}' });
+export const StepSchema = z.union(
+  [
+    z.strictObject({ steady: seconds(3600) }),
+    z.strictObject({
+      rollout: z.strictObject({ app: z.literal('metrics-service').default('metrics-service'), batch: posInt(50).default(1) }).prefault({}),
+    }),
+    z.strictObject({ observe: seconds(3600) }),
+    // like observe, but its time is the `recovery` window: has the system come back (e.g. flows expired)?
+    z.strictObject({ recover: seconds(3600) }),
+  ],
+  { error: 'a step is one of {steady: SECONDS}, {rollout: {batch: N}}, {observe: SECONDS}, {recover: SECONDS}' },
+);
 
 /** The targets with a fixed meaning (see expect.ts); any other target is a node or pod name. */
 export const TARGETS = ['sum', 'max', 'flooded-nodes', 'other-nodes', 'server-pods', 'flooded-node-pods'] as const;
 const TARGET_FORMS = `a target is ${TARGETS.join(' | ')} | a node name like node2`;
 
-export const TargetSchema = z.union([
-  z.enum(TARGETS),
-  z.string().regex(/^(node\d+|[a-z][\w-]*)$/, { error: (iss) => `${typeof iss.input === 'string' ? didYouMean(iss.input, TARGETS, { prefix: false }) : ''}${TARGET_FORMS}` }),
-]).superRefine((t, ctx) => {
-  // a name that is one typo away from a fixed target (flooded-node) would match no series: refuse it
-  if (typeof t !== 'string' || (TARGETS as readonly string[]).includes(t) || /^node\d+$/.test(t)) return;
-  const near = closestName(t, TARGETS, { prefix: false });
-  if (near) ctx.addIssue({ code: 'custom', message: `unknown target "${t}": did you mean \`${near}\`? ${TARGET_FORMS} (or a pod name)` });
-});
+export const TargetSchema = z
+  .union([
+    z.enum(TARGETS),
+    z
+      .string()
+      .regex(/^(node\d+|[a-z][\w-]*)$/, {
+        error: (iss) => `${typeof iss.input === 'string' ? didYouMean(iss.input, TARGETS, { prefix: false }) : ''}${TARGET_FORMS}`,
+      }),
+  ])
+  .superRefine((t, ctx) => {
+    // a name that is one typo away from a fixed target (flooded-node) would match no series: refuse it
+    if (typeof t !== 'string' || (TARGETS as readonly string[]).includes(t) || /^node\d+$/.test(t)) return;
+    const near = closestName(t, TARGETS, { prefix: false });
+    if (near) ctx.addIssue({ code: 'custom', message: `unknown target "${t}": did you mean \`${near}\`? ${TARGET_FORMS} (or a pod name)` });
+  });
 
 export const ExpectationSchema = z.strictObject({
   probe: z.enum(PROBES, {
-    error: (iss) => typeof iss.input === 'string'
-      ? `unknown probe "${iss.input}": ${didYouMean(iss.input, PROBES)}known probes: ${PROBES.join(', ')}`
-      : `unknown probe; known probes: ${PROBES.join(', ')}`,
+    error: (iss) =>
+      typeof iss.input === 'string'
+        ? `unknown probe "${iss.input}": ${didYouMean(iss.input, PROBES)}known probes: ${PROBES.join(', ')}`
+        : `unknown probe; known probes: ${PROBES.join(', ')}`,
   }),
   target: TargetSchema.default('sum'),
   stat: z.enum(STATS, { error: `unknown stat; one of ${STATS.join(', ')}` }),
@@ -106,7 +124,10 @@ export const ExpectationSchema = z.strictObject({
   /** Why this expectation matters (shown in reports). */
   why: z.string().optional(),
   /** The providers it applies to (default: every provider that supplies its probe); elsewhere it is n/a. */
-  providers: z.array(z.enum(['lab', 'kind', 'kubeconfig'], { error: 'providers are lab, kind, kubeconfig' })).min(1).optional(),
+  providers: z
+    .array(z.enum(['lab', 'kind', 'kubeconfig'], { error: 'providers are lab, kind, kubeconfig' }))
+    .min(1)
+    .optional(),
 });
 
 /**
@@ -126,10 +147,12 @@ export const VariantSchema = z.strictObject({
   description: z.string().default(''),
   topology: TopologySchema.partial().optional(),
   ena: EnaSchema.partial().optional(),
-  workloads: z.strictObject({
-    metricsService: MetricsServiceSchema.partial().optional(),
-    alertingEngine: AlertingEngineSchema.partial().optional(),
-  }).optional(),
+  workloads: z
+    .strictObject({
+      metricsService: MetricsServiceSchema.partial().optional(),
+      alertingEngine: AlertingEngineSchema.partial().optional(),
+    })
+    .optional(),
   /** Stop conditions of this variant, in addition to the experiment's. */
   abort: z.array(StopConditionSchema).optional(),
 });
@@ -141,7 +164,8 @@ export const ExperimentSchema = z.strictObject({
   ena: EnaSchema.prefault({}),
   workloads: WorkloadsSchema.prefault({}),
   steps: z.array(StepSchema).min(1, 'needs at least one step'),
-  variants: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'variant names are kebab-case'), VariantSchema)
+  variants: z
+    .record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'variant names are kebab-case'), VariantSchema)
     .refine((v) => Object.keys(v).length > 0, 'needs at least one variant'),
   expect: z.record(z.string(), z.array(ExpectationSchema)).default({}),
   compare: z.array(CompareSchema).default([]),

@@ -29,12 +29,17 @@ function numberRows(text: string): [string, string][] {
 describe('cli: compare shows each number once', function () {
   this.timeout(60_000);
   let dir: string;
-  before(async () => { dir = await mkdtemp(join(tmpdir(), 'notdns-compare-')); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'notdns-compare-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('one row per number: the headlines, then what only the summary has, all with human labels', () => {
-    const a = makeResults({ seed: 1 }), b = makeResults({ seed: 2 });
-    assert.ok(Object.keys(a.variants[0]!.summary).includes('synToOldPodIpsPeakPerSecond'), 'the results carry the runner\'s summary');
+    const a = makeResults({ seed: 1 }),
+      b = makeResults({ seed: 2 });
+    assert.ok(Object.keys(a.variants[0]!.summary).includes('synToOldPodIpsPeakPerSecond'), "the results carry the runner's summary");
     const c = compareResults(a, b);
     for (const v of ['baseline', 'fix']) {
       const labels = c.numbers.filter((n) => n.variant === v).map((n) => n.label);
@@ -44,7 +49,8 @@ describe('cli: compare shows each number once', function () {
       const heads = headlines(a.variants.find((x) => x.name === v)!).map((h) => h.label);
       assert.deepEqual(labels.slice(0, heads.length), heads, 'the headlines first');
       // the summary's own numbers that no headline shows
-      for (const l of ['SYNs to old pod IPs', 'ENA allowance exceeded (flooded nodes)', 'DNS lookups', 'gRPC calls']) assert.ok(labels.includes(l), `${v}: ${l}`);
+      for (const l of ['SYNs to old pod IPs', 'ENA allowance exceeded (flooded nodes)', 'DNS lookups', 'gRPC calls'])
+        assert.ok(labels.includes(l), `${v}: ${l}`);
       for (const dup of ['martianDrops', 'dnsErrors', 'allowanceExceededAll', 'synToOldPodIpsPeakPerSecond']) {
         assert.ok(!c.numbers.some((n) => n.key === `summary.${dup}`), `${dup} is a headline already`);
       }
@@ -56,7 +62,8 @@ describe('cli: compare shows each number once', function () {
   });
 
   it('labels summary numbers it does not know in words, and keeps them', () => {
-    const a = makeResults({ seed: 1 }), b = makeResults({ seed: 2 });
+    const a = makeResults({ seed: 1 }),
+      b = makeResults({ seed: 2 });
     a.variants[0]!.summary.podRestartsDuringRollout = 1;
     b.variants[0]!.summary.podRestartsDuringRollout = 3;
     const n = compareResults(a, b).numbers.find((x) => x.key === 'summary.podRestartsDuringRollout');

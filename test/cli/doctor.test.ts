@@ -40,26 +40,58 @@ function sources(dir = repoRoot): string[] {
 describe('cli: doctor --provider', function () {
   this.timeout(60_000);
   let dir: string;
-  before(async () => { dir = await mkdtemp(join(tmpdir(), 'notdns-doctor-')); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'notdns-doctor-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('kind checks what kind needs and nothing of the lab (root, unbound, nsd, bpftool)', async () => {
     const deps: DoctorDeps = {
       async run(cmd) {
-        const out: Record<string, string> = { docker: '28.2.2', kind: 'kind v0.30.0', helm: 'v3.18.4', clang: 'Debian clang version 14.0.6' };
-        return out[cmd] ? { command: cmd, exitCode: 0, stdout: out[cmd]!, stderr: '', failed: false, durationMs: 0 }
+        const out: Record<string, string> = {
+          docker: '28.2.2',
+          kind: 'kind v0.30.0',
+          helm: 'v3.18.4',
+          clang: 'Debian clang version 14.0.6',
+        };
+        return out[cmd]
+          ? { command: cmd, exitCode: 0, stdout: out[cmd]!, stderr: '', failed: false, durationMs: 0 }
           : { command: cmd, exitCode: -1, stdout: '', stderr: '', failed: true, durationMs: 0 };
       },
-      async httpStatus() { return 401; },
-      async readFile(p) { return p.startsWith('/proc/sys/fs/inotify/') ? '1048576' : '/* header */'; },
-      async writableDir() { return true; },
+      async httpStatus() {
+        return 401;
+      },
+      async readFile(p) {
+        return p.startsWith('/proc/sys/fs/inotify/') ? '1048576' : '/* header */';
+      },
+      async writableDir() {
+        return true;
+      },
     };
     const checks = await doctorChecks('kind', { kindDeps: deps });
-    assert.deepEqual(checks.map((c) => [c.check, c.ok]), [['docker CLI', true], ['docker engine reachable', true], ['kind', true],
-      ['helm or cilium CLI', true], ['clang (builds the ENA simulator)', true], ['BPF headers (libbpf-dev)', true], ['state directory', true],
-      ['host inotify limits (optional)', true], ['kubectl (optional)', false], ['registry access (image pulls)', true]]);
+    assert.deepEqual(
+      checks.map((c) => [c.check, c.ok]),
+      [
+        ['docker CLI', true],
+        ['docker engine reachable', true],
+        ['kind', true],
+        ['helm or cilium CLI', true],
+        ['clang (builds the ENA simulator)', true],
+        ['BPF headers (libbpf-dev)', true],
+        ['state directory', true],
+        ['host inotify limits (optional)', true],
+        ['kubectl (optional)', false],
+        ['registry access (image pulls)', true],
+      ],
+    );
     assert.ok(!checks.some((c) => /root|unbound|nsd|bpftool|apt-get|namespaces/.test(`${c.check} ${c.detail}`)), JSON.stringify(checks));
-    assert.deepEqual(checks.filter((c) => !c.ok && !c.optional), [], 'a missing optional kubectl is no problem');
+    assert.deepEqual(
+      checks.filter((c) => !c.ok && !c.optional),
+      [],
+      'a missing optional kubectl is no problem',
+    );
   });
 
   it('kubeconfig checks the kubeconfig, the context, the API server and the image, and nothing of the lab', async () => {
@@ -68,7 +100,15 @@ describe('cli: doctor --provider', function () {
     const r = notdns(['doctor', '--provider', 'kubeconfig'], { env: { KUBECONFIG: kc, NOTDNS_WORKLOAD_IMAGE: '' } });
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.equal(r.stderr, '');
-    const rows = r.stdout.split('\n').filter((l) => /^(ok|FAIL|warn) /.test(l)).map((l) => l.split(/\s{2,}/).slice(0, 2).join(' '));
+    const rows = r.stdout
+      .split('\n')
+      .filter((l) => /^(ok|FAIL|warn) /.test(l))
+      .map((l) =>
+        l
+          .split(/\s{2,}/)
+          .slice(0, 2)
+          .join(' '),
+      );
     assert.deepEqual(rows, ['ok kubeconfig', 'ok context', 'FAIL API server', 'FAIL workload image'], r.stdout);
     assert.match(r.stdout, /API server +https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
     assert.match(r.stdout, /fix: Build workloads\/Dockerfile, push it .* NOTDNS_WORKLOAD_IMAGE=/);
@@ -92,7 +132,10 @@ describe('cli: doctor --provider', function () {
     const bad = notdns(['doctor', '--provider', 'knid']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /Allowed choices are lab, kind, kubeconfig/);
-    for (const r of [old, bad]) { assert.equal(r.stdout, ''); assertNoStack(r.stderr); }
+    for (const r of [old, bad]) {
+      assert.equal(r.stdout, '');
+      assertNoStack(r.stderr);
+    }
   });
 
   it('one spelling everywhere: every `notdns doctor` in the code, docs, CI and Taskfile uses --provider', () => {
@@ -102,9 +145,14 @@ describe('cli: doctor --provider', function () {
       const text = readFileSync(f, 'utf8');
       // `notdns doctor --x`, and the synopsis form `| doctor [--x ...]`
       for (const m of text.matchAll(/(?:notdns |\| |`)doctor((?: +\[?--?[\w-]+)*)/g)) {
-        const flags = (m[1] ?? '').trim().split(/ +/).map((x) => x.replace(/^\[/, '')).filter((x) => x.startsWith('-'));
+        const flags = (m[1] ?? '')
+          .trim()
+          .split(/ +/)
+          .map((x) => x.replace(/^\[/, ''))
+          .filter((x) => x.startsWith('-'));
         seen.push(relative(repoRoot, f));
-        for (const flag of flags) assert.ok(['--provider', '--context', '--help', '-h'].includes(flag), `${relative(repoRoot, f)}: "notdns doctor${m[1]}"`);
+        for (const flag of flags)
+          assert.ok(['--provider', '--context', '--help', '-h'].includes(flag), `${relative(repoRoot, f)}: "notdns doctor${m[1]}"`);
       }
     }
     for (const f of ['README.md', 'docs/kind.md', '.github/workflows/nightly-kind.yml', 'Taskfile.yml', 'harness/providers/kind/kind.ts']) {

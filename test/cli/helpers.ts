@@ -8,7 +8,12 @@ export const CLI = join(repoRoot, 'bin', 'notdns');
 
 const ENV = { NO_COLOR: '1', CI: 'true' };
 
-export interface Ran { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+export interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
 
 export function notdns(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Ran {
   const r = spawnSync(CLI, args, { encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, ...ENV, ...opts.env }, timeout: 60_000 });
@@ -20,11 +25,17 @@ export function notdns(args: readonly string[], opts: { cwd?: string; env?: Node
  * before notdns writes anything (`at: 'start'`: every write meets a closed pipe). Resolves with the exit, the
  * line read and all of stderr.
  */
-export function notdnsIntoHead(args: readonly string[], opts: { at?: 'line' | 'start'; cwd?: string } = {}): Promise<Ran & { line: string }> {
+export function notdnsIntoHead(
+  args: readonly string[],
+  opts: { at?: 'line' | 'start'; cwd?: string } = {},
+): Promise<Ran & { line: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(CLI, args, { cwd: opts.cwd, env: { ...process.env, ...ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    let stdout = '',
+      stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     if (opts.at === 'start') child.stdout.destroy();
     else {
       child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -32,7 +43,10 @@ export function notdnsIntoHead(args: readonly string[], opts: { at?: 'line' | 's
         if (stdout.includes('\n')) child.stdout.destroy();
       });
     }
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`notdns ${args.join(' ')} did not exit within 60 s`)); }, 60_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`notdns ${args.join(' ')} did not exit within 60 s`));
+    }, 60_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);

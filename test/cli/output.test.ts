@@ -30,17 +30,24 @@ describe('cli: output into a closed pipe, and its width', function () {
     a = join(dir, 'a', 'results.json');
     b = join(dir, 'b', 'results.json');
     regressed = join(dir, 'r', 'results.json');
-    const ra = makeResults({ seed: 1 }), rb = makeResults({ seed: 2 });
+    const ra = makeResults({ seed: 1 }),
+      rb = makeResults({ seed: 2 });
     const rr = clone(ra);
     const e = rr.verdict.expectations.find((x) => x.pass)!;
     e.pass = false;
     rr.verdict.pass = false;
-    for (const [f, r] of [[a, ra], [b, rb], [regressed, rr]] as const) {
+    for (const [f, r] of [
+      [a, ra],
+      [b, rb],
+      [regressed, rr],
+    ] as const) {
       await mkdir(join(f, '..'), { recursive: true });
       await writeFile(f, JSON.stringify(r));
     }
   });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   const cases: [string, () => string[], number][] = [
     ['--help', () => ['--help'], 0],
@@ -64,7 +71,7 @@ describe('cli: output into a closed pipe, and its width', function () {
     });
   }
 
-  it('the same output without the early reader is complete (the verdict of report, compare\'s last line)', () => {
+  it("the same output without the early reader is complete (the verdict of report, compare's last line)", () => {
     const rep = notdns(['report', a], { cwd: dir });
     assert.equal(rep.code, 0, rep.stderr);
     assert.match(rep.stdout, /report: .*report\.html/);
@@ -83,12 +90,15 @@ describe('cli: output into a closed pipe, and its width', function () {
     const para = lines.slice(start, end);
     assert.ok(para.length >= 3, r.stdout);
     assertFilled(para, 80);
-    assert.match(para.join(' '), /the node drops the SYNs as martians \(rp_filter edge case\), the ENA conntrack allowance fills up, and node-local DNS cannot reach its upstream\./);
+    assert.match(
+      para.join(' '),
+      /the node drops the SYNs as martians \(rp_filter edge case\), the ENA conntrack allowance fills up, and node-local DNS cannot reach its upstream\./,
+    );
     assert.match(r.stdout, /\nExamples:\n {2}notdns doctor {2,}is this machine ready/);
     assert.match(r.stdout, /\nExit codes:\n {2}0 {4}all expectations passed\n/);
   });
 
-  it('every command\'s --help fits in 80 columns', () => {
+  it("every command's --help fits in 80 columns", () => {
     for (const c of COMMANDS) {
       const r = notdns([c, '--help']);
       assert.equal(r.code, 0, `${c}: ${r.stderr}`);
@@ -99,7 +109,10 @@ describe('cli: output into a closed pipe, and its width', function () {
 
   it('--help in a wide terminal uses the room, up to 100 columns', function () {
     if (spawnSync('script', ['--version']).status !== 0) this.skip();
-    const r = spawnSync('script', ['-qec', `stty cols 200 rows 50; exec ${CLI} --help`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const r = spawnSync('script', ['-qec', `stty cols 200 rows 50; exec ${CLI} --help`, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.replace(/\r/g, '').split('\n');
     const widest = Math.max(...lines.map((l) => l.length));
@@ -129,15 +142,28 @@ describe('cli: output into a closed pipe, and its width', function () {
   });
 
   it('wrapText and twoColumns wrap once, at any width', () => {
-    const text = 'gRPC reconnect backoff of 300 ms SYN-floods old pod IPs during a rollout, exhausts the ENA conntrack allowance and breaks node-local DNS';
+    const text =
+      'gRPC reconnect backoff of 300 ms SYN-floods old pod IPs during a rollout, exhausts the ENA conntrack allowance and breaks node-local DNS';
     for (const w of [40, 80, 160]) {
       const lines = wrapText(text, w, '  ').split('\n');
-      assert.ok(lines.every((l) => l.length <= w && l.startsWith('  ')), `${w}`);
+      assert.ok(
+        lines.every((l) => l.length <= w && l.startsWith('  ')),
+        `${w}`,
+      );
       assertFilled(lines, w);
       assert.equal(lines.map((l) => l.trim()).join(' '), text);
     }
-    const t = twoColumns([['short', text], ['a-term-longer-than-the-column-allows-here', 'its description']], 80).split('\n');
-    assert.ok(t.every((l) => l.length <= 80), t.join('\n'));
+    const t = twoColumns(
+      [
+        ['short', text],
+        ['a-term-longer-than-the-column-allows-here', 'its description'],
+      ],
+      80,
+    ).split('\n');
+    assert.ok(
+      t.every((l) => l.length <= 80),
+      t.join('\n'),
+    );
     assert.match(t[0]!, /^ {2}short {2}gRPC/);
     assert.equal(t.at(-2), '  a-term-longer-than-the-column-allows-here');
     assert.match(t.at(-1)!, /^ +its description$/);

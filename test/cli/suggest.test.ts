@@ -8,7 +8,8 @@ import { PROBES, TARGETS } from '../../harness/spec/schema.js';
 import { selectVariants } from '../../harness/run/index.js';
 
 const spec = (expectation: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-  name: 'tiny', description: 'a tiny experiment',
+  name: 'tiny',
+  description: 'a tiny experiment',
   steps: [{ steady: 2 }, { rollout: { batch: 1 } }, { observe: 2 }],
   variants: { baseline: {}, fix: {} },
   expect: { baseline: [{ probe: 'syn.in', stat: 'total', op: '>=', value: 1, ...expectation }] },
@@ -47,7 +48,10 @@ describe('cli: did you mean (suggest.ts)', () => {
 
   it('unknown probe: the suggestion first, then every known probe', () => {
     const text = refusal(spec({ probe: 'dns.errrors' }));
-    assert.match(text, /expect\.baseline\[0\]\.probe: unknown probe "dns\.errrors": did you mean `dns\.errors`\? known probes: syn\.toOldPodIps, /);
+    assert.match(
+      text,
+      /expect\.baseline\[0\]\.probe: unknown probe "dns\.errrors": did you mean `dns\.errors`\? known probes: syn\.toOldPodIps, /,
+    );
     for (const p of PROBES) assert.ok(text.includes(p), `lists ${p}`);
     assert.doesNotMatch(refusal(spec({ probe: 'quux' })), /did you mean/, 'no suggestion when nothing is close');
     assert.match(refusal(spec({ probe: 'quux' })), /unknown probe "quux": known probes: /);
@@ -56,7 +60,10 @@ describe('cli: did you mean (suggest.ts)', () => {
   it('a target one typo away from a fixed name is refused with the name; node and pod names pass', () => {
     const text = refusal(spec({ target: 'flooded-node' }));
     assert.match(text, /expect\.baseline\[0\]\.target: unknown target "flooded-node": did you mean `flooded-nodes`\?/);
-    assert.ok(TARGETS.every((t) => text.includes(t)), `lists the fixed targets:\n${text}`);
+    assert.ok(
+      TARGETS.every((t) => text.includes(t)),
+      `lists the fixed targets:\n${text}`,
+    );
     assert.match(refusal(spec({ target: 'sever-pods' })), /did you mean `server-pods`\?/);
     assert.match(refusal(spec({ target: 'Flooded-Nodes' })), /did you mean `flooded-nodes`\? a target is sum \| max/);
     for (const ok of [...TARGETS, 'node2', 'node12', 'metrics-service-7f9c-abcde', 'alerting-engine-0', 'all']) {
@@ -65,18 +72,39 @@ describe('cli: did you mean (suggest.ts)', () => {
   });
 
   it('variant names under expect and compare, and for --variant: the closest variant', async () => {
-    assert.match(refusal(spec({}, { expect: { basline: [] } })), /expect\.basline: there is no variant named "basline": did you mean `baseline`\? variants: baseline, fix/);
-    assert.match(refusal(spec({}, { compare: [{ ratio: ['baseline', 'fxi'], probe: 'syn.in', stat: 'total', op: '>=', value: 2 }] })),
-      /compare\[0\]\.ratio\[1\]: there is no variant named "fxi": did you mean `fix`\? variants: baseline, fix/);
+    assert.match(
+      refusal(spec({}, { expect: { basline: [] } })),
+      /expect\.basline: there is no variant named "basline": did you mean `baseline`\? variants: baseline, fix/,
+    );
+    assert.match(
+      refusal(spec({}, { compare: [{ ratio: ['baseline', 'fxi'], probe: 'syn.in', stat: 'total', op: '>=', value: 2 }] })),
+      /compare\[0\]\.ratio\[1\]: there is no variant named "fxi": did you mean `fix`\? variants: baseline, fix/,
+    );
     const e = validateExperiment(spec({}), 'tiny.yaml');
-    assert.throws(() => selectVariants(e, ['basline']), (x: NotdnsError) => x.kind === 'usage' && x.hint === 'Did you mean `baseline`? Use --variant with one of: baseline, fix.');
-    assert.throws(() => expandVariant(e, 'fixx'), (x: NotdnsError) => x.kind === 'usage' && /^Did you mean `fix`\? Use one of: baseline, fix\.$/.test(x.hint ?? ''));
-    assert.throws(() => selectVariants(e, ['nope']), (x: NotdnsError) => x.hint === 'Use --variant with one of: baseline, fix.');
+    assert.throws(
+      () => selectVariants(e, ['basline']),
+      (x: NotdnsError) => x.kind === 'usage' && x.hint === 'Did you mean `baseline`? Use --variant with one of: baseline, fix.',
+    );
+    assert.throws(
+      () => expandVariant(e, 'fixx'),
+      (x: NotdnsError) => x.kind === 'usage' && /^Did you mean `fix`\? Use one of: baseline, fix\.$/.test(x.hint ?? ''),
+    );
+    assert.throws(
+      () => selectVariants(e, ['nope']),
+      (x: NotdnsError) => x.hint === 'Use --variant with one of: baseline, fix.',
+    );
   });
 
   it('unknown experiment: the closest built-in, then all of them', async () => {
-    await assert.rejects(loadExperiment('rp-filter-edge-cse'), (e: NotdnsError) => e.kind === 'usage'
-      && /^Did you mean `rp-filter-edge-case`\? Use one of: rollout-syn-flood, rp-filter-edge-case /.test(e.hint ?? ''));
-    await assert.rejects(loadExperiment('no-such-thing'), (e: NotdnsError) => !/Did you mean/.test(e.hint ?? '') && /Use one of: rollout-syn-flood/.test(e.hint ?? ''));
+    await assert.rejects(
+      loadExperiment('rp-filter-edge-cse'),
+      (e: NotdnsError) =>
+        e.kind === 'usage' &&
+        /^Did you mean `rp-filter-edge-case`\? Use one of: rollout-syn-flood, rp-filter-edge-case /.test(e.hint ?? ''),
+    );
+    await assert.rejects(
+      loadExperiment('no-such-thing'),
+      (e: NotdnsError) => !/Did you mean/.test(e.hint ?? '') && /Use one of: rollout-syn-flood/.test(e.hint ?? ''),
+    );
   });
 });

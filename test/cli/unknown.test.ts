@@ -20,13 +20,21 @@ function refused(args: string[], opts: { cwd?: string } = {}): string {
 describe('cli: unknown names → exit 2 and the closest name', function () {
   this.timeout(120_000);
   let dir: string;
-  before(async () => { dir = await mkdtemp(join(tmpdir(), 'notdns-cli-')); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'notdns-cli-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('an unknown command, with or without --help (and as `help <command>`): exit 2, the nearest command', () => {
     for (const args of [['lsit'], ['lsit', '--help'], ['help', 'lsit'], ['lsit', '-h']]) {
       const s = refused(args);
-      assert.match(s, /^notdns: bad usage\nunknown command "lsit"\.\nFix: Did you mean `notdns list`\? The commands are: run, plan, list, validate, up, down, stop, doctor, report, compare, schema /, args.join(' '));
+      assert.match(
+        s,
+        /^notdns: bad usage\nunknown command "lsit"\.\nFix: Did you mean `notdns list`\? The commands are: run, plan, list, validate, up, down, stop, doctor, report, compare, schema /,
+        args.join(' '),
+      );
     }
     assert.match(refused(['sweep', '--help']), /unknown command "sweep"\.\nFix: Did you mean `notdns down`\?/, 'what people call down');
     assert.match(refused(['comapre', 'a.json', 'b.json']), /Did you mean `notdns compare`\?/);
@@ -44,7 +52,10 @@ describe('cli: unknown names → exit 2 and the closest name', function () {
   });
 
   it('a usage error of a command (unknown option, missing argument) exits 2 as well', () => {
-    for (const args of [['compare', 'only-one.json'], ['list', '--frobnicate']]) {
+    for (const args of [
+      ['compare', 'only-one.json'],
+      ['list', '--frobnicate'],
+    ]) {
       const r = notdns(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assertNoStack(r.stderr);
@@ -60,23 +71,38 @@ describe('cli: unknown names → exit 2 and the closest name', function () {
 
   it('an unknown variant: the closest variant of the experiment', () => {
     const s = refused(['run', 'rollout-syn-flood', '--variant', 'basline', '--provider', 'kubeconfig'], { cwd: dir });
-    assert.match(s, /experiment rollout-syn-flood has no variant "basline"\.\nFix: Did you mean `baseline`\? Use --variant with one of: baseline, fix, cilium-unreachable\./);
+    assert.match(
+      s,
+      /experiment rollout-syn-flood has no variant "basline"\.\nFix: Did you mean `baseline`\? Use --variant with one of: baseline, fix, cilium-unreachable\./,
+    );
   });
 
   it('an unknown probe and a mistyped target in an experiment file: the closest name before the list', async () => {
     const file = join(dir, 'typos.yaml');
-    await writeFile(file, stringify({
-      name: 'typos', description: 'an experiment with typos',
-      steps: [{ steady: 2 }, { rollout: { batch: 1 } }, { observe: 2 }],
-      variants: { baseline: {} },
-      expect: { baseline: [
-        { probe: 'dns.errrors', target: 'flooded-node-pods', stat: 'total', op: '>=', value: 1 },
-        { probe: 'martian.drops', target: 'flooded-node', stat: 'total', op: '>=', value: 1 },
-      ] },
-    }));
+    await writeFile(
+      file,
+      stringify({
+        name: 'typos',
+        description: 'an experiment with typos',
+        steps: [{ steady: 2 }, { rollout: { batch: 1 } }, { observe: 2 }],
+        variants: { baseline: {} },
+        expect: {
+          baseline: [
+            { probe: 'dns.errrors', target: 'flooded-node-pods', stat: 'total', op: '>=', value: 1 },
+            { probe: 'martian.drops', target: 'flooded-node', stat: 'total', op: '>=', value: 1 },
+          ],
+        },
+      }),
+    );
     const s = refused(['validate', file]);
     assert.match(s, /^notdns: invalid experiment\n.*typos\.yaml is not a valid experiment:/);
-    assert.match(s, /expect\.baseline\[0\]\.probe: unknown probe "dns\.errrors": did you mean `dns\.errors`\? known probes: syn\.toOldPodIps, .*estab\.failed/);
-    assert.match(s, /expect\.baseline\[1\]\.target: unknown target "flooded-node": did you mean `flooded-nodes`\? a target is sum \| max \| flooded-nodes/);
+    assert.match(
+      s,
+      /expect\.baseline\[0\]\.probe: unknown probe "dns\.errrors": did you mean `dns\.errors`\? known probes: syn\.toOldPodIps, .*estab\.failed/,
+    );
+    assert.match(
+      s,
+      /expect\.baseline\[1\]\.target: unknown target "flooded-node": did you mean `flooded-nodes`\? a target is sum \| max \| flooded-nodes/,
+    );
   });
 });

@@ -14,7 +14,11 @@ export const CI_USER = 'notdns-ci';
 export type Outcome<T> = { ok: T } | { skip: string };
 
 function tail(s: unknown, n = 2): string {
-  return String(s ?? '').trim().split('\n').slice(-n).join(' | ');
+  return String(s ?? '')
+    .trim()
+    .split('\n')
+    .slice(-n)
+    .join(' | ');
 }
 
 /** Start the engine (idempotent). startedEngine: this call started it, so the suite stops it again. */
@@ -33,7 +37,8 @@ export async function stopEngine(): Promise<void> {
 export async function testImages(args: string[]): Promise<Outcome<string>> {
   const r = await execa('bash', [join(SCRIPTS, 'test-images.sh'), ...args], { reject: false, timeout: 15 * 60_000 });
   if (r.exitCode === 0) return { ok: String(r.stdout).trim().split('\n').pop()! };
-  if (r.exitCode === 2 || r.exitCode === 4) return { skip: `scripts/docker/test-images.sh ${args[0]} exit ${r.exitCode}: ${tail(r.stderr)}` };
+  if (r.exitCode === 2 || r.exitCode === 4)
+    return { skip: `scripts/docker/test-images.sh ${args[0]} exit ${r.exitCode}: ${tail(r.stderr)}` };
   throw new Error(`scripts/docker/test-images.sh ${args.join(' ')} failed (exit ${r.exitCode}): ${tail(r.stderr, 6)}`);
 }
 
@@ -44,7 +49,17 @@ export async function ensureCiUser(): Promise<Outcome<number>> {
   if (g.exitCode !== 0) return { skip: 'no group docker on this machine (it comes with docker.io)' };
   const id = await execa('id', ['-u', CI_USER], { reject: false });
   if (id.exitCode !== 0) {
-    await execa('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--groups', 'docker', CI_USER]);
+    await execa('useradd', [
+      '--system',
+      '--no-create-home',
+      '--home-dir',
+      '/nonexistent',
+      '--shell',
+      '/usr/sbin/nologin',
+      '--groups',
+      'docker',
+      CI_USER,
+    ]);
   } else {
     const groups = await execa('id', ['-nG', CI_USER]);
     if (!String(groups.stdout).split(/\s+/).includes('docker')) await execa('usermod', ['-aG', 'docker', CI_USER]);

@@ -4,24 +4,50 @@
 // unreachable-route argv) and nothing needs root on this machine. It prints one JSON DriverReport on stdout; the
 // test makes the assertions. Usage: node dist/test/container/kindnode-driver.js '<DriverArgs as JSON>'
 import { attachEna, detachEna, readEnaStats, type EnaStats } from '../../harness/ena/index.js';
-import { installNodeDebs, KindNode, nsenterNetArgv, removeUnreachableRouteArgv, unreachableRouteArgv } from '../../harness/providers/kind/node.js';
+import {
+  installNodeDebs,
+  KindNode,
+  nsenterNetArgv,
+  removeUnreachableRouteArgv,
+  unreachableRouteArgv,
+} from '../../harness/providers/kind/node.js';
 import { parseNetstat } from '../../harness/probes/procnet.js';
 import {
-  CLOSED_PORT, CONNECT_LOOP, CONNECT_ONCE, DEAD_POD_IP, POD_NS, podNodeLines, podNsLines, snmpCounters,
-  type Counters, type DriverArgs, type DriverReport,
+  CLOSED_PORT,
+  CONNECT_LOOP,
+  CONNECT_ONCE,
+  DEAD_POD_IP,
+  POD_NS,
+  podNodeLines,
+  podNsLines,
+  snmpCounters,
+  type Counters,
+  type DriverArgs,
+  type DriverReport,
 } from './lookalike.js';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as DriverArgs;
 const ms: Record<string, number> = {};
 async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
-  try { return await f(); } finally { ms[what] = Math.round(performance.now() - t0); }
+  try {
+    return await f();
+  } finally {
+    ms[what] = Math.round(performance.now() - t0);
+  }
 }
 
 function enaCounters(s: EnaStats): Counters {
   return {
-    synsOut: s.synsOut, synsIn: s.synsIn, packetsOut: s.packetsOut, packetsIn: s.packetsIn, newFlows: s.newFlows,
-    flowSyn: s.flowsByFlag.syn, allowanceExceeded: s.allowanceExceeded, trackedFlows: s.trackedFlows, readMs: Math.round(s.readMs),
+    synsOut: s.synsOut,
+    synsIn: s.synsIn,
+    packetsOut: s.packetsOut,
+    packetsIn: s.packetsIn,
+    newFlows: s.newFlows,
+    flowSyn: s.flowsByFlag.syn,
+    allowanceExceeded: s.allowanceExceeded,
+    trackedFlows: s.trackedFlows,
+    readMs: Math.round(s.readMs),
   };
 }
 
@@ -46,15 +72,19 @@ async function main(): Promise<DriverReport> {
   const h = await timed('attachEna', () => attachEna(node, { allowance: args.allowance, pinDir, readOnHost: false }));
   let report: DriverReport;
   try {
-    const jsonFilters = async (dir: string) => JSON.parse((await node.exec('tc', ['-j', 'filter', 'show', 'dev', 'eth0', dir])).stdout || '[]') as
-      { options?: { bpf_name?: string; prog?: { id?: number } } }[];
-    const all = [...await jsonFilters('ingress'), ...await jsonFilters('egress')];
+    const jsonFilters = async (dir: string) =>
+      JSON.parse((await node.exec('tc', ['-j', 'filter', 'show', 'dev', 'eth0', dir])).stdout || '[]') as {
+        options?: { bpf_name?: string; prog?: { id?: number } };
+      }[];
+    const all = [...(await jsonFilters('ingress')), ...(await jsonFilters('egress'))];
     const progIds = all.map((f) => f.options?.prog?.id).filter((x): x is number => typeof x === 'number');
     const filtersWhileAttached = { ingress: (await filterLines('ingress')).split('\n'), egress: (await filterLines('egress')).split('\n') };
 
     const enaBefore = await readEnaStats(h);
     const podSnmpBefore = await podSnmp();
-    const loop = await timed('synLoop', () => inPod('bash', ['-c', CONNECT_LOOP, 'bash', args.peerIp, String(CLOSED_PORT), String(args.syns)], 120_000));
+    const loop = await timed('synLoop', () =>
+      inPod('bash', ['-c', CONNECT_LOOP, 'bash', args.peerIp, String(CLOSED_PORT), String(args.syns)], 120_000),
+    );
     const [sent, refused] = loop.stdout.trim().split(' ').map(Number);
     const podSnmpAfter = await podSnmp();
     const enaAfter = await readEnaStats(h);
@@ -72,14 +102,31 @@ async function main(): Promise<DriverReport> {
     const showAfter = (await node.exec('ip', ['route', 'show', `${DEAD_POD_IP}/32`])).stdout.trim();
 
     report = {
-      uid: process.getuid!(), gid: process.getgid!(), groups: process.getgroups!(), pidResolved, debsInstalled, bpftoolVersion, digVersion,
-      pinDir, progIds, filtersWhileAttached, synLoop: { sent: sent!, refused: refused! },
-      enaBefore: enaCounters(enaBefore), enaAfter: enaCounters(enaAfter),
-      synsToPeerBefore: enaBefore.synsByDstEgress[args.peerIp] ?? 0, synsToPeerAfter: enaAfter.synsByDstEgress[args.peerIp] ?? 0,
-      podSnmpBefore, podSnmpAfter,
+      uid: process.getuid!(),
+      gid: process.getgid!(),
+      groups: process.getgroups!(),
+      pidResolved,
+      debsInstalled,
+      bpftoolVersion,
+      digVersion,
+      pinDir,
+      progIds,
+      filtersWhileAttached,
+      synLoop: { sent: sent!, refused: refused! },
+      enaBefore: enaCounters(enaBefore),
+      enaAfter: enaCounters(enaAfter),
+      synsToPeerBefore: enaBefore.synsByDstEgress[args.peerIp] ?? 0,
+      synsToPeerAfter: enaAfter.synsByDstEgress[args.peerIp] ?? 0,
+      podSnmpBefore,
+      podSnmpAfter,
       unreachable: {
-        getDuring: { exitCode: g1.exitCode, out: (g1.stdout + g1.stderr).trim() }, showDuring, connectErr, icmpBefore, icmpAfter,
-        getAfter: { exitCode: g2.exitCode, out: (g2.stdout + g2.stderr).trim() }, showAfter,
+        getDuring: { exitCode: g1.exitCode, out: (g1.stdout + g1.stderr).trim() },
+        showDuring,
+        connectErr,
+        icmpBefore,
+        icmpAfter,
+        getAfter: { exitCode: g2.exitCode, out: (g2.stdout + g2.stderr).trim() },
+        showAfter,
       },
       afterDetach: { ingress: '', egress: '', qdisc: '', pinsLeft: '', progsAlive: [] },
       ms,
@@ -90,19 +137,29 @@ async function main(): Promise<DriverReport> {
   report.afterDetach.ingress = await filterLines('ingress');
   report.afterDetach.egress = await filterLines('egress');
   report.afterDetach.qdisc = (await node.exec('tc', ['qdisc', 'show', 'dev', 'eth0'])).stdout.trim();
-  report.afterDetach.pinsLeft = (await node.exec('sh', ['-c', 'find "$1" -mindepth 1 2>/dev/null; true', 'sh', `/sys/fs/bpf/notdns/${args.runId}`])).stdout.trim();
+  report.afterDetach.pinsLeft = (
+    await node.exec('sh', ['-c', 'find "$1" -mindepth 1 2>/dev/null; true', 'sh', `/sys/fs/bpf/notdns/${args.runId}`])
+  ).stdout.trim();
   for (const id of report.progIds) {
     // programs are global kernel objects: by id, so other runs' ENA programs on this machine do not count
-    if ((await node.exec('bpftool', ['prog', 'show', 'id', String(id)], { reject: false })).exitCode === 0) report.afterDetach.progsAlive.push(id);
+    if ((await node.exec('bpftool', ['prog', 'show', 'id', String(id)], { reject: false })).exitCode === 0)
+      report.afterDetach.progsAlive.push(id);
   }
-  await node.exec('sh', ['-c', 'rmdir "$1" "$2" 2>/dev/null; ip netns del "$3"', 'sh', `/sys/fs/bpf/notdns/${args.runId}`, '/sys/fs/bpf/notdns', POD_NS], { reject: false });
+  await node.exec(
+    'sh',
+    ['-c', 'rmdir "$1" "$2" 2>/dev/null; ip netns del "$3"', 'sh', `/sys/fs/bpf/notdns/${args.runId}`, '/sys/fs/bpf/notdns', POD_NS],
+    { reject: false },
+  );
   return report;
 }
 
-main().then((r) => {
-  process.stdout.write(JSON.stringify(r) + '\n');
-}, (e: unknown) => {
-  const err = e as Error & { explain?: () => string };
-  process.stderr.write(`kindnode-driver: ${err.explain ? err.explain() : err.stack ?? String(e)}\n`);
-  process.exitCode = 1;
-});
+main().then(
+  (r) => {
+    process.stdout.write(JSON.stringify(r) + '\n');
+  },
+  (e: unknown) => {
+    const err = e as Error & { explain?: () => string };
+    process.stderr.write(`kindnode-driver: ${err.explain ? err.explain() : (err.stack ?? String(e))}\n`);
+    process.exitCode = 1;
+  },
+);

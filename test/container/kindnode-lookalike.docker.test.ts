@@ -25,7 +25,7 @@ const ALLOWANCE = 1024;
 const PRESENT = ['nsenter', 'ip', 'tc', 'ethtool', 'conntrack', 'nft', 'iptables', 'curl', 'jq', 'ps', 'mount', 'bash', 'systemctl'];
 const ABSENT = ['bpftool', 'dig', 'clang'];
 
-describe('kind-node look-alike driven by the kind provider\'s node code from a non-root user @root @docker', function () {
+describe("kind-node look-alike driven by the kind provider's node code from a non-root user @root @docker", function () {
   this.timeout(15 * 60_000);
   const id = randomBytes(3).toString('hex');
   const nodeName = `nd-test-kl-${id}-worker`;
@@ -43,19 +43,30 @@ describe('kind-node look-alike driven by the kind provider\'s node code from a n
   const took: Record<string, number> = {};
   const step = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     const t0 = Date.now();
-    try { return await f(); } finally { took[what] = (Date.now() - t0) / 1000; }
+    try {
+      return await f();
+    } finally {
+      took[what] = (Date.now() - t0) / 1000;
+    }
   };
 
   before(async function () {
-    const skip = (why: string) => { console.log(`      skipped: ${why}`); this.skip(); };
+    const skip = (why: string) => {
+      console.log(`      skipped: ${why}`);
+      this.skip();
+    };
     if (process.getuid?.() !== 0) return skip('not root (the suite creates the non-root harness user and privileged containers)');
     const engine = await step('engine', startEngine);
     if ('skip' in engine) return skip(engine.skip);
     startedEngine = engine.ok.startedEngine;
     const image = await step('image', () => testImages(['kindnode-lookalike']));
     if ('skip' in image) return skip(image.skip);
-    const imageId = (await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', image.ok])).stdout.replace(/^sha256:/, '').slice(0, 12);
-    const debs = await step('debs', () => testImages(['node-debs', image.ok, join(DOCKER_DIR, 'node-debs', `kindnode-${imageId}`), 'bpftool', 'bind9-dnsutils']));
+    const imageId = (await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', image.ok])).stdout
+      .replace(/^sha256:/, '')
+      .slice(0, 12);
+    const debs = await step('debs', () =>
+      testImages(['node-debs', image.ok, join(DOCKER_DIR, 'node-debs', `kindnode-${imageId}`), 'bpftool', 'bind9-dnsutils']),
+    );
     if ('skip' in debs) return skip(debs.skip);
     packages = (await readFile(join(debs.ok, 'packages.txt'), 'utf8')).trim().split('\n');
     const user = await ensureCiUser();
@@ -76,21 +87,39 @@ describe('kind-node look-alike driven by the kind provider\'s node code from a n
     const peerIp = await inspect(peerName, '{{.NetworkSettings.IPAddress}}');
     // the peer routes the node's pod CIDR back to it (as kind nodes route each other's pod CIDRs)
     await execa('docker', ['exec', peerName, 'ip', 'route', 'add', POD_CIDR, 'via', nodeIp]);
-    const t = await execa('docker', ['exec', nodeName, 'sh', '-c', 'for t in "$@"; do command -v "$t" >/dev/null && echo "$t"; done; true', 'sh', ...PRESENT, ...ABSENT]);
+    const t = await execa('docker', [
+      'exec',
+      nodeName,
+      'sh',
+      '-c',
+      'for t in "$@"; do command -v "$t" >/dev/null && echo "$t"; done; true',
+      'sh',
+      ...PRESENT,
+      ...ABSENT,
+    ]);
     const found = new Set(String(t.stdout).split('\n'));
     tools = Object.fromEntries([...PRESENT, ...ABSENT].map((x) => [x, found.has(x)]));
 
     args = { node: nodeName, nodeIp, peerIp, debDir: debs.ok, runId, syns: SYNS, allowance: ALLOWANCE };
     const driver = join(distDir, 'test', 'container', 'kindnode-driver.js');
-    const r = await step('driver', () => execa('runuser', ['-u', CI_USER, '--', process.execPath, '--enable-source-maps', driver, JSON.stringify(args)],
-      { cwd: repoRoot, reject: false, timeout: 5 * 60_000 }));
+    const r = await step('driver', () =>
+      execa('runuser', ['-u', CI_USER, '--', process.execPath, '--enable-source-maps', driver, JSON.stringify(args)], {
+        cwd: repoRoot,
+        reject: false,
+        timeout: 5 * 60_000,
+      }),
+    );
     assert.equal(r.exitCode, 0, `the driver failed (exit ${r.exitCode}): ${String(r.stderr).slice(-2000)}`);
     report = JSON.parse(String(r.stdout).trim().split('\n').pop()!) as DriverReport;
     if (process.env.NOTDNS_TEST_VERBOSE) console.log(JSON.stringify(report, null, 1));
     // the node's uplink seen from the host: its veth on the docker bridge must not have been touched
     hostPeer = await new KindNode(nodeName, nodeIp).hostPeerInterface();
     if (hostPeer) hostPeerQdisc = String((await execa('tc', ['qdisc', 'show', 'dev', hostPeer])).stdout);
-    console.log(`      took (s): ${Object.entries(took).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}; driver steps (ms): ${JSON.stringify(report.ms)}`);
+    console.log(
+      `      took (s): ${Object.entries(took)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ')}; driver steps (ms): ${JSON.stringify(report.ms)}`,
+    );
   });
 
   after(async () => {
@@ -113,22 +142,27 @@ describe('kind-node look-alike driven by the kind provider\'s node code from a n
 
   it('installNodeDebs: bpftool and dig from .deb files fetched on this machine, copied in and installed with dpkg', () => {
     assert.equal(report.debsInstalled.length, packages.length, `${report.debsInstalled.join(' ')} vs ${packages.join(' ')}`);
-    for (const p of packages) assert.ok(report.debsInstalled.some((f) => f.startsWith(`${p.split('=')[0]}_`)), `${p} installed`);
+    for (const p of packages)
+      assert.ok(
+        report.debsInstalled.some((f) => f.startsWith(`${p.split('=')[0]}_`)),
+        `${p} installed`,
+      );
     assert.match(report.bpftoolVersion, /^bpftool v\d+\.\d+/);
     assert.match(report.digVersion, /DiG 9\./);
   });
 
-  it('attachEna: the ENA simulator on the node\'s eth0 (in the node\'s netns, pinned in its bpffs), not on the host', () => {
+  it("attachEna: the ENA simulator on the node's eth0 (in the node's netns, pinned in its bpffs), not on the host", () => {
     assert.equal(report.pinDir, `/sys/fs/bpf/notdns/${runId}/${nodeName}`);
     assert.match(report.filtersWhileAttached.ingress.join('\n'), /bpf .*ena_ingress.* direct-action/);
     assert.match(report.filtersWhileAttached.egress.join('\n'), /bpf .*ena_egress.* direct-action/);
     assert.equal(report.progIds.length, 2);
-    assert.ok(hostPeer, 'found the host side of the node\'s eth0');
+    assert.ok(hostPeer, "found the host side of the node's eth0");
     assert.doesNotMatch(hostPeerQdisc, /clsact/, `host interface ${hostPeer}: ${hostPeerQdisc}`);
   });
 
   it(`${SYNS} SYNs from a pod netns inside the node to the peer: each refused by one RST and counted once by readEnaStats`, () => {
-    const b = report.enaBefore, a = report.enaAfter;
+    const b = report.enaBefore,
+      a = report.enaAfter;
     assert.deepEqual(report.synLoop, { sent: SYNS, refused: SYNS });
     assert.equal(b.synsOut, 0, 'nothing else sends SYNs out of the node');
     assert.equal(a.synsOut - b.synsOut, SYNS);

@@ -31,7 +31,9 @@ export interface DriverArgs {
   allowance: number;
 }
 
-export interface Counters { [name: string]: number }
+export interface Counters {
+  [name: string]: number;
+}
 
 export interface DriverReport {
   uid: number;
@@ -78,14 +80,21 @@ export function podNodeLines(): string[] {
 
 /** `ip -n POD_NS -batch` lines: the pod's address and default route through the node. */
 export function podNsLines(): string[] {
-  return ['link set lo up', `addr add ${POD_IP}/32 dev eth0`, 'link set eth0 up', `route add ${POD_GW} dev eth0`, `route add default via ${POD_GW} dev eth0`];
+  return [
+    'link set lo up',
+    `addr add ${POD_IP}/32 dev eth0`,
+    'link set eth0 up',
+    `route add ${POD_GW} dev eth0`,
+    `route add default via ${POD_GW} dev eth0`,
+  ];
 }
 
 /**
  * bash -c SCRIPT bash HOST PORT N: N connects through bash's /dev/tcp, one after the other, no fork per connect;
  * prints "<attempts> <failed>". Bounded by N (and by the caller's timeout).
  */
-export const CONNECT_LOOP = 'n=0; i=0; while [ "$i" -lt "$3" ]; do i=$((i+1)); { : 3<>"/dev/tcp/$1/$2"; } 2>/dev/null || n=$((n+1)); done; echo "$i $n"';
+export const CONNECT_LOOP =
+  'n=0; i=0; while [ "$i" -lt "$3" ]; do i=$((i+1)); { : 3<>"/dev/tcp/$1/$2"; } 2>/dev/null || n=$((n+1)); done; echo "$i $n"';
 
 /** bash -c SCRIPT bash HOST PORT: one connect; prints bash's error (e.g. "No route to host") or "connected". */
 export const CONNECT_ONCE = '{ : 3<>"/dev/tcp/$1/$2"; } 2>&1 && echo connected; true';

@@ -19,19 +19,31 @@ describe('kind node: installNodeDebs and nsenter argv', () => {
     dir = await mkdtemp(join(tmpdir(), 'nd-node-debs-'));
     log = join(dir, 'calls');
     const fake = join(dir, 'docker');
-    await writeFile(fake, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${log}\ncase "$*" in *dpkg*) [ -n "$FAKE_DPKG_FAIL" ] && { echo "dpkg: dependency problems prevent configuration of bpftool" >&2; exit 1; } ;; esac\nexit 0\n`);
+    await writeFile(
+      fake,
+      `#!/bin/sh\nprintf '%s\\n' "$*" >> ${log}\ncase "$*" in *dpkg*) [ -n "$FAKE_DPKG_FAIL" ] && { echo "dpkg: dependency problems prevent configuration of bpftool" >&2; exit 1; } ;; esac\nexit 0\n`,
+    );
     await chmod(fake, 0o755);
     process.env.NOTDNS_DOCKER = fake;
   });
   afterEach(async () => {
-    if (saved === undefined) delete process.env.NOTDNS_DOCKER; else process.env.NOTDNS_DOCKER = saved;
+    if (saved === undefined) delete process.env.NOTDNS_DOCKER;
+    else process.env.NOTDNS_DOCKER = saved;
     delete process.env.FAKE_DPKG_FAIL;
     await rm(dir, { recursive: true, force: true });
   });
 
   it('argv builders', () => {
-    assert.deepEqual(debFiles(['b_1_amd64.deb', 'packages.txt', 'a_2%3a1_amd64.deb', 'x.deb.part']), ['a_2%3a1_amd64.deb', 'b_1_amd64.deb']);
-    assert.deepEqual(dpkgInstallArgv(['/tmp/notdns/debs/a.deb', '/tmp/notdns/debs/b.deb']), ['--install', '--skip-same-version', '/tmp/notdns/debs/a.deb', '/tmp/notdns/debs/b.deb']);
+    assert.deepEqual(debFiles(['b_1_amd64.deb', 'packages.txt', 'a_2%3a1_amd64.deb', 'x.deb.part']), [
+      'a_2%3a1_amd64.deb',
+      'b_1_amd64.deb',
+    ]);
+    assert.deepEqual(dpkgInstallArgv(['/tmp/notdns/debs/a.deb', '/tmp/notdns/debs/b.deb']), [
+      '--install',
+      '--skip-same-version',
+      '/tmp/notdns/debs/a.deb',
+      '/tmp/notdns/debs/b.deb',
+    ]);
     assert.deepEqual(nsenterNetArgv('/run/netns/pod-a', 'cat', ['/proc/net/snmp']), ['--net=/run/netns/pod-a', 'cat', '/proc/net/snmp']);
   });
 
@@ -55,16 +67,31 @@ describe('kind node: installNodeDebs and nsenter argv', () => {
     await execa('mkdir', ['-p', debs]);
     await writeFile(join(debs, 'bpftool_7.1.0_amd64.deb'), 'x');
     process.env.FAKE_DPKG_FAIL = '1';
-    await assert.rejects(installNodeDebs(new KindNode('w', ''), debs), (e: unknown) =>
-      e instanceof NotdnsError && e.kind === 'environment' && /dependency problems/.test(e.message) && /apt-get -s install/.test(e.hint ?? ''));
+    await assert.rejects(
+      installNodeDebs(new KindNode('w', ''), debs),
+      (e: unknown) =>
+        e instanceof NotdnsError &&
+        e.kind === 'environment' &&
+        /dependency problems/.test(e.message) &&
+        /apt-get -s install/.test(e.hint ?? ''),
+    );
     assert.match((await readFile(log, 'utf8')).trim().split('\n').pop()!, /^exec w rm -rf /);
     await rm(join(debs, 'bpftool_7.1.0_amd64.deb'));
-    await assert.rejects(installNodeDebs(new KindNode('w', ''), debs), (e: unknown) => e instanceof NotdnsError && e.kind === 'usage' && /no \.deb files/.test(e.message));
-    await assert.rejects(installNodeDebs(new KindNode('w', ''), join(dir, 'missing')), (e: unknown) => e instanceof NotdnsError && e.kind === 'usage');
+    await assert.rejects(
+      installNodeDebs(new KindNode('w', ''), debs),
+      (e: unknown) => e instanceof NotdnsError && e.kind === 'usage' && /no \.deb files/.test(e.message),
+    );
+    await assert.rejects(
+      installNodeDebs(new KindNode('w', ''), join(dir, 'missing')),
+      (e: unknown) => e instanceof NotdnsError && e.kind === 'usage',
+    );
   });
 
-  it('the look-alike test\'s pod: a /32 veth pod with a default route through the node; a bounded connect loop', () => {
-    assert.deepEqual(podNodeLines().slice(0, 2), [`netns add ${POD_NS}`, `link add lxc-${POD_NS} type veth peer name eth0 netns ${POD_NS}`]);
+  it("the look-alike test's pod: a /32 veth pod with a default route through the node; a bounded connect loop", () => {
+    assert.deepEqual(podNodeLines().slice(0, 2), [
+      `netns add ${POD_NS}`,
+      `link add lxc-${POD_NS} type veth peer name eth0 netns ${POD_NS}`,
+    ]);
     assert.ok(podNsLines().includes(`addr add ${POD_IP}/32 dev eth0`));
     assert.equal(podNsLines().at(-1), `route add default via ${POD_GW} dev eth0`);
     assert.match(CONNECT_LOOP, /while \[ "\$i" -lt "\$3" \]/);

@@ -31,7 +31,9 @@ const COMMAND = 'bash scripts/setup.sh && bin/notdns run rollout-syn-flood --fas
 const EXPECTATIONS = 19;
 const LIMIT_MS = 20 * 60_000;
 
-interface Results { verdict: { pass: boolean; expectations: { variant: string; label: string; pass: boolean; na?: string }[] } }
+interface Results {
+  verdict: { pass: boolean; expectations: { variant: string; label: string; pass: boolean; na?: string }[] };
+}
 
 describe(`README's first command in a fresh Debian 12 container with only Node 20 (--fast) @root @docker @slow`, function () {
   this.timeout(LIMIT_MS + 10 * 60_000);
@@ -44,7 +46,10 @@ describe(`README's first command in a fresh Debian 12 container with only Node 2
   let results: Results | undefined;
 
   before(async function () {
-    const skip = (why: string) => { console.log(`      skipped: ${why}`); this.skip(); };
+    const skip = (why: string) => {
+      console.log(`      skipped: ${why}`);
+      this.skip();
+    };
     if (process.getuid?.() !== 0) return skip('not root (the container is privileged, the lab needs root)');
     const engine = await startEngine();
     if ('skip' in engine) return skip(engine.skip);
@@ -60,24 +65,50 @@ describe(`README's first command in a fresh Debian 12 container with only Node 2
     await execa('sh', ['-c', 'git -C "$1" archive --format=tar HEAD | tar -x -C "$2"', 'sh', repoRoot, src]);
 
     const ca = process.env.NODE_EXTRA_CA_CERTS;
-    const caArgs = ca && await access(ca).then(() => true, () => false)
-      ? ['-v', `${ca}:/etc/notdns-extra-ca.crt:ro`, '-e', 'NODE_EXTRA_CA_CERTS=/etc/notdns-extra-ca.crt'] : [];
+    const caArgs =
+      ca &&
+      (await access(ca).then(
+        () => true,
+        () => false,
+      ))
+        ? ['-v', `${ca}:/etc/notdns-extra-ca.crt:ro`, '-e', 'NODE_EXTRA_CA_CERTS=/etc/notdns-extra-ca.crt']
+        : [];
     containers.push(name);
-    await execa('docker', ['run', '-d', '--init', '--privileged', '--network', 'host', '--name', name, ...caArgs,
-      '-v', `${src}:/src`, '-w', '/src', image.ok, 'sleep', 'infinity']);
+    await execa('docker', [
+      'run',
+      '-d',
+      '--init',
+      '--privileged',
+      '--network',
+      'host',
+      '--name',
+      name,
+      ...caArgs,
+      '-v',
+      `${src}:/src`,
+      '-w',
+      '/src',
+      image.ok,
+      'sleep',
+      'infinity',
+    ]);
     const apt = await execa('docker', ['exec', name, 'timeout', '120', 'apt-get', 'update', '-q'], { reject: false, all: true });
-    if (apt.exitCode !== 0) return skip(`apt cannot reach the Debian mirror from the container: ${String(apt.all).trim().split('\n').slice(-2).join(' | ')}`);
+    if (apt.exitCode !== 0)
+      return skip(`apt cannot reach the Debian mirror from the container: ${String(apt.all).trim().split('\n').slice(-2).join(' | ')}`);
     const npm = await execa('docker', ['exec', name, 'timeout', '60', 'npm', 'ping'], { reject: false, all: true });
-    if (npm.exitCode !== 0) return skip(`npm cannot reach its registry from the container: ${String(npm.all).trim().split('\n').slice(-2).join(' | ')}`);
+    if (npm.exitCode !== 0)
+      return skip(`npm cannot reach its registry from the container: ${String(npm.all).trim().split('\n').slice(-2).join(' | ')}`);
 
     const t1 = Date.now();
     const r = await execa('docker', ['exec', name, 'bash', '-c', COMMAND], { reject: false, all: true, timeout: LIMIT_MS });
-    exitCode = r.timedOut ? -2 : r.exitCode ?? -1;
+    exitCode = r.timedOut ? -2 : (r.exitCode ?? -1);
     output = String(r.all ?? '');
     const outRoot = join(src, 'notdns-out');
     const runs = (await readdir(outRoot).catch(() => [] as string[])).filter((d) => d.startsWith('rollout-syn-flood-'));
     if (runs.length === 1) results = JSON.parse(await readFile(join(outRoot, runs[0]!, 'results.json'), 'utf8')) as Results;
-    console.log(`      HEAD ${rev.stdout.trim()}: preflight ${((t1 - t0) / 1000).toFixed(0)} s, \`${COMMAND}\` ${((Date.now() - t1) / 1000).toFixed(0)} s, exit ${exitCode}`);
+    console.log(
+      `      HEAD ${rev.stdout.trim()}: preflight ${((t1 - t0) / 1000).toFixed(0)} s, \`${COMMAND}\` ${((Date.now() - t1) / 1000).toFixed(0)} s, exit ${exitCode}`,
+    );
   });
 
   after(async () => {
@@ -95,7 +126,11 @@ describe(`README's first command in a fresh Debian 12 container with only Node 2
   });
 
   it(`prints the verdict line \`all ${EXPECTATIONS} expectations passed\``, () => {
-    const verdict = output.trim().split('\n').filter((l) => /expectations? (passed|failed)/.test(l)).pop();
+    const verdict = output
+      .trim()
+      .split('\n')
+      .filter((l) => /expectations? (passed|failed)/.test(l))
+      .pop();
     assert.equal(verdict?.trim(), `all ${EXPECTATIONS} expectations passed`, tail());
   });
 
@@ -103,7 +138,10 @@ describe(`README's first command in a fresh Debian 12 container with only Node 2
     assert.ok(results, 'exactly one notdns-out/rollout-syn-flood-*/results.json');
     const ex = results.verdict.expectations;
     assert.equal(ex.length, EXPECTATIONS);
-    assert.deepEqual(ex.filter((e) => !e.pass || e.na).map((e) => `${e.variant}: ${e.label}`), []);
+    assert.deepEqual(
+      ex.filter((e) => !e.pass || e.na).map((e) => `${e.variant}: ${e.label}`),
+      [],
+    );
     assert.equal(results.verdict.pass, true);
   });
 });

@@ -40,7 +40,9 @@ async function runPassing(experiment: string, dir: string) {
 describe('experiments end to end on the lab @root', function () {
   this.timeout(600_000);
   let out: string;
-  before(async () => { out = await mkdtemp(join(tmpdir(), 'notdns-e2e-')); });
+  before(async () => {
+    out = await mkdtemp(join(tmpdir(), 'notdns-e2e-'));
+  });
   afterEach(async function () {
     // keep what a failed run wrote (results, report, logs) where CI shows it
     if (this.currentTest?.state !== 'failed') return;
@@ -48,15 +50,21 @@ describe('experiments end to end on the lab @root', function () {
     await cp(out, keep, { recursive: true }).catch(() => undefined);
     process.stdout.write(`      (run output kept in ${keep})\n`);
   });
-  after(async () => { await rm(out, { recursive: true, force: true }); });
+  after(async () => {
+    await rm(out, { recursive: true, force: true });
+  });
 
   it('rollout-syn-flood --fast: baseline floods, exhausts the allowance and breaks DNS; the fix does not; nothing is left behind', async () => {
     const dir = join(out, 'flagship');
     const { p, results } = await runPassing('rollout-syn-flood', dir);
     assert.match(p.stdout, /expectations passed/);
-    const b = summary(results, 'baseline'), f = summary(results, 'fix');
+    const b = summary(results, 'baseline'),
+      f = summary(results, 'fix');
     // measured, not configured: the difference comes out of the series
-    assert.ok(b.synToOldPodIpsTotal! > 2 * f.synToOldPodIpsTotal!, `baseline SYNs ${b.synToOldPodIpsTotal} vs fix ${f.synToOldPodIpsTotal}`);
+    assert.ok(
+      b.synToOldPodIpsTotal! > 2 * f.synToOldPodIpsTotal!,
+      `baseline SYNs ${b.synToOldPodIpsTotal} vs fix ${f.synToOldPodIpsTotal}`,
+    );
     assert.ok(b.allowanceExceededFlooded! > 0 && f.allowanceExceededAll === 0);
     assert.ok(b.dnsErrors! > 0 && b.dnsCheckFailed! > 0, `baseline breaks DNS: ${b.dnsErrors} errors, ${b.dnsCheckFailed} dig failures`);
     assert.equal(f.dnsErrors, 0, 'the fix: not one DNS error');

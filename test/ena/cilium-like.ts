@@ -55,12 +55,18 @@ char LICENSE[] SEC("license") = "GPL";
 export type Dir = 'ingress' | 'egress';
 export const LIKE_PROGS: Record<Dir, string> = { ingress: 'like_ingress', egress: 'like_egress' };
 
-export interface LikeCounts { in: number; out: number; tcpUdpIn: number; tcpUdpOut: number }
+export interface LikeCounts {
+  in: number;
+  out: number;
+  tcpUdpIn: number;
+  tcpUdpOut: number;
+}
 
 /** Build the program into `workDir` and pin it (progs + maps) under `pinDir`, which must be on a bpffs. */
 export async function loadCiliumLike(workDir: string, pinDir: string): Promise<void> {
   await mkdir(workDir, { recursive: true });
-  const src = join(workDir, 'cilium-like.bpf.c'), obj = join(workDir, 'cilium-like.bpf.o');
+  const src = join(workDir, 'cilium-like.bpf.c'),
+    obj = join(workDir, 'cilium-like.bpf.o');
   await writeFile(src, SOURCE);
   await mkdir(pinDir, { recursive: true });
   const multiarch = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
@@ -82,8 +88,10 @@ export function likeDelta(a: LikeCounts, b: LikeCounts): LikeCounts {
 
 /** tc batch lines that attach the pinned program as a classic cls_bpf filter on both hooks of `dev`. */
 export function classicLines(pinDir: string, dev: string, pref: number, handle: number): string[] {
-  return (['ingress', 'egress'] as const).map((d) =>
-    `filter add dev ${dev} ${d} protocol all pref ${pref} handle 0x${handle.toString(16)} bpf da object-pinned ${pinDir}/progs/${LIKE_PROGS[d]}`);
+  return (['ingress', 'egress'] as const).map(
+    (d) =>
+      `filter add dev ${dev} ${d} protocol all pref ${pref} handle 0x${handle.toString(16)} bpf da object-pinned ${pinDir}/progs/${LIKE_PROGS[d]}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -124,6 +132,13 @@ export async function tcxUnavailable(): Promise<string | undefined> {
 }
 
 /** Attach a pinned tc program as a tcx link on `dev` in netns `ns`, at the head or the tail; the link is pinned at `linkPin`. */
-export async function attachTcx(ns: string, progPin: string, dev: string, dir: Dir, where: 'head' | 'tail', linkPin: string): Promise<void> {
+export async function attachTcx(
+  ns: string,
+  progPin: string,
+  dev: string,
+  dir: Dir,
+  where: 'head' | 'tail',
+  linkPin: string,
+): Promise<void> {
   await run('python3', ['-c', TCX_PY, progPin, dev, dir, where, linkPin], { ns });
 }

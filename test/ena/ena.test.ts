@@ -9,8 +9,22 @@ import { NotdnsError } from '../../harness/errors.js';
 import { stateRoot } from '../../harness/paths.js';
 import { sleep, waitFor } from '../../harness/wait.js';
 import {
-  _internal, attachEna, compileEna, configureEna, detachEna, enaBpffsDir, enaPinDir, ensureBpffs, isBpffsMount, listEnaFlows,
-  loadEnaObject, readEnaStats, releaseBpffs, sweepEna, toEthtoolStyle, type EnaHandle,
+  _internal,
+  attachEna,
+  compileEna,
+  configureEna,
+  detachEna,
+  enaBpffsDir,
+  enaPinDir,
+  ensureBpffs,
+  isBpffsMount,
+  listEnaFlows,
+  loadEnaObject,
+  readEnaStats,
+  releaseBpffs,
+  sweepEna,
+  toEthtoolStyle,
+  type EnaHandle,
 } from '../../harness/ena/index.js';
 import { EchoClient, EnaLab, ECHO_PORT, IP, hpingSyn, newConnectionWorks } from './lab.js';
 
@@ -27,13 +41,22 @@ describe('ENA conntrack allowance simulator @root', function () {
   const stateDir = join(stateRoot, `test-ena-${lab.id}`);
   const bpffs = enaBpffsDir(stateDir);
   const handles: EnaHandle[] = [];
-  const attach = async (...a: Parameters<typeof attachEna>) => { const h = await attachEna(...a); handles.push(h); return h; };
-  const detachAll = async () => { while (handles.length) await detachEna(handles.pop()!).catch(() => undefined); };
+  const attach = async (...a: Parameters<typeof attachEna>) => {
+    const h = await attachEna(...a);
+    handles.push(h);
+    return h;
+  };
+  const detachAll = async () => {
+    while (handles.length) await detachEna(handles.pop()!).catch(() => undefined);
+  };
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
     const missing = await haveTools();
-    if (missing) { console.warn(`      skipped: ${missing} is not installed`); this.skip(); }
+    if (missing) {
+      console.warn(`      skipped: ${missing} is not installed`);
+      this.skip();
+    }
     await lab.up();
     await ensureBpffs(bpffs);
   });
@@ -61,10 +84,13 @@ describe('ENA conntrack allowance simulator @root', function () {
   it('enforces the allowance: exactly cap flows, drops counted, established TCP survives, new TCP fails, recovery after idle timeout', async () => {
     const cap = 64;
     const h = await attach(lab.node, {
-      allowance: cap, pinDir: enaPinDir(bpffs, 'node'), stateDir,
-      timeouts: { unrepliedSeconds: 5, establishedSeconds: 60, closedSeconds: 1 }, gcIntervalMs: 200,
+      allowance: cap,
+      pinDir: enaPinDir(bpffs, 'node'),
+      stateDir,
+      timeouts: { unrepliedSeconds: 5, establishedSeconds: 60, closedSeconds: 1 },
+      gcIntervalMs: 200,
     });
-    const est = new EchoClient(lab.n, IP.u, ECHO_PORT);  // node-local DNS's upstream TCP connection
+    const est = new EchoClient(lab.n, IP.u, ECHO_PORT); // node-local DNS's upstream TCP connection
     try {
       assert.ok(await est.echo('before'), 'established connection works before the flood');
       let s = await readEnaStats(lab.node);
@@ -78,7 +104,11 @@ describe('ENA conntrack allowance simulator @root', function () {
       await waitFor('allowance used up', async () => (await readEnaStats(h)).trackedFlows === cap, { timeoutMs: 5000, intervalMs: 20 });
       // during the flood
       assert.ok(await est.echo('during-1'), 'established connection keeps working during the flood');
-      assert.equal(await newConnectionWorks(lab.n, IP.u, ECHO_PORT, 1), false, 'a NEW connection fails during the flood (its SYN is dropped on egress of the other uplink)');
+      assert.equal(
+        await newConnectionWorks(lab.n, IP.u, ECHO_PORT, 1),
+        false,
+        'a NEW connection fails during the flood (its SYN is dropped on egress of the other uplink)',
+      );
       assert.ok(await est.echo('during-2'), 'established connection still works');
       const fl = await flood;
       assert.equal(fl.sent, N);
@@ -115,7 +145,12 @@ describe('ENA conntrack allowance simulator @root', function () {
   });
 
   it('counting-only mode (allowance 0) never drops and counts SYNs per destination exactly', async () => {
-    const h = await attach(lab.node, { allowance: 0, countingCapacity: 16, pinDir: enaPinDir(bpffs, 'node'), timeouts: { closedSeconds: 30 } });
+    const h = await attach(lab.node, {
+      allowance: 0,
+      countingCapacity: 16,
+      pinDir: enaPinDir(bpffs, 'node'),
+      timeouts: { closedSeconds: 30 },
+    });
     // 5 UDP flows first (there is room for them), then more TCP flows than the table holds
     await run('hping3', ['-q', '--udp', '-p', '53', '-c', '5', '-i', 'u2000', IP.nEns5], { ns: lab.c, reject: false, timeoutMs: 10_000 });
     // 50 SYNs to a closed port of the node: each is answered by a RST, so hping3 sees every one of them pass.
@@ -158,14 +193,20 @@ describe('ENA conntrack allowance simulator @root', function () {
     assert.equal(n.allowanceAvailable, 12);
     // configuration is per node too: a short unreplied timeout on the upstream only
     await configureEna(hu, { timeouts: { unrepliedSeconds: 0.3 }, gcIntervalMs: 100 });
-    await waitFor('upstream entries expired', async () => (await readEnaStats(hu)).trackedFlows === 0, { timeoutMs: 4000, intervalMs: 100 });
+    await waitFor('upstream entries expired', async () => (await readEnaStats(hu)).trackedFlows === 0, {
+      timeoutMs: 4000,
+      intervalMs: 100,
+    });
     assert.equal((await readEnaStats(hn)).trackedFlows, 20, 'the node keeps its entries (default 60 s)');
     assert.equal(hu.config.timeouts.unrepliedSeconds, 0.3);
   });
 
   it('reclaims expired entries lazily from the datapath when the timer is off', async () => {
     const h = await attach(lab.node, {
-      allowance: 8, pinDir: enaPinDir(bpffs, 'node'), gcTimer: false, gcIntervalMs: 100,
+      allowance: 8,
+      pinDir: enaPinDir(bpffs, 'node'),
+      gcTimer: false,
+      gcIntervalMs: 100,
       timeouts: { unrepliedSeconds: 1 },
     });
     await hpingSyn(lab.c, IP.oldPod, { count: 8, intervalUs: 1000 });
@@ -197,8 +238,10 @@ describe('ENA conntrack allowance simulator @root', function () {
     // the burst's rate as the program saw it: first-seen times of its flows (every SYN is a new flow)
     const ages = (await listEnaFlows(h)).filter((f) => f.to === `${IP.oldPod}:50051`).map((f) => f.ageMs!);
     const spanMs = Math.max(...ages) - Math.min(...ages);
-    console.log(`      read cost: median ${costs[10]!.toFixed(1)} ms, max ${costs[19]!.toFixed(1)} ms (one bpftool -j batch via ip netns exec); ` +
-      `burst: ${s.synsByDst[IP.oldPod]}/${r.sent} SYNs counted, ${ages.length} flows tracked, over ${spanMs.toFixed(0)} ms = ${Math.round(ages.length / (spanMs / 1000))} SYN/s`);
+    console.log(
+      `      read cost: median ${costs[10]!.toFixed(1)} ms, max ${costs[19]!.toFixed(1)} ms (one bpftool -j batch via ip netns exec); ` +
+        `burst: ${s.synsByDst[IP.oldPod]}/${r.sent} SYNs counted, ${ages.length} flows tracked, over ${spanMs.toFixed(0)} ms = ${Math.round(ages.length / (spanMs / 1000))} SYN/s`,
+    );
     assert.equal(r.sent, N);
     assert.equal(s.synsByDst[IP.oldPod], N, 'no SYN missed');
     assert.equal(ages.length, N, 'every SYN opened a tracked flow');
@@ -214,11 +257,25 @@ describe('ENA conntrack allowance simulator @root', function () {
         assert.match(e.hint ?? '', /apt-get .*install -y clang llvm libbpf-dev bpftool/);
         return true;
       });
-      const src = join(tmp, 'broken.bpf.c'), obj = join(tmp, 'broken.bpf.o');
-      await writeFile(src, '#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n' +
-        'SEC("tc") int broken(struct __sk_buff *skb) { return *(int *)(long)skb->data; }  /* no bounds check */\n' +
-        'char LICENSE[] SEC("license") = "GPL";\n');
-      await run('clang', ['-O2', '-g', '-target', 'bpf', `-I/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`, '-c', src, '-o', obj]);
+      const src = join(tmp, 'broken.bpf.c'),
+        obj = join(tmp, 'broken.bpf.o');
+      await writeFile(
+        src,
+        '#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n' +
+          'SEC("tc") int broken(struct __sk_buff *skb) { return *(int *)(long)skb->data; }  /* no bounds check */\n' +
+          'char LICENSE[] SEC("license") = "GPL";\n',
+      );
+      await run('clang', [
+        '-O2',
+        '-g',
+        '-target',
+        'bpf',
+        `-I/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+        '-c',
+        src,
+        '-o',
+        obj,
+      ]);
       await assert.rejects(loadEnaObject(lab.node, obj, enaPinDir(bpffs, 'broken')), (e: unknown) => {
         assert.ok(e instanceof NotdnsError);
         assert.match(e.message, /verifier rejected broken/);
@@ -232,7 +289,10 @@ describe('ENA conntrack allowance simulator @root', function () {
         return true;
       });
       await assert.rejects(attachEna(lab.node, { allowance: -1, pinDir: enaPinDir(bpffs, 'node') }), /allowance must be an integer/);
-      await assert.rejects(attachEna(lab.node, { allowance: 8, pinDir: enaPinDir(bpffs, 'node'), timeouts: { unrepliedSeconds: 0 } }), /unrepliedSeconds/);
+      await assert.rejects(
+        attachEna(lab.node, { allowance: 8, pinDir: enaPinDir(bpffs, 'node'), timeouts: { unrepliedSeconds: 0 } }),
+        /unrepliedSeconds/,
+      );
       await assert.rejects(readEnaStats(lab.node), /not attached/);
       // nothing was left attached by the failures
       const f = await lab.node.exec('tc', ['filter', 'show', 'dev', 'ens5', 'ingress']);
@@ -245,13 +305,18 @@ describe('ENA conntrack allowance simulator @root', function () {
   it('detachEna removes filters, qdisc and pins', async () => {
     const h = await attachEna(lab.node, { allowance: 16, pinDir: enaPinDir(bpffs, 'node') });
     const ids = JSON.parse((await lab.node.exec('tc', ['-j', 'filter', 'show', 'dev', 'ens6', 'egress'])).stdout)
-      .map((x: { options?: { prog?: { id: number } } }) => x.options?.prog?.id).filter(Boolean) as number[];
+      .map((x: { options?: { prog?: { id: number } } }) => x.options?.prog?.id)
+      .filter(Boolean) as number[];
     assert.equal(ids.length, 1);
     await detachEna(h);
-    await detachEna(h);  // idempotent
+    await detachEna(h); // idempotent
     assert.doesNotMatch((await lab.node.exec('tc', ['qdisc', 'show'])).stdout, /clsact/);
     assert.equal((await run('ls', [enaPinDir(bpffs, 'node')], { reject: false })).exitCode, 2, 'pin dir removed');
-    await waitFor('program freed', async () => (await run('bpftool', ['prog', 'show', 'id', String(ids[0])], { reject: false })).exitCode !== 0, { timeoutMs: 3000 });
+    await waitFor(
+      'program freed',
+      async () => (await run('bpftool', ['prog', 'show', 'id', String(ids[0])], { reject: false })).exitCode !== 0,
+      { timeoutMs: 3000 },
+    );
   });
 
   it('sweepEna cleans up a run that crashed while attached', async () => {
@@ -259,13 +324,14 @@ describe('ENA conntrack allowance simulator @root', function () {
     const bpffs2 = await ensureBpffs(enaBpffsDir(stateDir2));
     try {
       await attachEna(lab.node, { allowance: 16, pinDir: enaPinDir(bpffs2, 'node'), stateDir: stateDir2 });
-      _internal.forget(lab.node);  // the process that attached is "gone"
+      _internal.forget(lab.node); // the process that attached is "gone"
       const rep = await sweepEna(stateDir2);
       assert.deepEqual(rep.errors, []);
       assert.deepEqual(rep.detached, ['node']);
       assert.deepEqual(rep.unmounted, [bpffs2]);
       for (const dev of ['ens5', 'ens6']) {
-        for (const dir of ['ingress', 'egress']) assert.equal((await lab.node.exec('tc', ['filter', 'show', 'dev', dev, dir], { reject: false })).stdout.trim(), '');
+        for (const dir of ['ingress', 'egress'])
+          assert.equal((await lab.node.exec('tc', ['filter', 'show', 'dev', dev, dir], { reject: false })).stdout.trim(), '');
       }
       assert.doesNotMatch((await lab.node.exec('tc', ['qdisc', 'show'])).stdout, /clsact/);
       assert.equal(await isBpffsMount(bpffs2), false);

@@ -12,8 +12,12 @@ import { NetnsNode } from '../../harness/providers/lab/netns-node.js';
 import { waitFor } from '../../harness/wait.js';
 
 export const IP = {
-  c: '10.77.1.1', nEns5: '10.77.1.2', nEns6: '10.77.2.2', u: '10.77.2.1',
-  oldPod: '10.77.9.9', /** blackholed by U, routed there by N */ behindU: '10.77.8.8',
+  c: '10.77.1.1',
+  nEns5: '10.77.1.2',
+  nEns6: '10.77.2.2',
+  u: '10.77.2.1',
+  oldPod: '10.77.9.9',
+  /** blackholed by U, routed there by N */ behindU: '10.77.8.8',
 } as const;
 export const ECHO_PORT = 7000;
 
@@ -41,7 +45,13 @@ export class EnaLab {
     await ipn(this.n, 'addr', 'add', `${IP.nEns5}/24`, 'dev', 'ens5');
     await ipn(this.n, 'addr', 'add', `${IP.nEns6}/24`, 'dev', 'ens6');
     await ipn(this.u, 'addr', 'add', `${IP.u}/24`, 'dev', 'eth0');
-    for (const [ns, dev] of [[this.c, 'eth0'], [this.n, 'ens5'], [this.n, 'ens6'], [this.u, 'eth0']] as const) await ipn(ns, 'link', 'set', dev, 'up');
+    for (const [ns, dev] of [
+      [this.c, 'eth0'],
+      [this.n, 'ens5'],
+      [this.n, 'ens6'],
+      [this.u, 'eth0'],
+    ] as const)
+      await ipn(ns, 'link', 'set', dev, 'up');
     await ipn(this.c, 'neigh', 'replace', IP.nEns5, 'lladdr', mac.n5, 'dev', 'eth0', 'nud', 'permanent');
     await ipn(this.n, 'neigh', 'replace', IP.c, 'lladdr', mac.c, 'dev', 'ens5', 'nud', 'permanent');
     await ipn(this.n, 'neigh', 'replace', IP.u, 'lladdr', mac.u, 'dev', 'ens6', 'nud', 'permanent');
@@ -54,8 +64,17 @@ export class EnaLab {
     await run('sysctl', ['-qw', 'net.ipv4.ip_forward=1'], { ns: this.n });
     // echo server on the upstream (stands for the DNS upstream node-local DNS talks TCP to)
     this.procs.push(spawnLong('socat', [`TCP-LISTEN:${ECHO_PORT},bind=${IP.u},reuseaddr,fork`, 'PIPE'], { ns: this.u }));
-    const hex = `${IP.u.split('.').reverse().map((o) => Number(o).toString(16).padStart(2, '0')).join('').toUpperCase()}:${ECHO_PORT.toString(16).toUpperCase().padStart(4, '0')}`;
-    await waitFor('echo server listening', async () => (await this.upstream.readProcNet('tcp')).split('\n').some((l) => l.includes(` ${hex} `) && / 0A /.test(l)), { timeoutMs: 5000, intervalMs: 50 });
+    const hex = `${IP.u
+      .split('.')
+      .reverse()
+      .map((o) => Number(o).toString(16).padStart(2, '0'))
+      .join('')
+      .toUpperCase()}:${ECHO_PORT.toString(16).toUpperCase().padStart(4, '0')}`;
+    await waitFor(
+      'echo server listening',
+      async () => (await this.upstream.readProcNet('tcp')).split('\n').some((l) => l.includes(` ${hex} `) && / 0A /.test(l)),
+      { timeoutMs: 5000, intervalMs: 50 },
+    );
   }
 
   /** Delete everything; safe to call on a half-built lab. Kills only processes inside our own namespaces. */
@@ -64,25 +83,44 @@ export class EnaLab {
     this.procs = [];
     for (const ns of [this.c, this.n, this.u]) {
       const pids = await run('ip', ['netns', 'pids', ns], { reject: false });
-      for (const pid of pids.stdout.split('\n').map(Number).filter((x) => x > 0)) {
-        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      for (const pid of pids.stdout
+        .split('\n')
+        .map(Number)
+        .filter((x) => x > 0)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
       await run('ip', ['netns', 'del', ns], { reject: false });
     }
   }
 }
 
-export interface HpingResult { sent: number; received: number; ms: number; res: RunResult }
+export interface HpingResult {
+  sent: number;
+  received: number;
+  ms: number;
+  res: RunResult;
+}
 
 /**
  * A bounded SYN burst: exactly `count` SYNs (source port +1 each: every SYN is a new flow), under timeout(1).
  * hping3 picks its base source port at random, so two bursts may share flows: pass `baseSport` when they must not.
  */
-export async function hpingSyn(ns: string, dst: string, opts: { count: number; intervalUs: number; port?: number; baseSport?: number }): Promise<HpingResult> {
+export async function hpingSyn(
+  ns: string,
+  dst: string,
+  opts: { count: number; intervalUs: number; port?: number; baseSport?: number },
+): Promise<HpingResult> {
   const t0 = performance.now();
   const sport = opts.baseSport === undefined ? [] : ['-s', String(opts.baseSport)];
-  const res = await run('timeout', ['30', 'hping3', '-q', '-S', ...sport, '-p', String(opts.port ?? 50051), '-c', String(opts.count), '-i', `u${opts.intervalUs}`, dst],
-    { ns, reject: false, timeoutMs: 35_000 });
+  const res = await run(
+    'timeout',
+    ['30', 'hping3', '-q', '-S', ...sport, '-p', String(opts.port ?? 50051), '-c', String(opts.count), '-i', `u${opts.intervalUs}`, dst],
+    { ns, reject: false, timeoutMs: 35_000 },
+  );
   const m = /(\d+) packets tra\w*mitted, (\d+) packets received/.exec(res.stdout + res.stderr);
   if (!m) throw new Error(`hping3 printed no statistics: ${res.stdout} ${res.stderr}`);
   return { sent: Number(m[1]), received: Number(m[2]), ms: performance.now() - t0, res };
@@ -90,7 +128,12 @@ export async function hpingSyn(ns: string, dst: string, opts: { count: number; i
 
 /** A fresh TCP connection from `ns` doing one echo round trip. true = it worked. */
 export async function newConnectionWorks(ns: string, ip: string, port: number, connectTimeoutS = 1): Promise<boolean> {
-  const r = await run('socat', ['-t', '2', '-', `TCP:${ip}:${port},connect-timeout=${connectTimeoutS}`], { ns, input: 'ping\n', reject: false, timeoutMs: (connectTimeoutS + 5) * 1000 });
+  const r = await run('socat', ['-t', '2', '-', `TCP:${ip}:${port},connect-timeout=${connectTimeoutS}`], {
+    ns,
+    input: 'ping\n',
+    reject: false,
+    timeoutMs: (connectTimeoutS + 5) * 1000,
+  });
   return r.exitCode === 0 && r.stdout.trim() === 'ping';
 }
 
@@ -103,8 +146,12 @@ export class EchoClient {
   constructor(ns: string, ip: string, port: number) {
     this.p = spawn('ip', ['netns', 'exec', ns, 'socat', '-', `TCP:${ip}:${port},connect-timeout=2`], { stdio: 'pipe' });
     this.p.stdout.setEncoding('utf8');
-    this.p.stdout.on('data', (d: string) => { this.buf += d; });
-    this.p.on('exit', () => { this.exited = true; });
+    this.p.stdout.on('data', (d: string) => {
+      this.buf += d;
+    });
+    this.p.on('exit', () => {
+      this.exited = true;
+    });
   }
 
   /** One round trip; resolves false on timeout or if the connection is gone. */

@@ -10,8 +10,20 @@ import { join } from 'node:path';
 import { run } from '../../harness/exec.js';
 import { stateRoot } from '../../harness/paths.js';
 import {
-  attachEna, detachEna, enaBpffsDir, enaPinDir, ENA_TC_HANDLE, ENA_TC_PREF, ensureBpffs, readEnaStats, releaseBpffs, sweepEna, tcxLinksOnNode,
-  type AttachOptions, type EnaHandle, type EnaStats,
+  attachEna,
+  detachEna,
+  enaBpffsDir,
+  enaPinDir,
+  ENA_TC_HANDLE,
+  ENA_TC_PREF,
+  ensureBpffs,
+  readEnaStats,
+  releaseBpffs,
+  sweepEna,
+  tcxLinksOnNode,
+  type AttachOptions,
+  type EnaHandle,
+  type EnaStats,
 } from '../../harness/ena/index.js';
 import { EnaLab, IP, hpingSyn } from './lab.js';
 import { attachTcx, classicLines, likeDelta, loadCiliumLike, readCiliumLike, tcxUnavailable } from './cilium-like.js';
@@ -26,7 +38,11 @@ const haveTools = async () => {
   return undefined;
 };
 
-interface FilterRow { pref?: number; kind?: string; options?: { handle?: string; bpf_name?: string } }
+interface FilterRow {
+  pref?: number;
+  kind?: string;
+  options?: { handle?: string; bpf_name?: string };
+}
 
 describe('ENA simulator ordering with a Cilium-like program on the same hook @root', function () {
   this.timeout(90_000);
@@ -35,9 +51,14 @@ describe('ENA simulator ordering with a Cilium-like program on the same hook @ro
   const bpffs = enaBpffsDir(stateDir);
   const likePin = join(bpffs, 'cilium-like');
   const handles: EnaHandle[] = [];
-  const attach = async (o: Omit<AttachOptions, 'pinDir'>) => { const h = await attachEna(lab.node, { pinDir: enaPinDir(bpffs, 'node'), ...o }); handles.push(h); return h; };
+  const attach = async (o: Omit<AttachOptions, 'pinDir'>) => {
+    const h = await attachEna(lab.node, { pinDir: enaPinDir(bpffs, 'node'), ...o });
+    handles.push(h);
+    return h;
+  };
   const tc = (...lines: string[]) => run('tc', ['-n', lab.n, '-batch', '-'], { input: lines.join('\n') + '\n' });
-  const filters = async (dev: string, dir: string) => JSON.parse((await run('tc', ['-n', lab.n, '-j', 'filter', 'show', 'dev', dev, dir])).stdout || '[]') as FilterRow[];
+  const filters = async (dev: string, dir: string) =>
+    JSON.parse((await run('tc', ['-n', lab.n, '-j', 'filter', 'show', 'dev', dev, dir])).stdout || '[]') as FilterRow[];
   // long idle timeouts: every flow of a burst stays tracked for the whole test (no GC in between)
   const timeouts = { unrepliedSeconds: 600, closedSeconds: 600 };
   let sport = 20_000;
@@ -55,7 +76,10 @@ describe('ENA simulator ordering with a Cilium-like program on the same hook @ro
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
     const missing = await haveTools();
-    if (missing) { console.warn(`      skipped: ${missing} is not installed`); this.skip(); }
+    if (missing) {
+      console.warn(`      skipped: ${missing} is not installed`);
+      this.skip();
+    }
     await lab.up();
     await ensureBpffs(bpffs);
     await loadCiliumLike(join(stateDir, 'build'), likePin);
@@ -83,15 +107,25 @@ describe('ENA simulator ordering with a Cilium-like program on the same hook @ro
     assert.equal(ENA_TC_PREF, 1);
     for (const dir of ['ingress', 'egress']) {
       const f = (await filters('ens5', dir)).filter((x) => x.options?.bpf_name);
-      assert.deepEqual(f.map((x) => [x.pref, Number(x.options!.handle), x.options!.bpf_name!.replace(/:.*/, '')]),
-        [[1, ENA_TC_HANDLE, `ena_${dir}`], [2, 1, `like_${dir}`]], `${dir}: the simulator is listed (and runs) first`);
+      assert.deepEqual(
+        f.map((x) => [x.pref, Number(x.options!.handle), x.options!.bpf_name!.replace(/:.*/, '')]),
+        [
+          [1, ENA_TC_HANDLE, `ena_${dir}`],
+          [2, 1, `like_${dir}`],
+        ],
+        `${dir}: the simulator is listed (and runs) first`,
+      );
     }
 
     // 1. room for every flow: both programs see all N SYNs in and all N RSTs out; nothing dropped
     const a = await burst(h);
     assert.equal(a.replies, N, 'every SYN answered: both filters let it through');
     assert.deepEqual([a.ena.packetsIn, a.ena.packetsOut, a.ena.exceeded], [N, N, 0]);
-    assert.deepEqual([a.like.tcpUdpIn, a.like.tcpUdpOut], [N, N], 'the Cilium-like filter after the simulator saw every packet, both directions');
+    assert.deepEqual(
+      [a.like.tcpUdpIn, a.like.tcpUdpOut],
+      [N, N],
+      'the Cilium-like filter after the simulator saw every packet, both directions',
+    );
     assert.deepEqual([a.like.in, a.like.out], [N, N], 'and no other packet crossed the hook');
 
     // 2. 50 entries left: 50 new flows pass, N - 50 SYNs are dropped by the simulator and never reach the next filter
@@ -119,7 +153,9 @@ describe('ENA simulator ordering with a Cilium-like program on the same hook @ro
     // Cilium's legacy filter defaults to pref 1 handle 1. Added after the simulator, it runs before it.
     const h = await attach({ allowance: N + 50, timeouts });
     await tc(...classicLines(likePin, 'ens5', ENA_TC_PREF, 1));
-    const names = (await filters('ens5', 'ingress')).filter((x) => x.options?.bpf_name).map((x) => `${x.pref}:${x.options!.bpf_name!.replace(/:.*/, '')}`);
+    const names = (await filters('ens5', 'ingress'))
+      .filter((x) => x.options?.bpf_name)
+      .map((x) => `${x.pref}:${x.options!.bpf_name!.replace(/:.*/, '')}`);
     assert.deepEqual(names, ['1:like_ingress', '1:ena_ingress']);
     const a = await burst(h);
     assert.deepEqual([a.like.tcpUdpIn, a.ena.packetsIn], [N, 0], 'the filter added last ran first and ended classification');
@@ -127,7 +163,10 @@ describe('ENA simulator ordering with a Cilium-like program on the same hook @ro
 
   it('tcx: a tcx program returning TCX_PASS hides every packet from a classic filter; ENA as a tcx link at the head returning TCX_NEXT passes everything on', async function () {
     const why = await tcxUnavailable();
-    if (why) { console.warn(`      skipped: ${why}`); this.skip(); }
+    if (why) {
+      console.warn(`      skipped: ${why}`);
+      this.skip();
+    }
     // Cilium with bpf.enableTCX=true: its programs are tcx links at the tail of the hook
     for (const dir of ['ingress', 'egress'] as const) {
       await attachTcx(lab.n, `${likePin}/progs/like_${dir}`, 'ens5', dir, 'tail', `${bpffs}/tcx-like-${dir}`);
@@ -156,20 +195,37 @@ describe('ENA simulator ordering with a Cilium-like program on the same hook @ro
     assert.equal(c.replies, 50);
     // what this machine's bpftool makes of such links (7.1 predates tcx: a bare type number, no device), and that the
     // guard of --ena-simulator on real nodes (tcxLinksOnNode) finds them
-    const ids = await Promise.all(['like-ingress', 'like-egress', 'ena-ingress', 'ena-egress'].map(async (x) =>
-      (JSON.parse((await run('bpftool', ['-j', 'link', 'show', 'pinned', `${bpffs}/tcx-${x}`])).stdout) as { id: number; type: unknown }).id));
+    const ids = await Promise.all(
+      ['like-ingress', 'like-egress', 'ena-ingress', 'ena-egress'].map(
+        async (x) =>
+          (
+            JSON.parse((await run('bpftool', ['-j', 'link', 'show', 'pinned', `${bpffs}/tcx-${x}`])).stdout) as {
+              id: number;
+              type: unknown;
+            }
+          ).id,
+      ),
+    );
     const found = await tcxLinksOnNode(lab.node);
-    assert.deepEqual(ids.filter((id) => found.some((l) => l.id === id)), ids, 'tcxLinksOnNode lists the four tcx links');
+    assert.deepEqual(
+      ids.filter((id) => found.some((l) => l.id === id)),
+      ids,
+      'tcxLinksOnNode lists the four tcx links',
+    );
     const version = (await run('bpftool', ['version'])).stdout.split('\n')[0];
-    const raw = JSON.parse((await run('bpftool', ['-j', 'link', 'show', 'pinned', `${bpffs}/tcx-ena-ingress`])).stdout) as Record<string, unknown>;
+    const raw = JSON.parse((await run('bpftool', ['-j', 'link', 'show', 'pinned', `${bpffs}/tcx-ena-ingress`])).stdout) as Record<
+      string,
+      unknown
+    >;
     console.log(`      ${version} shows a tcx link as ${JSON.stringify(raw)}`);
   });
 });
 
 function enaDelta(a: EnaStats, b: EnaStats) {
   return {
-    packetsIn: b.packetsIn - a.packetsIn, packetsOut: b.packetsOut - a.packetsOut,
-    exceeded: b.allowanceExceeded - a.allowanceExceeded, exceededIn: b.exceededIn - a.exceededIn,
+    packetsIn: b.packetsIn - a.packetsIn,
+    packetsOut: b.packetsOut - a.packetsOut,
+    exceeded: b.allowanceExceeded - a.allowanceExceeded,
+    exceededIn: b.exceededIn - a.exceededIn,
   };
 }
-

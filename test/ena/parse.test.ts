@@ -1,17 +1,40 @@
 import assert from 'node:assert/strict';
 import {
-  batchAnswers, bytesLE, counter, flagName, ipv4FromBytes, parseBatch, parseFlows, parseIpCounts, portFromLE16, sumPerCpuArray, verifierExcerpt,
+  batchAnswers,
+  bytesLE,
+  counter,
+  flagName,
+  ipv4FromBytes,
+  parseBatch,
+  parseFlows,
+  parseIpCounts,
+  portFromLE16,
+  sumPerCpuArray,
+  verifierExcerpt,
 } from '../../harness/ena/parse.js';
 import { _internal, ENA_DEFAULTS, enaPinDir, toEthtoolStyle, type EnaStats } from '../../harness/ena/index.js';
 
-const hex = (n: bigint, bytes: number) => Array.from({ length: bytes }, (_, i) => `0x${((n >> BigInt(8 * i)) & 0xffn).toString(16).padStart(2, '0')}`);
+const hex = (n: bigint, bytes: number) =>
+  Array.from({ length: bytes }, (_, i) => `0x${((n >> BigInt(8 * i)) & 0xffn).toString(16).padStart(2, '0')}`);
 
 describe('ENA simulator: parsing bpftool output', () => {
   it('sums per-CPU u64 counters from raw bytes, including a slot that went below zero on one CPU', () => {
     const out = [
-      { key: hex(0n, 4), values: [{ cpu: 0, value: hex(5n, 8) }, { cpu: 1, value: hex(7n, 8) }] },
+      {
+        key: hex(0n, 4),
+        values: [
+          { cpu: 0, value: hex(5n, 8) },
+          { cpu: 1, value: hex(7n, 8) },
+        ],
+      },
       // tracked flows: +10 on cpu0, -3 on cpu1 (2^64 - 3): JSON numbers could not carry this
-      { key: hex(4n, 4), values: [{ cpu: 0, value: hex(10n, 8) }, { cpu: 1, value: hex((1n << 64n) - 3n, 8) }] },
+      {
+        key: hex(4n, 4),
+        values: [
+          { cpu: 0, value: hex(10n, 8) },
+          { cpu: 1, value: hex((1n << 64n) - 3n, 8) },
+        ],
+      },
     ];
     const s = sumPerCpuArray(out);
     assert.equal(counter(s[0]), 12);
@@ -27,7 +50,9 @@ describe('ENA simulator: parsing bpftool output', () => {
   });
 
   it('parses a batch and its per-command errors', () => {
-    const items = parseBatch('[{"command":["map","dump","pinned","/x"],"output":[]},{"command":["map","dump","pinned","/y"],"output":{"error":"bpf obj get (/y): No such file or directory"}}]');
+    const items = parseBatch(
+      '[{"command":["map","dump","pinned","/x"],"output":[]},{"command":["map","dump","pinned","/y"],"output":{"error":"bpf obj get (/y): No such file or directory"}}]',
+    );
     assert.equal(items.length, 2);
     assert.equal(items[0]!.error, undefined);
     assert.match(items[1]!.error ?? '', /No such file/);
@@ -41,9 +66,17 @@ describe('ENA simulator: parsing bpftool output', () => {
     assert.ok('items' in got && got.items.length === 2);
     assert.ok('items' in batchAnswers(parseBatch(`[${ok}]`), 2));
     // a command's own error, a missing answer, or any other trailing error is a failed read
-    const own = batchAnswers(parseBatch('[{"command":["map","dump","pinned","/a"],"output":[]},{"command":["map","dump","pinned","/b"],"output":{"error":"bpf obj get (/b): No such file or directory"}}]'), 2);
+    const own = batchAnswers(
+      parseBatch(
+        '[{"command":["map","dump","pinned","/a"],"output":[]},{"command":["map","dump","pinned","/b"],"output":{"error":"bpf obj get (/b): No such file or directory"}}]',
+      ),
+      2,
+    );
     assert.ok('error' in own && /No such file/.test(own.error ?? ''));
-    const short = batchAnswers(parseBatch('[{"command":["map","dump","pinned","/a"],"output":[]},{"error":"reading batch file failed: Bad file descriptor"}]'), 2);
+    const short = batchAnswers(
+      parseBatch('[{"command":["map","dump","pinned","/a"],"output":[]},{"error":"reading batch file failed: Bad file descriptor"}]'),
+      2,
+    );
     assert.ok('error' in short && /reading batch file failed/.test(short.error ?? ''), 'only one of two answered');
     assert.ok('error' in batchAnswers(parseBatch(`[${ok},{"error":"something else"}]`), 2));
     assert.deepEqual(batchAnswers(undefined, 2), { error: undefined });
@@ -52,15 +85,28 @@ describe('ENA simulator: parsing bpftool output', () => {
   it('turns flow entries into readable flows with state, initiator and first flags', () => {
     // 10.77.2.2:43783 -> 10.77.2.1:7000, seen both ways, first packet a SYN on egress, sent by endpoint b
     const ip = (s: string) => s.split('.').reduce((acc, o, i) => acc + Number(o) * 256 ** i, 0);
-    const port = (p: number) => portFromLE16(p);  // swapping twice is the identity
-    const out = [{
-      key: [], formatted: {
-        key: { ip_a: ip('10.77.2.1'), ip_b: ip('10.77.2.2'), port_a: port(7000), port_b: port(43783), proto: 6 },
-        value: { first_ns: 1e9, last_ns: 3e9, packets: 9, seen: 3, closed: 0, first_flags: 0x02, origin: 0, turns: 4 },
+    const port = (p: number) => portFromLE16(p); // swapping twice is the identity
+    const out = [
+      {
+        key: [],
+        formatted: {
+          key: { ip_a: ip('10.77.2.1'), ip_b: ip('10.77.2.2'), port_a: port(7000), port_b: port(43783), proto: 6 },
+          value: { first_ns: 1e9, last_ns: 3e9, packets: 9, seen: 3, closed: 0, first_flags: 0x02, origin: 0, turns: 4 },
+        },
       },
-    }];
+    ];
     const [f] = parseFlows(out, 4_000_000_000n);
-    assert.deepEqual(f, { proto: 'tcp', from: '10.77.2.2:43783', to: '10.77.2.1:7000', state: 'established', firstFlags: 'SYN', firstIngress: false, packets: 9, idleMs: 1000, ageMs: 3000 });
+    assert.deepEqual(f, {
+      proto: 'tcp',
+      from: '10.77.2.2:43783',
+      to: '10.77.2.1:7000',
+      state: 'established',
+      firstFlags: 'SYN',
+      firstIngress: false,
+      packets: 9,
+      idleMs: 1000,
+      ageMs: 3000,
+    });
     assert.equal(flagName(0x12), 'SYN-ACK');
     assert.equal(flagName(0x14), 'RST');
     assert.equal(flagName(0x11), 'FIN');
@@ -71,10 +117,16 @@ describe('ENA simulator: parsing bpftool output', () => {
     const stderr = [
       "libbpf: prog 'broken': BPF program load failed: Permission denied",
       "libbpf: prog 'broken': -- BEGIN PROG LOAD LOG --",
-      '0: R1=ctx() R10=fp0', '; return *(int *)(long)skb->data;', '0: (61) r1 = *(u32 *)(r1 +76)', '1: R1_w=pkt(r=0)',
-      '1: (61) r0 = *(u32 *)(r1 +0)', 'invalid access to packet, off=0 size=4, R1(id=0,off=0,r=0)', 'R1 offset is outside of the packet',
+      '0: R1=ctx() R10=fp0',
+      '; return *(int *)(long)skb->data;',
+      '0: (61) r1 = *(u32 *)(r1 +76)',
+      '1: R1_w=pkt(r=0)',
+      '1: (61) r0 = *(u32 *)(r1 +0)',
+      'invalid access to packet, off=0 size=4, R1(id=0,off=0,r=0)',
+      'R1 offset is outside of the packet',
       'processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0',
-      '-- END PROG LOAD LOG --', "libbpf: prog 'broken': failed to load: -13",
+      '-- END PROG LOAD LOG --',
+      "libbpf: prog 'broken': failed to load: -13",
     ].join('\n');
     const v = verifierExcerpt(stderr, 3, 3)!;
     assert.equal(v.program, 'broken');
@@ -87,7 +139,13 @@ describe('ENA simulator: parsing bpftool output', () => {
 
 describe('ENA simulator: options', () => {
   it('has the documented defaults and validates timeouts', () => {
-    assert.deepEqual(ENA_DEFAULTS.timeouts, { unrepliedSeconds: 60, establishedSeconds: 432_000, closedSeconds: 5, udpSeconds: 30, udpStreamSeconds: 180 });
+    assert.deepEqual(ENA_DEFAULTS.timeouts, {
+      unrepliedSeconds: 60,
+      establishedSeconds: 432_000,
+      closedSeconds: 5,
+      udpSeconds: 30,
+      udpStreamSeconds: 180,
+    });
     const c = _internal.resolveConfig({ timeouts: { unrepliedSeconds: 2 } });
     assert.equal(c.timeouts.unrepliedSeconds, 2);
     assert.equal(c.timeouts.establishedSeconds, 432_000);

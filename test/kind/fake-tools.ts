@@ -23,8 +23,16 @@ fs.appendFileSync(process.env.NOTDNS_FAKE_LOG, JSON.stringify([${JSON.stringify(
 ${body}
 `;
 
-export async function installFakeTools(opts: { cilium?: boolean; helm?: boolean; clusters?: string[]; apiServer?: string;
-  nodeTools?: 'present' | 'missing' | 'broken'; aptFails?: boolean } = {}): Promise<FakeTools> {
+export async function installFakeTools(
+  opts: {
+    cilium?: boolean;
+    helm?: boolean;
+    clusters?: string[];
+    apiServer?: string;
+    nodeTools?: 'present' | 'missing' | 'broken';
+    aptFails?: boolean;
+  } = {},
+): Promise<FakeTools> {
   const dir = await mkdtemp(join(tmpdir(), 'nd-fake-tools-'));
   const log = join(dir, 'calls.jsonl');
   await writeFile(log, '');
@@ -45,7 +53,9 @@ users:
   user: { token: fake }
 `;
   const tools: Record<string, string> = {
-    kind: recorder('kind', `
+    kind: recorder(
+      'kind',
+      `
 const i = (f) => argv.indexOf(f);
 if (argv[0] === 'version') { console.log('kind v0.30.0 go1.24 linux/amd64'); process.exit(0); }
 if (argv[0] === 'create') {
@@ -55,8 +65,11 @@ if (argv[0] === 'create') {
   process.exit(0);
 }
 if (argv[0] === 'get' && argv[1] === 'clusters') { console.log(${JSON.stringify((opts.clusters ?? []).join('\n'))}); process.exit(0); }
-process.exit(0);`),
-    docker: recorder('docker', `
+process.exit(0);`,
+    ),
+    docker: recorder(
+      'docker',
+      `
 if (argv[0] === 'version') { console.log('28.2.2'); process.exit(0); }
 if (argv[0] === 'info') { console.log('20.10.24'); process.exit(0); }
 if (argv[0] === 'inspect') {
@@ -83,7 +96,8 @@ if (argv[0] === 'exec' && argv.includes('curl')) {
   process.stdout.write(JSON.stringify({ echo: stdin || null, url: argv[argv.length - 1] }) + '\\n200');
   process.exit(0);
 }
-process.exit(0);`),
+process.exit(0);`,
+    ),
   };
   if (opts.helm ?? true) tools.helm = recorder('helm', `if (argv[0] === 'version') console.log('v3.18.4+g'); process.exit(0);`);
   tools.clang = recorder('clang', `console.log('Debian clang version 14.0.6'); process.exit(0);`);
@@ -97,13 +111,18 @@ process.exit(0);`),
   process.env.PATH = `${dir}:${process.execPath.replace(/\/node$/, '')}:/usr/sbin:/sbin`;
   process.env.NOTDNS_FAKE_LOG = log;
   return {
-    dir, log,
+    dir,
+    log,
     async calls() {
-      return (await readFile(log, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]);
+      return (await readFile(log, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as string[]);
     },
     restore() {
       process.env.PATH = saved.PATH;
-      if (saved.LOG === undefined) delete process.env.NOTDNS_FAKE_LOG; else process.env.NOTDNS_FAKE_LOG = saved.LOG;
+      if (saved.LOG === undefined) delete process.env.NOTDNS_FAKE_LOG;
+      else process.env.NOTDNS_FAKE_LOG = saved.LOG;
     },
   };
 }

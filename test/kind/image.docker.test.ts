@@ -21,8 +21,17 @@ function healthCheck(addr: string, deadlineMs = 3000): Promise<string> {
   const p = loadProtos();
   const c = new grpc.Client(addr, grpc.credentials.createInsecure());
   return new Promise((resolve, reject) => {
-    c.makeUnaryRequest(p.healthCheck.path, p.healthCheck.requestSerialize, p.healthCheck.responseDeserialize, { service: '' },
-      { deadline: Date.now() + deadlineMs }, (err, res) => { c.close(); err ? reject(err) : resolve(res!.status); });
+    c.makeUnaryRequest(
+      p.healthCheck.path,
+      p.healthCheck.requestSerialize,
+      p.healthCheck.responseDeserialize,
+      { service: '' },
+      { deadline: Date.now() + deadlineMs },
+      (err, res) => {
+        c.close();
+        err ? reject(err) : resolve(res!.status);
+      },
+    );
   });
 }
 
@@ -30,8 +39,17 @@ function query(addr: string): Promise<{ result: string; server_id: string }> {
   const p = loadProtos();
   const c = new grpc.Client(addr, grpc.credentials.createInsecure());
   return new Promise((resolve, reject) => {
-    c.makeUnaryRequest(p.query.path, p.query.requestSerialize, p.query.responseDeserialize, { query: 'up', delay_ms: 0, client_id: 'test' },
-      { deadline: Date.now() + 3000 }, (err, res) => { c.close(); err ? reject(err) : resolve(res!); });
+    c.makeUnaryRequest(
+      p.query.path,
+      p.query.requestSerialize,
+      p.query.responseDeserialize,
+      { query: 'up', delay_ms: 0, client_id: 'test' },
+      { deadline: Date.now() + 3000 },
+      (err, res) => {
+        c.close();
+        err ? reject(err) : resolve(res!);
+      },
+    );
   });
 }
 
@@ -45,10 +63,20 @@ describe('workload image on a real Docker engine (testcontainers)', function () 
       console.log('      skipped: NOTDNS_SKIP_DOCKER=1');
       this.skip();
     }
-    const r = await execa('bash', [join(repoRoot, 'scripts', 'docker', 'start-dockerd.sh')], { reject: false, timeout: 12 * 60_000, all: true });
+    const r = await execa('bash', [join(repoRoot, 'scripts', 'docker', 'start-dockerd.sh')], {
+      reject: false,
+      timeout: 12 * 60_000,
+      all: true,
+    });
     startedEngine = /starting dockerd/.test(String(r.all ?? ''));
     if (r.exitCode !== 0) {
-      console.log(`      skipped: no Docker engine here (scripts/docker/start-dockerd.sh exit ${r.exitCode}): ${String(r.all ?? '').trim().split('\n').slice(-2).join(' | ')}`);
+      console.log(
+        `      skipped: no Docker engine here (scripts/docker/start-dockerd.sh exit ${r.exitCode}): ${String(r.all ?? '')
+          .trim()
+          .split('\n')
+          .slice(-2)
+          .join(' | ')}`,
+      );
       this.skip();
     }
     process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
@@ -63,14 +91,26 @@ describe('workload image on a real Docker engine (testcontainers)', function () 
   after(async () => {
     if (ctx) await rm(ctx, { recursive: true, force: true });
     // an engine this suite started is stopped again (and its docker0 bridge removed): nothing left on the host
-    if (startedEngine) await execa('bash', [join(repoRoot, 'scripts', 'docker', 'start-dockerd.sh'), '--stop'], { reject: false, timeout: 30_000 });
+    if (startedEngine)
+      await execa('bash', [join(repoRoot, 'scripts', 'docker', 'start-dockerd.sh'), '--stop'], { reject: false, timeout: 30_000 });
   });
 
   async function startMetricsService(extra: string[] = []): Promise<StartedTestContainer> {
     const { GenericContainer, Wait } = await import('testcontainers');
     return new GenericContainer(TAG)
-      .withCommand(['node', 'dist/workloads/metrics-service/main.js', '--admin', 'tcp:9090', '--port', '50051',
-        '--graceful-stop-seconds', String(GRACE_S), '--id', 'ms-test', ...extra])
+      .withCommand([
+        'node',
+        'dist/workloads/metrics-service/main.js',
+        '--admin',
+        'tcp:9090',
+        '--port',
+        '50051',
+        '--graceful-stop-seconds',
+        String(GRACE_S),
+        '--id',
+        'ms-test',
+        ...extra,
+      ])
       .withExposedPorts(50051, 9090)
       .withWaitStrategy(Wait.forHttp('/healthz', 9090).forStatusCode(200))
       .withStartupTimeout(60_000)
@@ -101,14 +141,16 @@ describe('workload image on a real Docker engine (testcontainers)', function () 
     try {
       assert.equal(await healthCheck(addr), 'SERVING');
       // connect from inside the container's own network namespace: a refusal there is the kernel's RST
-      const probe = "const s=require('net').connect(50051,'127.0.0.1');s.on('connect',()=>{console.log('connected');process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(0)})";
+      const probe =
+        "const s=require('net').connect(50051,'127.0.0.1');s.on('connect',()=>{console.log('connected');process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(0)})";
       assert.equal((await c.exec(['node', '-e', probe])).output.trim(), 'connected');
       const t0 = Date.now();
       await execa('docker', ['kill', '--signal', 'TERM', id]);
       await new Promise((r) => setTimeout(r, 500));
       const during = await c.exec(['node', '-e', probe]);
       assert.equal(during.output.trim(), 'ECONNREFUSED', 'new connects are refused during the graceful stop');
-      let running = true, exitCode = -1;
+      let running = true,
+        exitCode = -1;
       while (running && Date.now() - t0 < (GRACE_S + 20) * 1000) {
         const r = await execa('docker', ['inspect', '--format', '{{.State.Running}} {{.State.ExitCode}}', id]);
         const [run, code] = r.stdout.trim().split(' ');

@@ -19,7 +19,10 @@ describe('k6: workloads/alerting-engine-k6', function () {
   it('the check is real: a wrong call into k6/net/grpc fails it', async () => {
     const tmp = await mkdtemp(join(dir, '.typecheck-'));
     try {
-      const src = (await readFile(join(dir, 'script.ts'), 'utf8')).replace("client.load([PROTO_DIR], 'metrics.proto');", 'client.load(PROTO_DIR, 42);');
+      const src = (await readFile(join(dir, 'script.ts'), 'utf8')).replace(
+        "client.load([PROTO_DIR], 'metrics.proto');",
+        'client.load(PROTO_DIR, 42);',
+      );
       await writeFile(join(tmp, 'script.ts'), src);
       const cfg = JSON.parse(await readFile(join(dir, 'tsconfig.json'), 'utf8'));
       cfg.compilerOptions.typeRoots = ['../../../node_modules/@types'];
@@ -27,7 +30,9 @@ describe('k6: workloads/alerting-engine-k6', function () {
       const r = await execa(process.execPath, [tsc, '-p', join(tmp, 'tsconfig.json')], { reject: false });
       assert.notEqual(r.exitCode, 0);
       assert.match(r.stdout, /script\.ts.*error TS/);
-    } finally { await rm(tmp, { recursive: true, force: true }); }
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 
   it('calls the Metrics service and method that metrics.proto declares; README explains the missing backoff knob', async () => {

@@ -7,7 +7,11 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-interface Attr { name: string; baseName: string; type: string }
+interface Attr {
+  name: string;
+  baseName: string;
+  type: string;
+}
 type Model = { getAttributeTypeMap(): Attr[] };
 
 /** apiVersion/kind pairs notdns applies, and their model class. */
@@ -45,12 +49,18 @@ export function validateAs(value: unknown, type: string, path: string): string[]
   if (value === null || value === undefined) return [];
   const err = (what: string) => [`${path}: ${what} (got ${JSON.stringify(value)?.slice(0, 60)})`];
   switch (type) {
-    case 'string': return typeof value === 'string' ? [] : err('expected a string');
-    case 'number': return typeof value === 'number' && Number.isFinite(value) ? [] : err('expected a number');
-    case 'boolean': return typeof value === 'boolean' ? [] : err('expected a boolean');
-    case 'Date': return typeof value === 'string' ? [] : err('expected a timestamp string');
-    case 'IntOrString': return typeof value === 'string' || (typeof value === 'number' && Number.isInteger(value)) ? [] : err('expected an int or a string');
-    case 'any': return [];
+    case 'string':
+      return typeof value === 'string' ? [] : err('expected a string');
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? [] : err('expected a number');
+    case 'boolean':
+      return typeof value === 'boolean' ? [] : err('expected a boolean');
+    case 'Date':
+      return typeof value === 'string' ? [] : err('expected a timestamp string');
+    case 'IntOrString':
+      return typeof value === 'string' || (typeof value === 'number' && Number.isInteger(value)) ? [] : err('expected an int or a string');
+    case 'any':
+      return [];
   }
   const arr = /^Array<(.+)>$/.exec(type);
   if (arr) return Array.isArray(value) ? value.flatMap((v, i) => validateAs(v, arr[1]!, `${path}[${i}]`)) : err('expected a list');
@@ -66,7 +76,10 @@ export function validateAs(value: unknown, type: string, path: string): string[]
   const out: string[] = [];
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     const a = attrs.find((x) => x.baseName === k);
-    if (!a) { out.push(`${path}.${k}: unknown field for ${type}`); continue; }
+    if (!a) {
+      out.push(`${path}.${k}: unknown field for ${type}`);
+      continue;
+    }
     out.push(...validateAs(v, a.type, `${path}.${k}`));
   }
   for (const r of requiredFields(type)) {
@@ -92,23 +105,30 @@ export function validateObject(o: { apiVersion?: string; kind?: string; [k: stri
 export function validateLrp(o: Record<string, unknown>): string[] {
   const out: string[] = [];
   const spec = o.spec as Record<string, any> | undefined;
-  const fe = spec?.redirectFrontend, be = spec?.redirectBackend;
+  const fe = spec?.redirectFrontend,
+    be = spec?.redirectBackend;
   if (!fe) out.push('.spec.redirectFrontend: required');
   else {
     const keys = Object.keys(fe);
-    if (keys.length !== 1 || !['serviceMatcher', 'addressMatcher'].includes(keys[0]!)) out.push('.spec.redirectFrontend: exactly one of serviceMatcher, addressMatcher');
-    if (fe.serviceMatcher && (typeof fe.serviceMatcher.serviceName !== 'string' || typeof fe.serviceMatcher.namespace !== 'string')) out.push('.spec.redirectFrontend.serviceMatcher: serviceName and namespace are required');
+    if (keys.length !== 1 || !['serviceMatcher', 'addressMatcher'].includes(keys[0]!))
+      out.push('.spec.redirectFrontend: exactly one of serviceMatcher, addressMatcher');
+    if (fe.serviceMatcher && (typeof fe.serviceMatcher.serviceName !== 'string' || typeof fe.serviceMatcher.namespace !== 'string'))
+      out.push('.spec.redirectFrontend.serviceMatcher: serviceName and namespace are required');
   }
   if (!be) out.push('.spec.redirectBackend: required');
   else {
-    if (!be.localEndpointSelector || typeof be.localEndpointSelector !== 'object') out.push('.spec.redirectBackend.localEndpointSelector: required');
+    if (!be.localEndpointSelector || typeof be.localEndpointSelector !== 'object')
+      out.push('.spec.redirectBackend.localEndpointSelector: required');
     if (!Array.isArray(be.toPorts) || be.toPorts.length === 0) out.push('.spec.redirectBackend.toPorts: required, non-empty');
     for (const [i, p] of (be.toPorts ?? []).entries()) {
-      if (typeof p.port !== 'string' || !/^\d+$/.test(p.port)) out.push(`.spec.redirectBackend.toPorts[${i}].port: a port number as a string`);
+      if (typeof p.port !== 'string' || !/^\d+$/.test(p.port))
+        out.push(`.spec.redirectBackend.toPorts[${i}].port: a port number as a string`);
       if (!['TCP', 'UDP', 'SCTP'].includes(p.protocol)) out.push(`.spec.redirectBackend.toPorts[${i}].protocol: TCP, UDP or SCTP`);
     }
   }
-  const extra = Object.keys(spec ?? {}).filter((k) => !['redirectFrontend', 'redirectBackend', 'skipRedirectFromBackend', 'description'].includes(k));
+  const extra = Object.keys(spec ?? {}).filter(
+    (k) => !['redirectFrontend', 'redirectBackend', 'skipRedirectFromBackend', 'description'].includes(k),
+  );
   if (extra.length) out.push(`.spec: unknown fields ${extra.join(', ')}`);
   return out;
 }

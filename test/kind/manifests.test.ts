@@ -6,10 +6,28 @@ import { join, relative } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import type { KubernetesObject, V1ConfigMap, V1DaemonSet, V1Deployment, V1Service } from '@kubernetes/client-node';
 import { repoRoot } from '../../harness/paths.js';
-import { loadKindTemplate, renderKindConfig, ROLE_LABEL, workerNames, roleNodes, clusterName, kindConfigYaml } from '../../harness/providers/kind/config.js';
+import {
+  loadKindTemplate,
+  renderKindConfig,
+  ROLE_LABEL,
+  workerNames,
+  roleNodes,
+  clusterName,
+  kindConfigYaml,
+} from '../../harness/providers/kind/config.js';
 import { CILIUM_TC_PRIORITY, loadCiliumValues, renderCiliumValues } from '../../harness/providers/kind/cilium.js';
 import {
-  ADMIN_PORT, GRPC_PORT, commandWithRuntimeArgs, flagValue, loadManifest, renderNamespace, renderWorkload, rolloutPatch, ROLLOUT_ANNOTATION, RUN_LABEL, terminationGraceFor,
+  ADMIN_PORT,
+  GRPC_PORT,
+  commandWithRuntimeArgs,
+  flagValue,
+  loadManifest,
+  renderNamespace,
+  renderWorkload,
+  rolloutPatch,
+  ROLLOUT_ANNOTATION,
+  RUN_LABEL,
+  terminationGraceFor,
 } from '../../harness/providers/k8s/manifests.js';
 import { alertingEngineRuntimeArgs, SMALL_POD_V8 } from '../../harness/run/workloads.js';
 import { fillPillars, kubeDnsUpstreamService, renderK6, renderLrp, renderNodeLocalDns } from '../../harness/providers/kind/manifests.js';
@@ -43,8 +61,17 @@ describe('kind: manifests parse and are schema-checked against the Kubernetes ty
 
   it('finds the manifests', () => {
     const rel = files.map((f) => relative(manifests, f)).sort();
-    for (const want of ['kind/cluster.yaml', 'cilium/values.yaml', 'node-local-dns/node-local-dns.yaml', 'node-local-dns/lrp.yaml',
-      'workloads/metrics-service.yaml', 'workloads/alerting-engine.yaml', 'workloads/k6-job.yaml', 'workloads/namespace.yaml', 'ena-sim/daemonset.yaml']) {
+    for (const want of [
+      'kind/cluster.yaml',
+      'cilium/values.yaml',
+      'node-local-dns/node-local-dns.yaml',
+      'node-local-dns/lrp.yaml',
+      'workloads/metrics-service.yaml',
+      'workloads/alerting-engine.yaml',
+      'workloads/k6-job.yaml',
+      'workloads/namespace.yaml',
+      'ena-sim/daemonset.yaml',
+    ]) {
       assert.ok(rel.includes(want), `manifests/${want} missing (have ${rel.join(', ')})`);
     }
   });
@@ -53,7 +80,12 @@ describe('kind: manifests parse and are schema-checked against the Kubernetes ty
     const rel = relative(manifests, f);
     it(`${rel}: parses${NOT_K8S.includes(rel) ? '' : ', every object valid'}`, () => {
       const docs = parseAllDocuments(readFileSync(f, 'utf8'));
-      for (const d of docs) assert.deepEqual(d.errors.map((e) => e.message), [], rel);
+      for (const d of docs)
+        assert.deepEqual(
+          d.errors.map((e) => e.message),
+          [],
+          rel,
+        );
       if (NOT_K8S.includes(rel)) return;
       const objs = docs.map((d) => d.toJS()).filter(Boolean) as KubernetesObject[];
       assert.ok(objs.length > 0);
@@ -75,7 +107,10 @@ describe('kind: manifests parse and are schema-checked against the Kubernetes ty
     const noSelector = structuredClone(dep!) as any;
     delete noSelector.spec.selector;
     assert.match(validateObject(noSelector).join(), /spec\.selector: required by V1DeploymentSpec/);
-    assert.match(validateObject({ apiVersion: 'extensions/v1beta1', kind: 'Deployment', metadata: { name: 'x' } }).join(), /unknown apiVersion\/kind/);
+    assert.match(
+      validateObject({ apiVersion: 'extensions/v1beta1', kind: 'Deployment', metadata: { name: 'x' } }).join(),
+      /unknown apiVersion\/kind/,
+    );
     assert.deepEqual(requiredFields('V1ContainerPort'), ['containerPort']);
     assert.ok(Object.keys(KNOWN_KINDS).length >= 7);
   });
@@ -93,7 +128,10 @@ describe('kind: cluster config from the Topology', () => {
     assert.equal(t.apiVersion, 'kind.x-k8s.io/v1alpha4');
     assert.equal(t.networking.disableDefaultCNI, true);
     assert.equal(t.networking.kubeProxyMode, 'none');
-    assert.deepEqual(t.nodes.map((n) => n.role), ['control-plane', 'worker']);
+    assert.deepEqual(
+      t.nodes.map((n) => n.role),
+      ['control-plane', 'worker'],
+    );
   });
 
   it('renders nd-<runid> with one worker per node, the first serverNodes labelled server', () => {
@@ -101,11 +139,20 @@ describe('kind: cluster config from the Topology', () => {
     assert.equal(c.name, 'nd-abc123');
     assert.equal(c.networking.disableDefaultCNI, true);
     assert.equal(c.networking.kubeProxyMode, 'none');
-    assert.deepEqual(c.nodes.map((n) => n.role), ['control-plane', 'worker', 'worker', 'worker', 'worker']);
-    assert.deepEqual(c.nodes.slice(1).map((n) => n.labels?.[ROLE_LABEL]), ['server', 'server', 'client', 'client']);
+    assert.deepEqual(
+      c.nodes.map((n) => n.role),
+      ['control-plane', 'worker', 'worker', 'worker', 'worker'],
+    );
+    assert.deepEqual(
+      c.nodes.slice(1).map((n) => n.labels?.[ROLE_LABEL]),
+      ['server', 'server', 'client', 'client'],
+    );
     assert.equal(c.nodes[0]!.labels, undefined);
     assert.deepEqual(workerNames('nd-abc123', 3), ['nd-abc123-worker', 'nd-abc123-worker2', 'nd-abc123-worker3']);
-    assert.deepEqual(roleNodes('nd-abc123', { nodes: 3, serverNodes: 2 }), { server: ['nd-abc123-worker', 'nd-abc123-worker2'], client: ['nd-abc123-worker3'] });
+    assert.deepEqual(roleNodes('nd-abc123', { nodes: 3, serverNodes: 2 }), {
+      server: ['nd-abc123-worker', 'nd-abc123-worker2'],
+      client: ['nd-abc123-worker3'],
+    });
     // the YAML kind reads back is the same object
     assert.deepEqual(parse(kindConfigYaml(c)), c);
   });
@@ -116,8 +163,14 @@ describe('kind: cluster config from the Topology', () => {
   });
 
   it('refuses a topology without a client node, and run ids kind cannot use', () => {
-    assert.throws(() => renderKindConfig({ nodes: 2, serverNodes: 2 }, 'abc123'), (e: any) => e.kind === 'spec' && /serverNodes/.test(e.message));
-    assert.throws(() => clusterName('ABC_1'), (e: any) => e.kind === 'usage');
+    assert.throws(
+      () => renderKindConfig({ nodes: 2, serverNodes: 2 }, 'abc123'),
+      (e: any) => e.kind === 'spec' && /serverNodes/.test(e.message),
+    );
+    assert.throws(
+      () => clusterName('ABC_1'),
+      (e: any) => e.kind === 'usage',
+    );
   });
 });
 
@@ -131,12 +184,16 @@ describe('kind: Cilium helm values', () => {
     assert.equal('localRedirectPolicy' in v, false, 'the legacy name of the value is not used');
     assert.equal(v.image.pullPolicy, 'IfNotPresent');
   });
-  it('classic tc filters, Cilium\'s after the ENA simulator\'s pref 1 (file and code agree)', () => {
+  it("classic tc filters, Cilium's after the ENA simulator's pref 1 (file and code agree)", () => {
     assert.equal(v.bpf.enableTCX, false);
     assert.equal(v.extraConfig['bpf-filter-priority'], String(CILIUM_TC_PRIORITY));
-    assert.ok(CILIUM_TC_PRIORITY > 1, 'pref 1 is the ENA simulator\'s: Cilium must come later');
+    assert.ok(CILIUM_TC_PRIORITY > 1, "pref 1 is the ENA simulator's: Cilium must come later");
     // the rendered values enforce both even from a file that says otherwise
-    const r = renderCiliumValues('nd-abc123', { ...structuredClone(v), bpf: { enableTCX: true, masquerade: true }, extraConfig: { 'bpf-filter-priority': '1', other: 'x' } });
+    const r = renderCiliumValues('nd-abc123', {
+      ...structuredClone(v),
+      bpf: { enableTCX: true, masquerade: true },
+      extraConfig: { 'bpf-filter-priority': '1', other: 'x' },
+    });
     assert.deepEqual(r.bpf, { enableTCX: false, masquerade: true });
     assert.deepEqual(r.extraConfig, { 'bpf-filter-priority': String(CILIUM_TC_PRIORITY), other: 'x' });
   });
@@ -145,7 +202,7 @@ describe('kind: Cilium helm values', () => {
     assert.equal(v.autoDirectNodeRoutes, true);
     assert.equal(v.ipv4NativeRoutingCIDR, loadKindTemplate().networking.podSubnet);
   });
-  it('points k8sServiceHost at the cluster\'s control-plane container', () => {
+  it("points k8sServiceHost at the cluster's control-plane container", () => {
     const r = renderCiliumValues('nd-abc123');
     assert.equal(r.k8sServiceHost, 'nd-abc123-control-plane');
     assert.equal(r.k8sServicePort, 6443);
@@ -153,7 +210,7 @@ describe('kind: Cilium helm values', () => {
   });
 });
 
-describe('kind: node-local-dns like cilium-cli\'s kind CI', () => {
+describe("kind: node-local-dns like cilium-cli's kind CI", () => {
   const objs = loadManifest('node-local-dns/node-local-dns.yaml');
   const ds = objs.find((o) => o.kind === 'DaemonSet') as V1DaemonSet;
   const cm = objs.find((o) => o.kind === 'ConfigMap') as V1ConfigMap;
@@ -205,7 +262,10 @@ describe('kind: node-local-dns like cilium-cli\'s kind CI', () => {
     assert.ok(podLabelsMatch(lrp.spec.redirectBackend.localEndpointSelector.matchLabels, ds.spec!.template.metadata!.labels));
     const ports = ds.spec!.template.spec!.containers[0]!.ports!;
     for (const p of lrp.spec.redirectBackend.toPorts) {
-      assert.ok(ports.some((c) => c.name === p.name && String(c.containerPort) === p.port && c.protocol === p.protocol), JSON.stringify(p));
+      assert.ok(
+        ports.some((c) => c.name === p.name && String(c.containerPort) === p.port && c.protocol === p.protocol),
+        JSON.stringify(p),
+      );
     }
     assert.ok(podLabelsMatch(ds.spec!.selector.matchLabels, ds.spec!.template.metadata!.labels));
   });
@@ -214,8 +274,10 @@ describe('kind: node-local-dns like cilium-cli\'s kind CI', () => {
 describe('kind: workload Deployments and Services', () => {
   const nodes = ['nd-abc123-worker', 'nd-abc123-worker2'];
   const msArgs = ['--port', '50052', '--graceful-stop-seconds', '12', '--dns-lookups-per-second', '20'];
-  const { deployment: ms, service: svc } = renderWorkload({ app: 'metrics-service', replicas: 3, nodes, args: msArgs },
-    { namespace: 'nd-abc123', runId: 'abc123', image: 'notdns/workloads:test' });
+  const { deployment: ms, service: svc } = renderWorkload(
+    { app: 'metrics-service', replicas: 3, nodes, args: msArgs },
+    { namespace: 'nd-abc123', runId: 'abc123', image: 'notdns/workloads:test' },
+  );
 
   it('templates are consistent on their own (ports ↔ flags, selectors ↔ labels, grace > graceful stop)', () => {
     for (const app of ['metrics-service', 'alerting-engine'] as const) {
@@ -226,7 +288,10 @@ describe('kind: workload Deployments and Services', () => {
       assert.equal(flagValue(c.args!, '--admin'), `tcp:${ADMIN_PORT}`);
       assert.equal(c.ports!.find((p) => p.name === 'admin')!.containerPort, ADMIN_PORT);
       assert.equal(c.readinessProbe!.httpGet!.path, '/healthz');
-      assert.ok(c.ports!.some((p) => p.name === c.readinessProbe!.httpGet!.port), 'readiness probe names a declared port');
+      assert.ok(
+        c.ports!.some((p) => p.name === c.readinessProbe!.httpGet!.port),
+        'readiness probe names a declared port',
+      );
       assert.deepEqual(c.command, ['node', `dist/workloads/${app}/main.js`]);
       assert.equal(c.imagePullPolicy, 'IfNotPresent');
       if (app === 'metrics-service') {
@@ -239,7 +304,7 @@ describe('kind: workload Deployments and Services', () => {
     }
   });
 
-  it('metrics-service: the caller\'s args after --admin, ports from the flags, grace above the graceful stop', () => {
+  it("metrics-service: the caller's args after --admin, ports from the flags, grace above the graceful stop", () => {
     const c = ms.spec!.template.spec!.containers[0]!;
     assert.deepEqual(c.args, ['--admin', `tcp:${ADMIN_PORT}`, ...msArgs]);
     assert.equal(c.image, 'notdns/workloads:test');
@@ -267,21 +332,34 @@ describe('kind: workload Deployments and Services', () => {
     assertValid(svc!);
   });
 
-  it('Node.js runtime flags go between node and main.js (as the lab starts its pods); none: the template\'s command', () => {
-    const { deployment } = renderWorkload({ app: 'alerting-engine', replicas: 1, nodes: ['w3'], args: ['--channels-per-backend', '5'], runtimeArgs: alertingEngineRuntimeArgs(10) },
-      { namespace: 'nd-abc123', runId: 'abc123' });
+  it("Node.js runtime flags go between node and main.js (as the lab starts its pods); none: the template's command", () => {
+    const { deployment } = renderWorkload(
+      {
+        app: 'alerting-engine',
+        replicas: 1,
+        nodes: ['w3'],
+        args: ['--channels-per-backend', '5'],
+        runtimeArgs: alertingEngineRuntimeArgs(10),
+      },
+      { namespace: 'nd-abc123', runId: 'abc123' },
+    );
     const c = deployment.spec!.template.spec!.containers[0]!;
     assert.deepEqual(c.command, ['node', ...SMALL_POD_V8, 'dist/workloads/alerting-engine/main.js']);
     assert.deepEqual(c.args, ['--admin', 'tcp:9090', '--channels-per-backend', '5']);
     assertValid(deployment);
     assert.deepEqual(ms.spec!.template.spec!.containers[0]!.command, ['node', 'dist/workloads/metrics-service/main.js']);
     assert.deepEqual(commandWithRuntimeArgs(['node', 'x/main.js'], ['--a', '--b']), ['node', '--a', '--b', 'x/main.js']);
-    assert.throws(() => commandWithRuntimeArgs(['/app/run.sh'], ['--a']), (e: any) => e.kind === 'harness');
+    assert.throws(
+      () => commandWithRuntimeArgs(['/app/run.sh'], ['--a']),
+      (e: any) => e.kind === 'harness',
+    );
   });
 
-  it('a caller\'s own --admin is replaced (the harness reaches pods on 9090)', () => {
-    const { deployment } = renderWorkload({ app: 'alerting-engine', replicas: 2, nodes: ['w3'], args: ['--admin', 'unix:/x.sock', '--channels-per-backend', '5'] },
-      { namespace: 'nd-abc123', runId: 'abc123' });
+  it("a caller's own --admin is replaced (the harness reaches pods on 9090)", () => {
+    const { deployment } = renderWorkload(
+      { app: 'alerting-engine', replicas: 2, nodes: ['w3'], args: ['--admin', 'unix:/x.sock', '--channels-per-backend', '5'] },
+      { namespace: 'nd-abc123', runId: 'abc123' },
+    );
     const c = deployment.spec!.template.spec!.containers[0]!;
     assert.deepEqual(c.args, ['--admin', 'tcp:9090', '--channels-per-backend', '5']);
     assert.equal(c.image, 'notdns/workloads:dev');
@@ -308,7 +386,7 @@ describe('kind: workload Deployments and Services', () => {
 });
 
 describe('kind: k6 Job and the kubeconfig node agent', () => {
-  it('k6 Job mounts the script and proto where its args and PROTO_DIR say, targets the run\'s headless Service', () => {
+  it("k6 Job mounts the script and proto where its args and PROTO_DIR say, targets the run's headless Service", () => {
     const { configMap, job } = renderK6('nd-abc123', 'abc123', { script: '// s', proto: 'syntax = "proto3";' }, { vus: 5 });
     assertValid(configMap);
     assertValid(job);
@@ -326,7 +404,7 @@ describe('kind: k6 Job and the kubeconfig node agent', () => {
     assert.match(c.image!, /^grafana\/k6:/);
   });
 
-  it('node agent: privileged, host PID and network, the node\'s /tmp/notdns mounted where putFile writes', () => {
+  it("node agent: privileged, host PID and network, the node's /tmp/notdns mounted where putFile writes", () => {
     const ds = renderNodeAgent('nd-abc123', 'abc123');
     assertValid(ds);
     const spec = ds.spec!.template.spec!;

@@ -9,7 +9,16 @@ import { repoRoot } from '../../harness/paths.js';
 import { INOTIFY_MIN } from '../../harness/providers/kind/doctor.js';
 import { CILIUM_VERSION } from '../../harness/providers/kind/cilium.js';
 
-type Step = { name?: string; id?: string; uses?: string; run?: string; if?: string; shell?: string; with?: Record<string, unknown>; env?: Record<string, string> };
+type Step = {
+  name?: string;
+  id?: string;
+  uses?: string;
+  run?: string;
+  if?: string;
+  shell?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+};
 
 describe('kind: nightly workflow', () => {
   const wf = parse(readFileSync(join(repoRoot, '.github', 'workflows', 'nightly-kind.yml'), 'utf8'));
@@ -28,11 +37,13 @@ describe('kind: nightly workflow', () => {
     assert.equal(wf.jobs.plan.outputs.experiments, '${{ steps.pick.outputs.experiments }}');
   });
 
-  it('picks every experiment whose plan on kind has something that applies (the plan command\'s exit code)', () => {
+  it("picks every experiment whose plan on kind has something that applies (the plan command's exit code)", () => {
     const pick = (wf.jobs.plan.steps as Step[]).find((s) => s.id === 'pick')!;
     assert.match(pick.run!, /for f in experiments\/\*\.ts/);
     assert.match(pick.run!, /if bin\/notdns plan "\$e" --provider kind; then picked\+=/);
-    assert.ok((wf.jobs.plan.steps as Step[]).findIndex((s) => /npm run build/.test(s.run ?? '')) < (wf.jobs.plan.steps as Step[]).indexOf(pick));
+    assert.ok(
+      (wf.jobs.plan.steps as Step[]).findIndex((s) => /npm run build/.test(s.run ?? '')) < (wf.jobs.plan.steps as Step[]).indexOf(pick),
+    );
   });
 
   it('the pick step, run for real against this checkout: the flagship in, the lab-only rp-filter-edge-case out', function () {
@@ -41,17 +52,28 @@ describe('kind: nightly workflow', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nd-wf-'));
     try {
       const out = join(dir, 'out');
-      const r = spawnSync('bash', ['-eo', 'pipefail', '-c', pick.run!], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, GITHUB_OUTPUT: out, REQUESTED: '' } });
+      const r = spawnSync('bash', ['-eo', 'pipefail', '-c', pick.run!], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        env: { ...process.env, GITHUB_OUTPUT: out, REQUESTED: '' },
+      });
       assert.equal(r.status, 0, r.stderr);
       const line = readFileSync(out, 'utf8').trim();
       const picked = JSON.parse(line.replace(/^experiments=/, '')) as string[];
       assert.ok(picked.includes('rollout-syn-flood'), line);
       assert.ok(!picked.includes('rp-filter-edge-case'), line);
-      for (const e of picked) assert.equal(spawnSync(join(repoRoot, 'bin', 'notdns'), ['plan', e, '--provider', 'kind'], { encoding: 'utf8' }).status, 0, e);
-      const requested = spawnSync('bash', ['-eo', 'pipefail', '-c', pick.run!], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, GITHUB_OUTPUT: out, REQUESTED: '[ "a" ]' } });
+      for (const e of picked)
+        assert.equal(spawnSync(join(repoRoot, 'bin', 'notdns'), ['plan', e, '--provider', 'kind'], { encoding: 'utf8' }).status, 0, e);
+      const requested = spawnSync('bash', ['-eo', 'pipefail', '-c', pick.run!], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        env: { ...process.env, GITHUB_OUTPUT: out, REQUESTED: '[ "a" ]' },
+      });
       assert.equal(requested.status, 0, requested.stderr);
       assert.match(readFileSync(out, 'utf8'), /experiments=\["a"\]\n$/);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('prepares the runner: inotify limits, the BPF toolchain, pinned kind / helm / cilium CLI', () => {
@@ -67,8 +89,19 @@ describe('kind: nightly workflow', () => {
     assert.equal(wf.on.workflow_dispatch.inputs.cilium_version.default, CILIUM_VERSION);
     assert.match(wf.env.NOTDNS_CILIUM_VERSION, new RegExp(`'${CILIUM_VERSION.replaceAll('.', '\\.')}'`));
     // the toolchain and the tools come before the run that needs them; doctor checks them first
-    const at = [idx(/sysctl -w/), idx(/apt-get install/), idx(/helm\/kind-action/), idx(/azure\/setup-helm/), idx(/cilium-linux-amd64/), idx(/notdns doctor --provider kind/), idx(/bin\/notdns run/)];
-    assert.ok(at.every((v, i) => v >= 0 && (i === 0 || v > at[i - 1]!)), JSON.stringify(at));
+    const at = [
+      idx(/sysctl -w/),
+      idx(/apt-get install/),
+      idx(/helm\/kind-action/),
+      idx(/azure\/setup-helm/),
+      idx(/cilium-linux-amd64/),
+      idx(/notdns doctor --provider kind/),
+      idx(/bin\/notdns run/),
+    ];
+    assert.ok(
+      at.every((v, i) => v >= 0 && (i === 0 || v > at[i - 1]!)),
+      JSON.stringify(at),
+    );
   });
 
   it('runs as the runner user with a state directory it can write', () => {
@@ -77,11 +110,23 @@ describe('kind: nightly workflow', () => {
   });
 
   it('sets up kind and helm, builds, runs notdns with --provider kind into out/<exp>, then reports', () => {
-    const order = [/helm\/kind-action/, /azure\/setup-helm/, /npm run build/, /build-workload-image\.sh/,
-      /bin\/notdns run \$\{\{ matrix\.experiment \}\} --provider kind --out out\/\$\{\{ matrix\.experiment \}\}/, /mikepenz\/action-junit-report/];
+    const order = [
+      /helm\/kind-action/,
+      /azure\/setup-helm/,
+      /npm run build/,
+      /build-workload-image\.sh/,
+      /bin\/notdns run \$\{\{ matrix\.experiment \}\} --provider kind --out out\/\$\{\{ matrix\.experiment \}\}/,
+      /mikepenz\/action-junit-report/,
+    ];
     const at = order.map(idx);
-    assert.ok(at.every((i) => i >= 0), `missing steps: ${order.filter((_, i) => at[i]! < 0).join(', ')}`);
-    assert.ok(at.slice(2).every((v, i, a) => i === 0 || v > a[i - 1]!), 'build → image → run → junit in that order');
+    assert.ok(
+      at.every((i) => i >= 0),
+      `missing steps: ${order.filter((_, i) => at[i]! < 0).join(', ')}`,
+    );
+    assert.ok(
+      at.slice(2).every((v, i, a) => i === 0 || v > a[i - 1]!),
+      'build → image → run → junit in that order',
+    );
     const junit = steps[idx(/action-junit-report/)]!;
     assert.equal(junit.if, '${{ always() }}');
     assert.equal(junit.with!.report_paths, 'out/**/junit.xml');
@@ -115,9 +160,19 @@ describe('kind: nightly workflow', () => {
       const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
       const none = spawnSync('bash', ['-eo', 'pipefail', '-c', last.run!], { env: { ...env, CLUSTERS: 'kind\n' }, encoding: 'utf8' });
       assert.equal(none.status, 0, none.stderr);
-      const some = spawnSync('bash', ['-eo', 'pipefail', '-c', last.run!], { env: { ...env, CLUSTERS: 'kind\nnd-abc123\nnd-0f0f0f\n' }, encoding: 'utf8' });
+      const some = spawnSync('bash', ['-eo', 'pipefail', '-c', last.run!], {
+        env: { ...env, CLUSTERS: 'kind\nnd-abc123\nnd-0f0f0f\n' },
+        encoding: 'utf8',
+      });
       assert.equal(some.status, 0, some.stderr);
-      assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['get clusters', 'get clusters', 'delete cluster --name nd-abc123', 'delete cluster --name nd-0f0f0f']);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+      assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), [
+        'get clusters',
+        'get clusters',
+        'delete cluster --name nd-abc123',
+        'delete cluster --name nd-0f0f0f',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -21,7 +21,9 @@ describe('lab topology @root', function () {
 
   before(async () => {
     runId = newRunId();
-    c = await provider.up({ nodes: 3, serverNodes: 2, eniHasAddress: false, unreachableOnDelete: false, nodeLocalDns: true }, runId, { stateDir: join(stateRoot, runId) });
+    c = await provider.up({ nodes: 3, serverNodes: 2, eniHasAddress: false, unreachableOnDelete: false, nodeLocalDns: true }, runId, {
+      stateDir: join(stateRoot, runId),
+    });
   });
   after(async () => {
     await c?.destroy();
@@ -50,11 +52,17 @@ describe('lab topology @root', function () {
     try {
       let got = '';
       for (let i = 0; i < 20 && got !== 'hello'; i++) {
-        got = (await run('sh', ['-c', `echo hello | socat -T2 - TCP:${server.ip}:50051,connect-timeout=2`], { ns: client.ns, reject: false })).stdout;
+        got = (
+          await run('sh', ['-c', `echo hello | socat -T2 - TCP:${server.ip}:50051,connect-timeout=2`], { ns: client.ns, reject: false })
+        ).stdout;
         if (got !== 'hello') await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(got, 'hello', 'pod-to-pod TCP across nodes');
-      assert.equal((await digTcp(client.ns, '169.254.20.10', 'x1.default.svc.cluster.local')).status, 'NOERROR', 'pod → node-local DNS → upstream over TCP');
+      assert.equal(
+        (await digTcp(client.ns, '169.254.20.10', 'x1.default.svc.cluster.local')).status,
+        'NOERROR',
+        'pod → node-local DNS → upstream over TCP',
+      );
       // while the pod lives, Cilium's "from <pod> lookup <eni table>" rule makes the reverse path ens6
       const before = await c.node('node1').exec('ip', ['route', 'get', server.ip, 'from', client.ip, 'iif', 'ens6'], { reject: false });
       assert.equal(before.exitCode, 0, before.stderr);
@@ -66,7 +74,11 @@ describe('lab topology @root', function () {
     assert.notEqual(after.exitCode, 0, 'route lookup for the old pod IP arriving on the addressless ENI must fail');
     assert.match(after.stderr, /Invalid argument|Invalid cross-device link/);
     const m0 = await martians(c, 'node1');
-    await run('hping3', ['-q', '-S', '-p', '50051', '-c', '20', '-i', 'u10000', server.ip], { ns: client.ns, reject: false, timeoutMs: 10_000 });
+    await run('hping3', ['-q', '-S', '-p', '50051', '-c', '20', '-i', 'u10000', server.ip], {
+      ns: client.ns,
+      reject: false,
+      timeoutMs: 10_000,
+    });
     const m1 = await martians(c, 'node1');
     assert.equal(m1 - m0, 20, `TcpExtIPReversePathFilter should count each of the 20 SYNs (got ${m1 - m0})`);
   });
@@ -92,7 +104,10 @@ describe('lab topology @root', function () {
   it('tears everything down: no namespace, process or state left', async () => {
     const ids = c.nodes.map((n) => n.sentinelPid);
     await c.destroy();
-    assert.deepEqual((await listNamespaces()).filter((n) => n.startsWith(`nd-${runId}-`)), []);
+    assert.deepEqual(
+      (await listNamespaces()).filter((n) => n.startsWith(`nd-${runId}-`)),
+      [],
+    );
     for (const pid of ids) assert.equal(existsSync(`/proc/${pid}`), false, `sentinel ${pid} still running`);
     assert.equal(existsSync(join(stateRoot, runId)), false);
   });
@@ -103,7 +118,9 @@ describe('lab topology with an address on the ENI @root', function () {
   it('routes the old pod IP via ens5 (loose rp_filter passes) and drops nothing as martian', async () => {
     const runId = newRunId();
     const provider = new LabProvider();
-    const c = await provider.up({ nodes: 2, serverNodes: 1, eniHasAddress: true, unreachableOnDelete: false, nodeLocalDns: false }, runId, { stateDir: join(stateRoot, runId) });
+    const c = await provider.up({ nodes: 2, serverNodes: 1, eniHasAddress: true, unreachableOnDelete: false, nodeLocalDns: false }, runId, {
+      stateDir: join(stateRoot, runId),
+    });
     try {
       const server = await c.plumbPod('srv', 'node1');
       const client = await c.plumbPod('cli', 'node2');
@@ -112,8 +129,12 @@ describe('lab topology with an address on the ENI @root', function () {
       assert.equal(r.exitCode, 0, r.stderr);
       assert.match(r.stdout, /dev ens5/);
       const m0 = await martians(c, 'node1');
-      await run('hping3', ['-q', '-S', '-p', '50051', '-c', '10', '-i', 'u10000', server.ip], { ns: client.ns, reject: false, timeoutMs: 10_000 });
-      assert.equal(await martians(c, 'node1') - m0, 0);
+      await run('hping3', ['-q', '-S', '-p', '50051', '-c', '10', '-i', 'u10000', server.ip], {
+        ns: client.ns,
+        reject: false,
+        timeoutMs: 10_000,
+      });
+      assert.equal((await martians(c, 'node1')) - m0, 0);
     } finally {
       await c.destroy();
       await provider.sweep(runId);

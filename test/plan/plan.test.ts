@@ -13,7 +13,10 @@ describe('plan: which expectations apply on which provider', () => {
     const { experiment } = await loadExperiment('rollout-syn-flood');
     const p = planOf(experiment, 'lab');
     assert.equal(p.expectations.length, 19);
-    assert.deepEqual(p.expectations.filter((x) => x.na), []);
+    assert.deepEqual(
+      p.expectations.filter((x) => x.na),
+      [],
+    );
     assert.match(renderPlan(p), /expectations: 19 apply\n/);
   });
 
@@ -34,17 +37,29 @@ describe('plan: which expectations apply on which provider', () => {
 
   it('an expectation limited to other providers is n/a, with the providers named', () => {
     assert.equal(notApplicable({ probe: 'dns.errors', providers: ['kind'] }, 'kind'), undefined);
-    assert.match(notApplicable({ probe: 'dns.errors', providers: ['kind'] }, 'lab')!, /^n\/a on lab: the experiment applies it on kind only$/);
+    assert.match(
+      notApplicable({ probe: 'dns.errors', providers: ['kind'] }, 'lab')!,
+      /^n\/a on lab: the experiment applies it on kind only$/,
+    );
     assert.equal(notApplicable({ probe: 'martian.drops' }, 'lab'), undefined);
   });
 
   it('an experiment with nothing that applies on a provider is refused before anything is created', () => {
     const e = ExperimentSchema.parse({
-      name: 'only-martians', description: 'd', steps: [{ steady: 1 }], variants: { a: {} },
+      name: 'only-martians',
+      description: 'd',
+      steps: [{ steady: 1 }],
+      variants: { a: {} },
       expect: { a: [{ probe: 'martian.drops', stat: 'total', op: '>=', value: 1 }] },
     });
     assert.doesNotThrow(() => assertSomethingApplies(planOf(e, 'lab')));
-    assert.throws(() => assertSomethingApplies(planOf(e, 'kind')), (err: any) => err.kind === 'usage' && /none of the 1 expectations of only-martians applies on --provider kind/.test(err.message) && /notdns plan only-martians --provider kind/.test(err.hint));
+    assert.throws(
+      () => assertSomethingApplies(planOf(e, 'kind')),
+      (err: any) =>
+        err.kind === 'usage' &&
+        /none of the 1 expectations of only-martians applies on --provider kind/.test(err.message) &&
+        /notdns plan only-martians --provider kind/.test(err.hint),
+    );
   });
 });
 
@@ -60,10 +75,17 @@ describe('plan: an n/a expectation in the verdict, JUnit and the closing line', 
   it('is not a failure: the verdict line counts it apart, the table says n/a with the reason', () => {
     const { r, x } = withNa();
     const others = r.verdict.expectations.filter((e) => !e.na);
-    if (others.every((e) => e.pass)) assert.match(verdictLine(r), new RegExp(`all ${others.length} expectations passed \\(1 n/a on kind\\)`));
+    if (others.every((e) => e.pass))
+      assert.match(verdictLine(r), new RegExp(`all ${others.length} expectations passed \\(1 n/a on kind\\)`));
     const text = renderVerdict(r, { color: false });
     assert.match(text, /1 expectation n\/a \(not evaluated\):\n {2}\[[^\]]+\] .+: n\/a on kind: Cilium sets rp_filter=0/);
-    assert.doesNotMatch(text.split('\n').filter((l) => l.includes(x.label.slice(0, 40))).join('\n'), /FAIL/);
+    assert.doesNotMatch(
+      text
+        .split('\n')
+        .filter((l) => l.includes(x.label.slice(0, 40)))
+        .join('\n'),
+      /FAIL/,
+    );
   });
   it('is a skipped testcase in JUnit, with the reason', () => {
     const { r } = withNa();

@@ -23,7 +23,11 @@ describe('reliability: bad input at the CLI → exit 2, one paragraph, nothing l
     await mkdir(cwd);
     await chmod(cwd, 0o777); // writable by nobody too: if notdns created anything there, we would see it
     spec = await writeSpec(dir, 'tiny.yaml', tinySpec());
-    await writeSpec(dir, 'bad-field.yaml', tinySpec().replace('topology: { nodes: 2, serverNodes: 1 }', 'topology: { nodez: 2, serverNodes: 1 }'));
+    await writeSpec(
+      dir,
+      'bad-field.yaml',
+      tinySpec().replace('topology: { nodes: 2, serverNodes: 1 }', 'topology: { nodez: 2, serverNodes: 1 }'),
+    );
     await chmod(spec, 0o644);
     // a PATH with everything but unbound (what a machine without the Debian package looks like)
     hidePath = join(dir, 'path');
@@ -35,10 +39,16 @@ describe('reliability: bad input at the CLI → exit 2, one paragraph, nothing l
       }
     }
   });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   /** Run the CLI and check the common contract; returns stderr. */
-  async function refused(args: string[], head: RegExp, opts: { env?: NodeJS.ProcessEnv; wrap?: string[]; out?: string } = {}): Promise<string> {
+  async function refused(
+    args: string[],
+    head: RegExp,
+    opts: { env?: NodeJS.ProcessEnv; wrap?: string[]; out?: string } = {},
+  ): Promise<string> {
     const r = cliSync(args, { cwd, env: opts.env, wrap: opts.wrap });
     assert.equal(r.code, 2, `exit code (stdout: ${r.stdout}; stderr: ${r.stderr})`);
     assert.match(r.stderr, head);
@@ -54,19 +64,29 @@ describe('reliability: bad input at the CLI → exit 2, one paragraph, nothing l
 
   it('unknown experiment: names it, lists the built-ins', async () => {
     const out = join(dir, 'o1');
-    const s = await refused(['run', 'no-such-experiment', '--out', out], /^notdns: bad usage\nunknown experiment "no-such-experiment"/, { out });
+    const s = await refused(['run', 'no-such-experiment', '--out', out], /^notdns: bad usage\nunknown experiment "no-such-experiment"/, {
+      out,
+    });
     assert.match(s, /rollout-syn-flood, rp-filter-edge-case/);
   });
 
   it('invalid field: names the file, the field and the typo', async () => {
     const out = join(dir, 'o2');
-    const s = await refused(['run', join(dir, 'bad-field.yaml'), '--out', out], /^notdns: invalid experiment\n.*bad-field\.yaml is not a valid experiment/, { out });
+    const s = await refused(
+      ['run', join(dir, 'bad-field.yaml'), '--out', out],
+      /^notdns: invalid experiment\n.*bad-field\.yaml is not a valid experiment/,
+      { out },
+    );
     assert.match(s, /topology: unknown field\(s\) "nodez" \(typo\?\)/);
   });
 
   it('unknown variant: names it and the variants there are, before the output folder is created', async () => {
     const out = join(dir, 'o3');
-    const s = await refused(['run', spec, '--variant', 'nope', '--out', out], /^notdns: bad usage\nexperiment reliability-tiny has no variant "nope"\./, { out });
+    const s = await refused(
+      ['run', spec, '--variant', 'nope', '--out', out],
+      /^notdns: bad usage\nexperiment reliability-tiny has no variant "nope"\./,
+      { out },
+    );
     assert.match(s, /Fix: Use --variant with one of: only\./);
   });
 
@@ -81,7 +101,11 @@ describe('reliability: bad input at the CLI → exit 2, one paragraph, nothing l
   it('missing package (unbound not on PATH): names the command, the Debian package and the apt-get command, before anything is created', async () => {
     const out = join(dir, 'o5');
     const t0 = Date.now();
-    const s = await refused(['run', spec, '--out', out], /^notdns: this machine is not ready\nthe lab needs unbound \(Debian package unbound\), not found on PATH\./, { env: { PATH: hidePath }, out });
+    const s = await refused(
+      ['run', spec, '--out', out],
+      /^notdns: this machine is not ready\nthe lab needs unbound \(Debian package unbound\), not found on PATH\./,
+      { env: { PATH: hidePath }, out },
+    );
     assert.match(s, /Fix: Install it: apt-get update && apt-get install -y --no-install-recommends unbound\./);
     assert.ok(Date.now() - t0 < 8000, `refused up front, not after a bring-up timeout (${Date.now() - t0} ms)`);
   });

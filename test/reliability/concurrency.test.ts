@@ -20,7 +20,9 @@ describe('reliability: concurrent runs and down while a run is live @root', func
     dir = await tempDir();
     spec = await writeSpec(dir, 'tiny.yaml', tinySpec('reliability-concurrent'));
   });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('two runs at once: distinct names, `down --all` skips both while they live, both pass and clean up', async () => {
     const a = startCli(['run', spec, '--out', join(dir, 'a')]);
@@ -35,7 +37,10 @@ describe('reliability: concurrent runs and down while a run is live @root', func
 
     const down = cliSync(['down', '--all']);
     assert.equal(down.code, 0, down.stderr);
-    for (const [id, r] of [[ia, a], [ib, b]] as const) {
+    for (const [id, r] of [
+      [ia, a],
+      [ib, b],
+    ] as const) {
       assert.match(down.stdout, new RegExp(`skipped run ${id}: its harness, pid ${r.pid}, is still running; use --force`));
       assert.doesNotMatch(down.stdout, new RegExp(`netns nd-${id}-`));
     }
@@ -62,7 +67,10 @@ describe('reliability: concurrent runs and down while a run is live @root', func
     assert.match(refused.stderr, new RegExp(`run ${id} is still running \\(harness pid ${c.pid}\\)`));
     assert.match(refused.stderr, /--force/);
     assertNoStack(refused.stderr);
-    assert.ok((await listNamespaces()).some((n) => n.startsWith(`nd-${id}-`)), 'nothing was removed');
+    assert.ok(
+      (await listNamespaces()).some((n) => n.startsWith(`nd-${id}-`)),
+      'nothing was removed',
+    );
     assert.equal(c.exit, undefined, 'the run goes on');
 
     const forced = cliSync(['down', id, '--force']);
@@ -75,17 +83,21 @@ describe('reliability: concurrent runs and down while a run is live @root', func
     assert.ok(isClean(left), describeLeftovers(left));
   });
 
-  it('a run id already in use (state dir or namespaces of another run) is refused, and the other run\'s resources are untouched', async () => {
+  it("a run id already in use (state dir or namespaces of another run) is refused, and the other run's resources are untouched", async () => {
     const id = newRunId();
     const theirs = `nd-${id}-vpc`;
     await mkdir(join(stateRoot, id), { recursive: true });
     await writeFile(join(stateRoot, id, 'owner.pid'), String(process.ppid)); // a live process that is not us
     await run('ip', ['netns', 'add', theirs]);
     try {
-      await assert.rejects(new LabProvider().up({ nodes: 2, serverNodes: 1, eniHasAddress: false, unreachableOnDelete: false, nodeLocalDns: false }, id,
-        { stateDir: join(stateRoot, id) }), (e: Error) => /already in use/.test(e.message));
-      assert.ok((await listNamespaces()).includes(theirs), 'the other run\'s namespace is still there');
-      assert.ok(existsSync(join(stateRoot, id, 'owner.pid')), 'the other run\'s state dir is still there');
+      await assert.rejects(
+        new LabProvider().up({ nodes: 2, serverNodes: 1, eniHasAddress: false, unreachableOnDelete: false, nodeLocalDns: false }, id, {
+          stateDir: join(stateRoot, id),
+        }),
+        (e: Error) => /already in use/.test(e.message),
+      );
+      assert.ok((await listNamespaces()).includes(theirs), "the other run's namespace is still there");
+      assert.ok(existsSync(join(stateRoot, id, 'owner.pid')), "the other run's state dir is still there");
       assert.equal((await listNamespaces()).filter((n) => n.startsWith(`nd-${id}-`)).length, 1, 'nothing was added');
     } finally {
       await run('ip', ['netns', 'del', theirs], { reject: false });

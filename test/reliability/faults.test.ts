@@ -8,9 +8,7 @@ import { join } from 'node:path';
 import { run } from '../../harness/exec.js';
 import { listNamespaces } from '../../harness/providers/lab/lab.js';
 import { stateRoot } from '../../harness/paths.js';
-import {
-  assertNoStack, describeLeftovers, isClean, leftovers, readResults, startCli, tempDir, tinySpec, writeSpec,
-} from './helpers.js';
+import { assertNoStack, describeLeftovers, isClean, leftovers, readResults, startCli, tempDir, tinySpec, writeSpec } from './helpers.js';
 
 async function podPids(ns: string): Promise<string[]> {
   return (await run('ip', ['netns', 'pids', ns], { reject: false })).stdout.split(/\s+/).filter(Boolean);
@@ -42,12 +40,18 @@ describe('reliability: workload killed mid-run, output folder full @root', funct
       await r.waitForLine(c.after);
       const id = r.ids()[0]!;
       // the live pod of that app (after the rollout: the new one)
-      const ns = (await listNamespaces()).filter((n) => n.startsWith(`nd-${id}-${c.prefix}-`)).sort().at(-1)!;
+      const ns = (await listNamespaces())
+        .filter((n) => n.startsWith(`nd-${id}-${c.prefix}-`))
+        .sort()
+        .at(-1)!;
       assert.ok(ns, 'the pod namespace exists');
       const pids = await podPids(ns);
       assert.equal(pids.length, 1, `one process in ${ns}`);
       const cmdline = (await readFile(`/proc/${pids[0]}/cmdline`, 'utf8')).split('\0');
-      assert.ok(cmdline.some((a) => a.endsWith(`workloads/${c.app}/main.js`)), cmdline.join(' '));
+      assert.ok(
+        cmdline.some((a) => a.endsWith(`workloads/${c.app}/main.js`)),
+        cmdline.join(' '),
+      );
       assert.ok(cmdline.includes('--max-duration-seconds'), 'the live workload is bounded');
       if (c.app === 'alerting-engine') {
         assert.equal(cmdline[cmdline.indexOf('--allow-cidr') + 1], '10.1.0.0/16');
@@ -66,7 +70,12 @@ describe('reliability: workload killed mid-run, output folder full @root', funct
       const log = join(out, 'logs', 'only', `${pod}.log`);
       assert.ok(res.error!.hint?.includes(log), res.error!.hint);
       assert.ok(existsSync(log));
-      assert.match(r.stderr, new RegExp(`notdns: error \\(phase: ${c.phase}\\)\\nthe ${c.app} workload of pod ${pod} [^\\n]+\\nFix: Its log is ${log.replace(/[.]/g, '\\.')}`));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `notdns: error \\(phase: ${c.phase}\\)\\nthe ${c.app} workload of pod ${pod} [^\\n]+\\nFix: Its log is ${log.replace(/[.]/g, '\\.')}`,
+        ),
+      );
       assertNoStack(r.stderr);
       const left = await leftovers(r.ids(), r.tag);
       assert.ok(isClean(left), describeLeftovers(left));
@@ -86,7 +95,10 @@ describe('reliability: workload killed mid-run, output folder full @root', funct
     const res = await readResults(out);
     assert.equal(res.error?.kind, 'harness');
     assert.equal(res.error?.phase, 'steady');
-    assert.match(res.error!.message, /^the ena\.\*, syn\.\* probe could not be read on node node\d for 5 samples in a row \(the ENA simulator maps \(bpftool\)\): reading\/writing the ENA simulator maps on node\d failed: .*No such file/);
+    assert.match(
+      res.error!.message,
+      /^the ena\.\*, syn\.\* probe could not be read on node node\d for 5 samples in a row \(the ENA simulator maps \(bpftool\)\): reading\/writing the ENA simulator maps on node\d failed: .*No such file/,
+    );
     assert.match(res.error!.message, /broken harness, not a measurement/);
     assert.equal((res.verdict as { expectations?: unknown[] }).expectations?.length, 0, 'no expectation evaluated on the missing data');
     assert.match(r.stderr, /notdns: error \(phase: steady\)\nthe ena\.\*, syn\.\* probe could not be read on node node\d/);
@@ -103,7 +115,12 @@ describe('reliability: workload killed mid-run, output folder full @root', funct
     const r = startCli(['run', spec, '--out', out]);
     const e = await r.exited;
     assert.equal(e.code, 3, r.stderr);
-    assert.match(r.stderr, new RegExp(`notdns: error \\(phase: report\\)\\ncould not write the reports to the output folder ${out}: no space left on the device \\(ENOSPC\\)`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `notdns: error \\(phase: report\\)\\ncould not write the reports to the output folder ${out}: no space left on the device \\(ENOSPC\\)`,
+      ),
+    );
     assert.match(r.stderr, new RegExp(`\\nFix: Free space on the file system of ${out} .*--out`));
     assertNoStack(r.stderr);
     assert.doesNotMatch(r.stderr, /unexpected error/);

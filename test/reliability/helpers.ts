@@ -42,7 +42,11 @@ export async function writeSpec(dir: string, file: string, text: string): Promis
   return p;
 }
 
-export interface Exit { code: number | null; signal: NodeJS.Signals | null; at: number }
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  at: number;
+}
 
 export interface CliRun {
   child: ChildProcess;
@@ -63,31 +67,56 @@ export interface CliRun {
 }
 
 /** Start `bin/notdns ARGS` as a child process. */
-export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; detached?: boolean; cwd?: string; wrap?: string[] } = {}): CliRun {
+export function startCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; detached?: boolean; cwd?: string; wrap?: string[] } = {},
+): CliRun {
   const tag = randomBytes(6).toString('hex');
   const [cmd, ...pre] = opts.wrap?.length ? opts.wrap : [CLI];
   const argv = opts.wrap?.length ? [...pre, CLI, ...args] : args;
   const child = spawn(cmd!, argv, {
     env: { ...process.env, NO_COLOR: '1', CI: 'true', NOTDNS_TEST_TAG: tag, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached, cwd: opts.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached,
+    cwd: opts.cwd,
   });
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   const lines: string[] = [];
   const r: CliRun = {
-    child, pid: child.pid!, tag, startedAt: Date.now(), stdout: '', stderr: '',
-    exited: new Promise<Exit>((resolve) => child.once('exit', (code, signal) => {
-      r.exit = { code, signal, at: Date.now() };
-      resolve(r.exit);
-    })),
+    child,
+    pid: child.pid!,
+    tag,
+    startedAt: Date.now(),
+    stdout: '',
+    stderr: '',
+    exited: new Promise<Exit>((resolve) =>
+      child.once('exit', (code, signal) => {
+        r.exit = { code, signal, at: Date.now() };
+        resolve(r.exit);
+      }),
+    ),
     ids: () => [...new Set(lines.flatMap((l) => [...l.matchAll(/nd-([0-9a-f]{6})-\*/g)].map((m) => m[1]!)))],
     waitForLine(re, timeoutMs = 60_000) {
       const hit = lines.find((l) => re.test(l));
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs} ms; output:\n${r.stderr.slice(-2000)}`)), timeoutMs);
-        const w = { re, resolve: (l: string) => { clearTimeout(t); resolve(l); } };
+        const t = setTimeout(
+          () => reject(new Error(`no line matching ${re} within ${timeoutMs} ms; output:\n${r.stderr.slice(-2000)}`)),
+          timeoutMs,
+        );
+        const w = {
+          re,
+          resolve: (l: string) => {
+            clearTimeout(t);
+            resolve(l);
+          },
+        };
         waiters.push(w);
-        void r.exited.then(() => { clearTimeout(t); if (waiters.includes(w)) reject(new Error(`exited (${JSON.stringify(r.exit)}) before a line matching ${re}; output:\n${r.stderr.slice(-2000)}`)); });
+        void r.exited.then(() => {
+          clearTimeout(t);
+          if (waiters.includes(w))
+            reject(new Error(`exited (${JSON.stringify(r.exit)}) before a line matching ${re}; output:\n${r.stderr.slice(-2000)}`));
+        });
       });
     },
     lastLine: () => lines.filter((l) => l.trim()).at(-1) ?? '',
@@ -101,7 +130,11 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; detach
       rest = parts.pop() ?? '';
       for (const l of parts) {
         lines.push(l);
-        for (const w of [...waiters]) if (w.re.test(l)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(l); }
+        for (const w of [...waiters])
+          if (w.re.test(l)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(l);
+          }
       }
     });
   };
@@ -111,11 +144,17 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; detach
 }
 
 /** Run the CLI to completion (for short commands: down, bad input). */
-export function cliSync(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; wrap?: string[]; timeoutMs?: number } = {}): { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number } {
+export function cliSync(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; wrap?: string[]; timeoutMs?: number } = {},
+): { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number } {
   const t0 = Date.now();
   const [cmd, ...pre] = opts.wrap?.length ? opts.wrap : [CLI];
   const r = spawnSync(cmd!, opts.wrap?.length ? [...pre, CLI, ...args] : args, {
-    env: { ...process.env, NO_COLOR: '1', CI: 'true', ...opts.env }, encoding: 'utf8', cwd: opts.cwd, timeout: opts.timeoutMs ?? 120_000,
+    env: { ...process.env, NO_COLOR: '1', CI: 'true', ...opts.env },
+    encoding: 'utf8',
+    cwd: opts.cwd,
+    timeout: opts.timeoutMs ?? 120_000,
   });
   return { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: Date.now() - t0 };
 }
@@ -137,10 +176,13 @@ export function isClean(l: Leftovers): boolean {
 
 export function describeLeftovers(l: Leftovers): string {
   if (isClean(l)) return 'nothing';
-  return [`${l.namespaces.length} namespace(s)${l.namespaces.length ? ` [${l.namespaces.join(' ')}]` : ''}`,
-    `${l.nsProcesses.length} process(es) in them`, `${l.tagged.length} process(es) it started`,
+  return [
+    `${l.namespaces.length} namespace(s)${l.namespaces.length ? ` [${l.namespaces.join(' ')}]` : ''}`,
+    `${l.nsProcesses.length} process(es) in them`,
+    `${l.tagged.length} process(es) it started`,
     `${l.mounts.length} mount(s)${l.mounts.length ? ` [${l.mounts.join(' ')}]` : ''}`,
-    `${l.stateDirs.length} state dir(s)${l.stateDirs.length ? ` [${l.stateDirs.join(' ')}]` : ''}`].join(', ');
+    `${l.stateDirs.length} state dir(s)${l.stateDirs.length ? ` [${l.stateDirs.join(' ')}]` : ''}`,
+  ].join(', ');
 }
 
 async function comm(pid: string): Promise<string> {
@@ -169,7 +211,9 @@ export async function leftovers(ids: readonly string[], tag?: string): Promise<L
     const pids = (await run('ip', ['netns', 'pids', ns], { reject: false })).stdout.split(/\s+/).filter(Boolean);
     for (const pid of pids) nsProcesses.push(`${ns}: ${pid} ${await comm(pid)}`);
   }
-  const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((l) => l.split(' '))
+  const mounts = (await readFile('/proc/mounts', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' '))
     .filter((f) => f[1] && ids.some((id) => f[1] === join(stateRoot, id) || f[1]!.startsWith(join(stateRoot, id) + '/')))
     .map((f) => `${f[2]} ${f[1]}`);
   const stateDirs = ids.map((id) => join(stateRoot, id)).filter((d) => existsSync(d));
@@ -179,7 +223,9 @@ export async function leftovers(ids: readonly string[], tag?: string): Promise<L
 /** Host-wide counts (other engineers' labs included), for the evidence printed by the tests. */
 export async function hostWide(): Promise<string> {
   const ns = (await listNamespaces()).filter((n) => n.startsWith('nd-')).length;
-  const bpf = (await readFile('/proc/mounts', 'utf8')).split('\n').filter((l) => l.split(' ')[1]?.startsWith(stateRoot + '/') && l.split(' ')[2] === 'bpf').length;
+  const bpf = (await readFile('/proc/mounts', 'utf8'))
+    .split('\n')
+    .filter((l) => l.split(' ')[1]?.startsWith(stateRoot + '/') && l.split(' ')[2] === 'bpf').length;
   const dirs = (await readdir(stateRoot).catch(() => [] as string[])).length;
   const wl = (await run('pgrep', ['-f', 'dist/workloads/'], { reject: false })).stdout.split('\n').filter(Boolean).length;
   return `host-wide: ${ns} nd-* namespace(s), ${bpf} bpffs mount(s) under ${stateRoot}, ${dirs} state dir(s), ${wl} workload process(es) (other engineers' included)`;
@@ -209,20 +255,33 @@ export function assertNoStack(text: string): void {
 }
 
 /** The results.json of a run, parsed. */
-export async function readResults(dir: string): Promise<{ runId: string; error?: { kind: string; phase?: string; message: string; hint?: string }; verdict: { pass: boolean } }> {
+export async function readResults(
+  dir: string,
+): Promise<{ runId: string; error?: { kind: string; phase?: string; message: string; hint?: string }; verdict: { pass: boolean } }> {
   return JSON.parse(await readFile(join(dir, 'results.json'), 'utf8'));
 }
 
 /** set-up / tear-down steps from a run's notdns.log, by scope ("lab", "runner"). */
 export async function traceOf(logFile: string): Promise<{ setup: Record<string, string[]>; teardown: Record<string, string[]> }> {
-  const setup: Record<string, string[]> = {}, teardown: Record<string, string[]> = {};
+  const setup: Record<string, string[]> = {},
+    teardown: Record<string, string[]> = {};
   for (const line of (await readFile(logFile, 'utf8')).split('\n')) {
     if (!line.startsWith('{')) continue;
     let j: { setup?: string; teardown?: string; scope?: string };
-    try { j = JSON.parse(line); } catch { continue; }
+    try {
+      j = JSON.parse(line);
+    } catch {
+      continue;
+    }
     if (!j.scope) continue;
-    if (j.setup) { setup[j.scope] ??= []; setup[j.scope]!.push(j.setup); }
-    if (j.teardown) { teardown[j.scope] ??= []; teardown[j.scope]!.push(j.teardown); }
+    if (j.setup) {
+      setup[j.scope] ??= [];
+      setup[j.scope]!.push(j.setup);
+    }
+    if (j.teardown) {
+      teardown[j.scope] ??= [];
+      teardown[j.scope]!.push(j.teardown);
+    }
   }
   return { setup, teardown };
 }

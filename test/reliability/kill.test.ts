@@ -6,14 +6,39 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  cliSync, describeLeftovers, hostWide, isClean, leftovers, rng, seed, sleep, startCli, taggedProcesses, tempDir, tinySpec, until, writeSpec,
+  cliSync,
+  describeLeftovers,
+  hostWide,
+  isClean,
+  leftovers,
+  rng,
+  seed,
+  sleep,
+  startCli,
+  taggedProcesses,
+  tempDir,
+  tinySpec,
+  until,
+  writeSpec,
 } from './helpers.js';
 
 type Phase = 'bring-up' | 'deploy' | 'steady' | 'rollout' | 'observe' | 'teardown';
 /** The phase a run was in, from the last phase it reported done (plain progress prints a line when a phase ends). */
 function phaseAfter(stderr: string): string {
   const done = [...stderr.matchAll(/^✔ [^:]+: (bring up|deploy workloads|steady|rollout of|observe|collect|tear down)/gm)].at(-1)?.[1];
-  return ({ 'bring up': 'deploy', 'deploy workloads': 'steady', steady: 'rollout', 'rollout of': 'observe', observe: 'collect', collect: 'teardown', 'tear down': 'reports' } as Record<string, string>)[done ?? ''] ?? 'bring-up';
+  return (
+    (
+      {
+        'bring up': 'deploy',
+        'deploy workloads': 'steady',
+        steady: 'rollout',
+        'rollout of': 'observe',
+        observe: 'collect',
+        collect: 'teardown',
+        'tear down': 'reports',
+      } as Record<string, string>
+    )[done ?? ''] ?? 'bring-up'
+  );
 }
 /** Where each phase starts (a line the CLI prints) and how long it lasts at most with the tiny spec (ms). */
 const PHASES: Record<Phase, { after: RegExp; windowMs: number }> = {
@@ -40,7 +65,9 @@ describe('reliability: SIGKILL at 10 random points, then down --all leaves nothi
     spec = await writeSpec(dir, 'tiny.yaml', tinySpec('reliability-kill'));
     console.log(`      seed ${S} (RELIABILITY_SEED=${S} replays the kill points)`);
   });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('10 kills, one run each: every kill is fully swept by `notdns down --all`', async () => {
     const t0 = Date.now();
@@ -62,16 +89,24 @@ describe('reliability: SIGKILL at 10 random points, then down --all leaves nothi
       const down = cliSync(['down', '--all']);
       assert.equal(down.code, 0, `down --all: ${down.stderr}`);
       // short-lived commands the harness had started in the root namespace (ip, nft, bpftool) end by themselves
-      await until(`processes started by run ${ids[0]} to be gone`, async () => (await taggedProcesses(r.tag)).length === 0, 5000)
-        .catch(() => undefined);
+      await until(`processes started by run ${ids[0]} to be gone`, async () => (await taggedProcesses(r.tag)).length === 0, 5000).catch(
+        () => undefined,
+      );
       const afterSweep = await leftovers(ids, r.tag);
-      const line = `kill ${i + 1}/10 aimed at ${phase}, hit ${hit} (${delay} ms after "${trigger.trim().replace(/\s{2,}.*/, '').slice(0, 40)}"`
-        + `${wasRunning ? '' : ', run had already ended'}; ${e.signal ?? e.code}) run ${ids[0]}: left ${describeLeftovers(before)}`
-        + ` → down --all ${down.ms} ms → ${describeLeftovers(afterSweep)}`;
+      const line =
+        `kill ${i + 1}/10 aimed at ${phase}, hit ${hit} (${delay} ms after "${trigger
+          .trim()
+          .replace(/\s{2,}.*/, '')
+          .slice(0, 40)}"` +
+        `${wasRunning ? '' : ', run had already ended'}; ${e.signal ?? e.code}) run ${ids[0]}: left ${describeLeftovers(before)}` +
+        ` → down --all ${down.ms} ms → ${describeLeftovers(afterSweep)}`;
       evidence.push(line);
       hits.add(hit);
       console.log(`      ${line}`);
-      assert.ok(isClean(afterSweep), `after down --all, kill ${i + 1} (${phase}) still left: ${describeLeftovers(afterSweep)}\ndown said: ${down.stdout}${down.stderr}\nrun said: ${r.stderr.slice(-1500)}`);
+      assert.ok(
+        isClean(afterSweep),
+        `after down --all, kill ${i + 1} (${phase}) still left: ${describeLeftovers(afterSweep)}\ndown said: ${down.stdout}${down.stderr}\nrun said: ${r.stderr.slice(-1500)}`,
+      );
       if (!isClean(before)) {
         for (const ns of before.namespaces) assert.match(down.stdout, new RegExp(`netns ${ns}\\b`), 'down --all lists what it removed');
       }

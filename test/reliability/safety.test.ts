@@ -27,20 +27,32 @@ async function allVariants(): Promise<VariantConfig[]> {
   return out;
 }
 
-const flag = (args: string[], name: string) => { const i = args.indexOf(name); return i < 0 ? undefined : args[i + 1]; };
+const flag = (args: string[], name: string) => {
+  const i = args.indexOf(name);
+  return i < 0 ? undefined : args[i + 1];
+};
 
 describe('reliability: safety (target allow-list, bounded load, kubeconfig opt-in) @root', function () {
   this.timeout(60_000);
   let dir: string;
-  before(async () => { dir = await tempDir(); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await tempDir();
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('the runner always gives the Alerting Engine --allow-cidr 10.1.0.0/16 and never --allow-any-target (every built-in variant, normal and --fast)', async () => {
     const variants = await allVariants();
     assert.ok(variants.length >= 8);
     assert.equal(POD_SUPERNET, '10.1.0.0/16');
     for (const cfg of variants) {
-      const args = alertingEngineArgs(cfg, ['10.1.1.10', '10.1.2.10'], plannedSeconds(cfg) + 120, new LabCluster('abc123', cfg.topology, '/nonexistent').podCidr);
+      const args = alertingEngineArgs(
+        cfg,
+        ['10.1.1.10', '10.1.2.10'],
+        plannedSeconds(cfg) + 120,
+        new LabCluster('abc123', cfg.topology, '/nonexistent').podCidr,
+      );
       assert.equal(flag(args, '--allow-cidr'), '10.1.0.0/16', `${cfg.name}: ${args.join(' ')}`);
       assert.ok(!args.includes('--allow-any-target'), cfg.name);
     }
@@ -56,15 +68,23 @@ describe('reliability: safety (target allow-list, bounded load, kubeconfig opt-i
     for (const cfg of await allVariants()) {
       const max = Math.ceil(plannedSeconds(cfg) + 120);
       assert.ok(max <= 3600, `${cfg.name}: ${max} s`);
-      assert.equal(flag(alertingEngineArgs(cfg, ['10.1.1.10'], plannedSeconds(cfg) + 120, POD_SUPERNET), '--max-duration-seconds'), String(max), cfg.name);
-      assert.equal(flag(metricsServiceArgs(cfg, '169.254.20.10', plannedSeconds(cfg) + 120), '--max-duration-seconds'), String(max), cfg.name);
+      assert.equal(
+        flag(alertingEngineArgs(cfg, ['10.1.1.10'], plannedSeconds(cfg) + 120, POD_SUPERNET), '--max-duration-seconds'),
+        String(max),
+        cfg.name,
+      );
+      assert.equal(
+        flag(metricsServiceArgs(cfg, '169.254.20.10', plannedSeconds(cfg) + 120), '--max-duration-seconds'),
+        String(max),
+        cfg.name,
+      );
     }
     const runner = await readFile(join(repoRoot, 'harness/run/variant.ts'), 'utf8');
     assert.match(runner, /estab-agent\.js'\),\s*[^\n]*String\(v\.maxSeconds\)\]/, 'the estab agent is started with the same bound');
     assert.match(runner, /maxSeconds: plannedSeconds\(cfg\) \+ 120,/);
   });
 
-  it('for real: an Alerting Engine started with the runner\'s arguments refuses a backend outside 10.1.0.0/16 and sends no SYN; the bound stops a workload by itself', async () => {
+  it("for real: an Alerting Engine started with the runner's arguments refuses a backend outside 10.1.0.0/16 and sends no SYN; the bound stops a workload by itself", async () => {
     const { experiment } = await loadExperiment(await writeSpec(dir, 'tiny.yaml', tinySpec()));
     const cfg = expandVariant(experiment, 'only');
     const ns = nsName(newRunId(), 'safety'); // named like a run's: `down --all` would sweep it if this test died
@@ -72,7 +92,10 @@ describe('reliability: safety (target allow-list, bounded load, kubeconfig opt-i
     try {
       await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       const ae = join(distDir, 'workloads/alerting-engine/main.js');
-      const refused = await execa('ip', ['netns', 'exec', ns, 'node', ae, ...alertingEngineArgs(cfg, ['10.0.0.11'], 30, POD_SUPERNET)], { reject: false, timeout: 20_000 });
+      const refused = await execa('ip', ['netns', 'exec', ns, 'node', ae, ...alertingEngineArgs(cfg, ['10.0.0.11'], 30, POD_SUPERNET)], {
+        reject: false,
+        timeout: 20_000,
+      });
       assert.notEqual(refused.exitCode, 0, 'refused');
       assert.match(refused.stderr, /10\.0\.0\.11:50051 outside --allow-cidr 10\.1\.0\.0\/16; refusing to send traffic there/);
       const snmp = parseNetstat((await run('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'])).stdout);
@@ -80,13 +103,19 @@ describe('reliability: safety (target allow-list, bounded load, kubeconfig opt-i
 
       // allowed target (nothing listens: connects fail inside the namespace), bound 1 s: it ends by itself with exit 0
       const t0 = Date.now();
-      const bounded = await execa('ip', ['netns', 'exec', ns, 'node', ae, ...alertingEngineArgs(cfg, ['10.1.1.10'], 1, POD_SUPERNET)], { reject: false, timeout: 20_000 });
+      const bounded = await execa('ip', ['netns', 'exec', ns, 'node', ae, ...alertingEngineArgs(cfg, ['10.1.1.10'], 1, POD_SUPERNET)], {
+        reject: false,
+        timeout: 20_000,
+      });
       const took = Date.now() - t0;
       assert.equal(bounded.exitCode, 0, bounded.stderr);
       assert.ok(took < 10_000, `stopped after ${took} ms`);
       assert.match(bounded.stdout, /"event":"stopping"[^\n]*"reason":"max-duration"/);
       const ms = join(distDir, 'workloads/metrics-service/main.js');
-      const msRun = await execa('ip', ['netns', 'exec', ns, 'node', ms, ...metricsServiceArgs(cfg, '169.254.20.10', 1)], { reject: false, timeout: 20_000 });
+      const msRun = await execa('ip', ['netns', 'exec', ns, 'node', ms, ...metricsServiceArgs(cfg, '169.254.20.10', 1)], {
+        reject: false,
+        timeout: 20_000,
+      });
       assert.equal(msRun.exitCode, 0, msRun.stderr);
       assert.match(msRun.stdout, /"reason":"max-duration"/);
     } finally {

@@ -65,25 +65,46 @@ async function assertCleanAfter(ids: string[], tag: string): Promise<void> {
 describe('stop conditions, notdns stop and the dead-man switch on the lab @root', function () {
   this.timeout(180_000);
   let dir: string;
-  before(async () => { dir = await tempDir('notdns-stop-'); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await tempDir('notdns-stop-');
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('a stop condition trips mid-rollout: the fault is removed within 2 s, exit 4, results.json says why, teardown clean', async () => {
-    const spec = await writeSpec(dir, 'trip.yaml', floodSpec('stop-trip', { observe: 30, abort: `{ probe: syn.toOldPodIps, stat: total, op: '>', value: 50, why: 'tiny budget' }` }));
+    const spec = await writeSpec(
+      dir,
+      'trip.yaml',
+      floodSpec('stop-trip', { observe: 30, abort: `{ probe: syn.toOldPodIps, stat: total, op: '>', value: 50, why: 'tiny budget' }` }),
+    );
     const out = join(dir, 'trip');
     const r = startCli(['run', spec, '--out', out]);
     const e = await r.exited;
     assert.equal(e.code, 4, `exit code 4 (stopped); stderr:\n${r.stderr.slice(-2500)}`);
-    assert.match(r.stdout, /STOPPED: variant only at t=[\d.]+s by condition\n {2}stop if total SYNs to old pod IPs > 50 \(measured \d+\)\n {2}fault removed at t=/);
-    assert.match(await readFile(join(out, 'junit.xml'), 'utf8'), /<failure message="stopped at t=[\d.]+s by condition: stop if total SYNs to old pod IPs &gt; 50/);
+    assert.match(
+      r.stdout,
+      /STOPPED: variant only at t=[\d.]+s by condition\n {2}stop if total SYNs to old pod IPs > 50 \(measured \d+\)\n {2}fault removed at t=/,
+    );
+    assert.match(
+      await readFile(join(out, 'junit.xml'), 'utf8'),
+      /<failure message="stopped at t=[\d.]+s by condition: stop if total SYNs to old pod IPs &gt; 50/,
+    );
     const res = await results(out);
     const v = res.variants[0]!;
     const s = v.stopped!;
     assert.ok(s, 'results.json: variant.stopped');
     assert.equal(s.by, 'condition');
     assert.ok(s.value! > 50, `the measured value that tripped it: ${s.value}`);
-    assert.ok(v.markers.some((m) => m.kind === 'stop-condition' && m.t === s.t), 'a stop-condition marker on the time axis');
-    assert.ok(v.markers.some((m) => m.kind === 'step' && m.label.startsWith('rollout')) && s.t > v.markers.find((m) => m.label.startsWith('rollout'))!.t, 'tripped mid-rollout');
+    assert.ok(
+      v.markers.some((m) => m.kind === 'stop-condition' && m.t === s.t),
+      'a stop-condition marker on the time axis',
+    );
+    assert.ok(
+      v.markers.some((m) => m.kind === 'step' && m.label.startsWith('rollout')) &&
+        s.t > v.markers.find((m) => m.label.startsWith('rollout'))!.t,
+      'tripped mid-rollout',
+    );
     assert.notEqual(s.faultRemovedAt, null, `fault removed: ${s.detail}`);
     assert.ok(s.faultRemovedAt! - s.t <= 2, `fault removed ${s.faultRemovedAt! - s.t} s after the trip`);
     assert.equal(res.verdict.pass, false);
@@ -94,10 +115,19 @@ describe('stop conditions, notdns stop and the dead-man switch on the lab @root'
     const inc = opens.flatMap((x) => increases(x.points)).filter((x) => x.d > 0);
     const lastSyn = Math.max(...inc.map((x) => x.t));
     const after = opens.flatMap((x) => x.points.filter(([t]) => t > s.t + 2));
-    console.log(`      tripped at t=${s.t}s (measured ${s.value}), fault removed at t=${s.faultRemovedAt}s (${s.detail}); `
-      + `last increase of the AE pod's TcpActiveOpens seen at t=${lastSyn}s (sample interval 1 s), ${after.length} samples after trip+2s; `
-      + `increases from 3 s before the trip: ${opens.flatMap((x) => increases(x.points)).filter((x) => x.t > s.t - 3).map((x) => `t=${x.t}:+${x.d}`).join(' ')}`);
-    assert.ok(lastSyn - s.t <= 2.3, `the last SYN burst ended by the sample ${lastSyn - s.t} s after the trip (≤ 2 s, +0.3 s sampling jitter)`);
+    console.log(
+      `      tripped at t=${s.t}s (measured ${s.value}), fault removed at t=${s.faultRemovedAt}s (${s.detail}); ` +
+        `last increase of the AE pod's TcpActiveOpens seen at t=${lastSyn}s (sample interval 1 s), ${after.length} samples after trip+2s; ` +
+        `increases from 3 s before the trip: ${opens
+          .flatMap((x) => increases(x.points))
+          .filter((x) => x.t > s.t - 3)
+          .map((x) => `t=${x.t}:+${x.d}`)
+          .join(' ')}`,
+    );
+    assert.ok(
+      lastSyn - s.t <= 2.3,
+      `the last SYN burst ended by the sample ${lastSyn - s.t} s after the trip (≤ 2 s, +0.3 s sampling jitter)`,
+    );
     assert.ok(after.length >= 1, 'samples after the removal show the flood is gone');
     await assertCleanAfter(r.ids(), r.tag);
   });
@@ -124,7 +154,11 @@ describe('stop conditions, notdns stop and the dead-man switch on the lab @root'
   });
 
   it('SIGKILL of the harness mid-rollout: no SYN flood and no ENA simulator left after the lease (≤ 10 s)', async () => {
-    const spec = await writeSpec(dir, 'kill.yaml', floodSpec('stop-kill', { observe: 40, ena: '{ enabled: true, conntrackAllowance: 200 }' }));
+    const spec = await writeSpec(
+      dir,
+      'kill.yaml',
+      floodSpec('stop-kill', { observe: 40, ena: '{ enabled: true, conntrackAllowance: 200 }' }),
+    );
     const out = join(dir, 'kill');
     const r = startCli(['run', spec, '--out', out]);
     await r.waitForLine(/✔ .*rollout of/, 90_000);
@@ -136,21 +170,32 @@ describe('stop conditions, notdns stop and the dead-man switch on the lab @root'
     await sleep(1500);
     const a1 = (await activeOpens(aeNs[0]!))!;
     assert.ok(a1 - a0 > 5, `flooding before the kill (${a1 - a0} connects in 1.5 s)`);
-    assert.ok(await enaFilters(id!) > 0, 'ENA simulator attached before the kill');
+    assert.ok((await enaFilters(id!)) > 0, 'ENA simulator attached before the kill');
     r.child.kill('SIGKILL');
     await r.exited;
     const killedAt = Date.now();
-    let last = (await activeOpens(aeNs[0]!))!, lastSynMs = 0, enaGoneMs: number | undefined;
+    let last = (await activeOpens(aeNs[0]!))!,
+      lastSynMs = 0,
+      enaGoneMs: number | undefined;
     // poll for 14 s: when did the connects stop, when were the ENA filters gone
     while (Date.now() - killedAt < 14_000) {
       const a = await activeOpens(aeNs[0]!);
-      if (a !== undefined && a > last) { last = a; lastSynMs = Date.now() - killedAt; }
-      if (enaGoneMs === undefined && await enaFilters(id!) === 0) enaGoneMs = Date.now() - killedAt;
+      if (a !== undefined && a > last) {
+        last = a;
+        lastSynMs = Date.now() - killedAt;
+      }
+      if (enaGoneMs === undefined && (await enaFilters(id!)) === 0) enaGoneMs = Date.now() - killedAt;
       await sleep(200);
     }
     const wlog = await readFile(join(out, 'logs', 'only', 'watchdog.log'), 'utf8').catch(() => '');
-    console.log(`      SIGKILL mid-rollout: last SYN (TcpActiveOpens increase) ${lastSynMs} ms after the kill, ENA filters gone after ${enaGoneMs} ms; `
-      + `watchdog: ${wlog.trim().split('\n').map((l) => JSON.parse(l).event).join(' → ')}`);
+    console.log(
+      `      SIGKILL mid-rollout: last SYN (TcpActiveOpens increase) ${lastSynMs} ms after the kill, ENA filters gone after ${enaGoneMs} ms; ` +
+        `watchdog: ${wlog
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).event)
+          .join(' → ')}`,
+    );
     assert.ok(lastSynMs <= 10_000, `connects stopped ${lastSynMs} ms after the kill (lease 5 s)`);
     assert.ok(enaGoneMs !== undefined && enaGoneMs <= 10_000, `ENA filters gone ${enaGoneMs} ms after the kill`);
     assert.match(wlog, /"harness-gone"/);

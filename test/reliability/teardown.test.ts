@@ -6,8 +6,22 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dig } from '../../harness/providers/lab/dns.js';
 import {
-  assertNoStack, cliSync, describeLeftovers, hostWide, isClean, leftovers, readResults, rng, seed, sleep, startCli,
-  tempDir, tinySpec, traceOf, writeSpec, type CliRun,
+  assertNoStack,
+  cliSync,
+  describeLeftovers,
+  hostWide,
+  isClean,
+  leftovers,
+  readResults,
+  rng,
+  seed,
+  sleep,
+  startCli,
+  tempDir,
+  tinySpec,
+  traceOf,
+  writeSpec,
+  type CliRun,
 } from './helpers.js';
 
 const reversed = <T>(a: T[] | undefined) => [...(a ?? [])].reverse();
@@ -35,7 +49,9 @@ describe('reliability: teardown on every exit path @root', function () {
     await writeSpec(dir, 'grace8.yaml', tinySpec('reliability-grace8').replace('gracefulStopSeconds: 1,', 'gracefulStopSeconds: 8,'));
     console.log(`      seed ${S} (RELIABILITY_SEED=${S} replays the random moments)`);
   });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   async function finish(r: CliRun): Promise<void> {
     await r.exited;
@@ -67,7 +83,10 @@ describe('reliability: teardown on every exit path @root', function () {
   });
 
   const faults: [string, string[]][] = [
-    ['up', ['cluster']], ['deploy', ['cluster', 'stop switch', 'dead-man lease', 'ena']], ['rollout', ['cluster', 'stop switch', 'dead-man lease', 'ena', 'probes']], ['collect', ['cluster', 'stop switch', 'dead-man lease', 'ena', 'probes']],
+    ['up', ['cluster']],
+    ['deploy', ['cluster', 'stop switch', 'dead-man lease', 'ena']],
+    ['rollout', ['cluster', 'stop switch', 'dead-man lease', 'ena', 'probes']],
+    ['collect', ['cluster', 'stop switch', 'dead-man lease', 'ena', 'probes']],
   ];
   for (const [point, reached] of faults) {
     it(`harness error inside "${point}" (NOTDNS_FAULT=${point}): exit 3, error in results.json, one paragraph, reverse teardown, nothing left`, async () => {
@@ -91,7 +110,10 @@ describe('reliability: teardown on every exit path @root', function () {
     const r = startCli(['run', spec, '--out', out], { env: { NOTDNS_FAULT: 'uncaught' } });
     const e = await r.exited;
     assert.equal(e.code, 3, r.stderr);
-    assert.match(r.stderr, /notdns: error \(phase: steady\)\nnotdns hit an internal error: injected uncaught exception \(NOTDNS_FAULT=uncaught\)[^\n]*\nFix: /);
+    assert.match(
+      r.stderr,
+      /notdns: error \(phase: steady\)\nnotdns hit an internal error: injected uncaught exception \(NOTDNS_FAULT=uncaught\)[^\n]*\nFix: /,
+    );
     assertNoStack(r.stderr);
     const res = await readResults(out);
     assert.equal(res.error?.kind, 'harness');
@@ -112,7 +134,9 @@ describe('reliability: teardown on every exit path @root', function () {
       assert.equal(r.exit, undefined, 'the run is still going');
       r.child.kill(sig);
       const e = await r.exited;
-      console.log(`      ${sig} ${delay} ms after the run id was printed (during: ${at.trim().slice(0, 70)}): exit ${e.code} after ${e.at - r.startedAt - delay} ms`);
+      console.log(
+        `      ${sig} ${delay} ms after the run id was printed (during: ${at.trim().slice(0, 70)}): exit ${e.code} after ${e.at - r.startedAt - delay} ms`,
+      );
       assert.equal(e.code, 130, r.stderr);
       assert.match(r.stderr, /notdns: interrupted/);
       assertNoStack(r.stderr);
@@ -132,7 +156,10 @@ describe('reliability: teardown on every exit path @root', function () {
     console.log(`      SIGINT → "interrupted" printed after ${said - sent} ms → exit after ${e.at - sent} ms`);
     assert.equal(e.code, 130, r.stderr);
     assert.ok(said - sent < 5000, `teardown should not wait for the graceful stop (${said - sent} ms)`);
-    assert.ok(e.at - said < 1500, `nothing (a pending graceful stop, a timer) keeps the process alive after it is done (${e.at - said} ms)`);
+    assert.ok(
+      e.at - said < 1500,
+      `nothing (a pending graceful stop, a timer) keeps the process alive after it is done (${e.at - said} ms)`,
+    );
     assertNoStack(r.stderr);
     await finish(r);
   });
@@ -193,8 +220,11 @@ describe('reliability: teardown on every exit path @root', function () {
     assert.ok(id, up.stdout);
     try {
       const answer = await dig(`nd-${id}-node1`, '169.254.20.10', 'after-up.default.svc.cluster.local', { tcp: false });
-      assert.equal(answer.status, 'NOERROR', 'the lab\'s DNS daemons outlive `notdns up`');
-      assert.ok((await leftovers([id])).nsProcesses.some((p) => /unbound/.test(p)), 'unbound runs inside the lab namespaces');
+      assert.equal(answer.status, 'NOERROR', "the lab's DNS daemons outlive `notdns up`");
+      assert.ok(
+        (await leftovers([id])).nsProcesses.some((p) => /unbound/.test(p)),
+        'unbound runs inside the lab namespaces',
+      );
     } finally {
       const down = cliSync(['down', id!]);
       assert.equal(down.code, 0, down.stderr);

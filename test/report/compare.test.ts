@@ -39,11 +39,17 @@ describe('report: compare two runs', () => {
     const b = clone(a);
     const failing = b.verdict.expectations.find((e) => !e.pass && e.measured !== null)!;
     failing.pass = true;
-    const removed = b.verdict.expectations.splice(b.verdict.expectations.findIndex((e) => e.pass && e !== failing), 1)[0]!;
+    const removed = b.verdict.expectations.splice(
+      b.verdict.expectations.findIndex((e) => e.pass && e !== failing),
+      1,
+    )[0]!;
     b.verdict.expectations.push({ ...removed, label: `${removed.label} (renamed)` });
     const c = compareResults(a, b);
     assert.equal(c.regressions.length, 0);
-    assert.deepEqual(c.fixed.map((d) => d.label), [failing.label]);
+    assert.deepEqual(
+      c.fixed.map((d) => d.label),
+      [failing.label],
+    );
     assert.ok(c.expectations.some((d) => d.change === 'removed' && d.label === removed.label));
     assert.ok(c.expectations.some((d) => d.change === 'added'));
     assert.equal(compareExitCode(c), 0);

@@ -5,7 +5,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/paths.js';
-import { RESULTS_SCHEMA_VERSION, type ExpectationResult, type Marker, type Results, type Series, type VariantResult } from '../../harness/results.js';
+import {
+  RESULTS_SCHEMA_VERSION,
+  type ExpectationResult,
+  type Marker,
+  type Results,
+  type Series,
+  type VariantResult,
+} from '../../harness/results.js';
 import { chartPoints, counterIncrease, counterRate, maxOf, minOf } from '../../harness/report/series.js';
 import { rng } from '../rng.js';
 
@@ -22,7 +29,8 @@ export interface GenOptions {
 }
 
 export const NODES = ['node1', 'node2', 'node3'];
-const SERVER_NODE = 'node1', CLIENT_NODE = 'node3';
+const SERVER_NODE = 'node1',
+  CLIENT_NODE = 'node3';
 
 interface Timeline {
   rollout: number;
@@ -78,7 +86,10 @@ function makeVariant(name: string, seconds: number, r: () => number, startedAt: 
     // The client node's ENA: every unanswered SYN is a new tracked flow.
     const flood = node === CLIENT_NODE;
     let tracked = 300 + 30 * r();
-    const avail: number[] = [], trackedV: number[] = [], exceeded: number[] = [], newFlows: number[] = [];
+    const avail: number[] = [],
+      trackedV: number[] = [],
+      exceeded: number[] = [],
+      newFlows: number[] = [];
     for (let i = 0; i < n; i++) {
       const incoming = (flood ? syn[i]! : 0) + 20 + 5 * r();
       const expire = tracked / 20; // unreplied flows idle out after ~20 s
@@ -96,16 +107,56 @@ function makeVariant(name: string, seconds: number, r: () => number, startedAt: 
     const nf = counter('ena.newFlows', node, 'flows', newFlows, dt);
     if (node === 'node2') {
       // The ENA driver was reloaded at 2/3 of the run: the counter restarts from 0.
-      const cut = Math.floor(n * 2 / 3);
+      const cut = Math.floor((n * 2) / 3);
       const offset = nf.points[cut]![1];
       nf.points = nf.points.map(([t, v], i) => [t, i >= cut ? v - offset + 3 : v]);
     }
     series.push(nf);
-    series.push(counter('ena.flowsBySyn', node, 'flows', newFlows.map((x) => x * 0.9), dt));
-    series.push(counter('ena.flowsByFin', node, 'flows', newFlows.map((x) => x * 0.07), dt));
-    series.push(counter('ena.flowsByRst', node, 'flows', newFlows.map((x) => x * 0.02), dt));
-    series.push(counter('ena.flowsByNone', node, 'flows', newFlows.map((x) => x * 0.01), dt));
-    series.push(gauge('ct.count', node, 'entries', trackedV.map((x) => 180 + x * 0.4 + 20 * r()), dt));
+    series.push(
+      counter(
+        'ena.flowsBySyn',
+        node,
+        'flows',
+        newFlows.map((x) => x * 0.9),
+        dt,
+      ),
+    );
+    series.push(
+      counter(
+        'ena.flowsByFin',
+        node,
+        'flows',
+        newFlows.map((x) => x * 0.07),
+        dt,
+      ),
+    );
+    series.push(
+      counter(
+        'ena.flowsByRst',
+        node,
+        'flows',
+        newFlows.map((x) => x * 0.02),
+        dt,
+      ),
+    );
+    series.push(
+      counter(
+        'ena.flowsByNone',
+        node,
+        'flows',
+        newFlows.map((x) => x * 0.01),
+        dt,
+      ),
+    );
+    series.push(
+      gauge(
+        'ct.count',
+        node,
+        'entries',
+        trackedV.map((x) => 180 + x * 0.4 + 20 * r()),
+        dt,
+      ),
+    );
 
     const starving = exceeded.map((x) => (x > 0 ? 1 : 0));
     const lookups = ts.map(() => 50 + 8 * r());
@@ -114,30 +165,105 @@ function makeVariant(name: string, seconds: number, r: () => number, startedAt: 
     const dnsLookups = counter('dns.lookups', node, 'lookups', lookups, dt);
     if (node === SERVER_NODE) {
       // The probe missed a few samples.
-      const a = Math.floor(n * 0.55), b = a + 4;
+      const a = Math.floor(n * 0.55),
+        b = a + 4;
       dnsLookups.points = dnsLookups.points.filter((_, i) => i < a || i >= b);
     }
     series.push(dnsLookups);
     series.push(counter('dns.errors', node, 'errors', errors, dt));
-    series.push(counter('estab.ok', node, 'pings', ts.map(() => 1), dt));
-    series.push(counter('estab.failed', node, 'pings', starving.map((s, i) => (s && name === 'baseline' && i % 5 === 0 ? 1 : 0)), dt));
+    series.push(
+      counter(
+        'estab.ok',
+        node,
+        'pings',
+        ts.map(() => 1),
+        dt,
+      ),
+    );
+    series.push(
+      counter(
+        'estab.failed',
+        node,
+        'pings',
+        starving.map((s, i) => (s && name === 'baseline' && i % 5 === 0 ? 1 : 0)),
+        dt,
+      ),
+    );
   }
 
   // Per pod: two metrics-service pods (one replaced) and two alerting-engine pods on the client node.
   const floodNodeStarved = (i: number) => (name === 'baseline' ? ts[i]! >= tl.deleted + 2 : false);
   for (const pod of ['metrics-service-7f9c-abcde', 'metrics-service-7f9c-fghij']) {
-    series.push(counter('dns.lookups', pod, 'lookups', ts.map(() => 20 + 4 * r()), dt));
-    series.push(counter('dns.errors', pod, 'errors', ts.map((_, i) => (floodNodeStarved(i) ? 6 + 3 * r() : 0)), dt));
-    series.push(gauge('dns.latencyP99', pod, 's', ts.map((_, i) => (floodNodeStarved(i) ? 1.5 + 2 * r() : 0.004 + 0.003 * r())), dt));
+    series.push(
+      counter(
+        'dns.lookups',
+        pod,
+        'lookups',
+        ts.map(() => 20 + 4 * r()),
+        dt,
+      ),
+    );
+    series.push(
+      counter(
+        'dns.errors',
+        pod,
+        'errors',
+        ts.map((_, i) => (floodNodeStarved(i) ? 6 + 3 * r() : 0)),
+        dt,
+      ),
+    );
+    series.push(
+      gauge(
+        'dns.latencyP99',
+        pod,
+        's',
+        ts.map((_, i) => (floodNodeStarved(i) ? 1.5 + 2 * r() : 0.004 + 0.003 * r())),
+        dt,
+      ),
+    );
   }
   for (const pod of ['alerting-engine-0', 'alerting-engine-1']) {
     const calls = ts.map(() => 200 + 30 * r());
-    const errFrac = ts.map((t) => (t < tl.deleted ? 0 : name === 'baseline' ? 0.3 + 0.1 * r() : Math.max(0, 0.2 * Math.exp(-(t - tl.deleted) / 2))));
+    const errFrac = ts.map((t) =>
+      t < tl.deleted ? 0 : name === 'baseline' ? 0.3 + 0.1 * r() : Math.max(0, 0.2 * Math.exp(-(t - tl.deleted) / 2)),
+    );
     series.push(counter('grpc.calls', pod, 'calls', calls, dt));
-    series.push(counter('grpc.errors', pod, 'calls', calls.map((c, i) => c * errFrac[i]!), dt));
-    series.push(gauge('grpc.latencyP90', pod, 's', errFrac.map((f) => 0.012 + f * 2 + 0.004 * r()), dt));
-    series.push(gauge('grpc.latencyP99', pod, 's', errFrac.map((f) => 0.03 + f * 8 + 0.01 * r()), dt));
-    series.push(gauge('grpc.channelsConnecting', pod, 'channels', ts.map((t) => (t < tl.deleted ? 0 : name === 'baseline' ? 200 : Math.round(200 * Math.exp(-(t - tl.deleted) / 5)))), dt));
+    series.push(
+      counter(
+        'grpc.errors',
+        pod,
+        'calls',
+        calls.map((c, i) => c * errFrac[i]!),
+        dt,
+      ),
+    );
+    series.push(
+      gauge(
+        'grpc.latencyP90',
+        pod,
+        's',
+        errFrac.map((f) => 0.012 + f * 2 + 0.004 * r()),
+        dt,
+      ),
+    );
+    series.push(
+      gauge(
+        'grpc.latencyP99',
+        pod,
+        's',
+        errFrac.map((f) => 0.03 + f * 8 + 0.01 * r()),
+        dt,
+      ),
+    );
+    series.push(
+      gauge(
+        'grpc.channelsConnecting',
+        pod,
+        'channels',
+        ts.map((t) => (t < tl.deleted ? 0 : name === 'baseline' ? 200 : Math.round(200 * Math.exp(-(t - tl.deleted) / 5)))),
+        dt,
+      ),
+    );
   }
 
   const markers: Marker[] = [
@@ -152,14 +278,25 @@ function makeVariant(name: string, seconds: number, r: () => number, startedAt: 
 
   return {
     name,
-    description: name === 'baseline' ? 'aggressive reconnect (200–300 ms), as in the incident' : name === 'fix' ? 'gRPC default reconnect backoff (1 s → 120 s, jittered)' : 'Cilium answers for unknown pod IPs with ICMP unreachable',
+    description:
+      name === 'baseline'
+        ? 'aggressive reconnect (200–300 ms), as in the incident'
+        : name === 'fix'
+          ? 'gRPC default reconnect backoff (1 s → 120 s, jittered)'
+          : 'Cilium answers for unknown pod IPs with ICMP unreachable',
     startedAt: startedAt.toISOString(),
     durationSeconds: seconds,
-    config: { topology: { nodes: 3, serverNodes: 2 }, ena: { enabled: true, conntrackAllowance: allowance }, reconnect: name === 'baseline' ? { initialMs: 200, maxMs: 300 } : 'grpc-defaults' },
+    config: {
+      topology: { nodes: 3, serverNodes: 2 },
+      ena: { enabled: true, conntrackAllowance: allowance },
+      reconnect: name === 'baseline' ? { initialMs: 200, maxMs: 300 } : 'grpc-defaults',
+    },
     series,
     markers,
     summary: {},
-    replacedPods: [{ name: 'metrics-service-7f9c-abcde', ip: '10.244.1.17', node: SERVER_NODE, stoppingAt: tl.stopping, deletedAt: tl.deleted }],
+    replacedPods: [
+      { name: 'metrics-service-7f9c-abcde', ip: '10.244.1.17', node: SERVER_NODE, stoppingAt: tl.stopping, deletedAt: tl.deleted },
+    ],
   };
 }
 
@@ -173,8 +310,27 @@ export function stat(v: VariantResult, probe: string, s: 'peakRate' | 'total' | 
   return Math.min(...ss.map((x) => minOf(chartPoints(x)) ?? Infinity));
 }
 
-function judge(variant: string, label: string, probe: string, st: string, op: ExpectationResult['op'], threshold: number, measured: number | null, detail?: string): ExpectationResult {
-  const ok = measured !== null && (op === '>=' ? measured >= threshold : op === '>' ? measured > threshold : op === '<=' ? measured <= threshold : op === '<' ? measured < threshold : measured === threshold);
+function judge(
+  variant: string,
+  label: string,
+  probe: string,
+  st: string,
+  op: ExpectationResult['op'],
+  threshold: number,
+  measured: number | null,
+  detail?: string,
+): ExpectationResult {
+  const ok =
+    measured !== null &&
+    (op === '>='
+      ? measured >= threshold
+      : op === '>'
+        ? measured > threshold
+        : op === '<='
+          ? measured <= threshold
+          : op === '<'
+            ? measured < threshold
+            : measured === threshold);
   return { variant, label, probe, stat: st, op, threshold, measured, pass: ok, ...(detail ? { detail } : {}) };
 }
 
@@ -195,27 +351,51 @@ export function makeResults(opts: GenOptions = {}): Results {
     // the keys run/summary.ts summarize() writes
     const total = (probe: string) => stat(v, probe, 'total') ?? 0;
     v.summary = {
-      synToOldPodIpsTotal: total('syn.toOldPodIps'), synToOldPodIpsPeakPerSecond: Math.round(synPeak ?? 0),
-      allowanceExceededFlooded: exceeded ?? 0, allowanceExceededAll: total('ena.allowanceExceeded'),
-      martianDrops: total('martian.drops'), dnsErrors: total('dns.errors'), dnsLookups: total('dns.lookups'),
-      dnsCheckFailed: 0, grpcErrors: total('grpc.errors'), grpcCalls: total('grpc.calls'), connectAttempts: 0, estabFailed: 0, samplesSkipped: 0,
+      synToOldPodIpsTotal: total('syn.toOldPodIps'),
+      synToOldPodIpsPeakPerSecond: Math.round(synPeak ?? 0),
+      allowanceExceededFlooded: exceeded ?? 0,
+      allowanceExceededAll: total('ena.allowanceExceeded'),
+      martianDrops: total('martian.drops'),
+      dnsErrors: total('dns.errors'),
+      dnsLookups: total('dns.lookups'),
+      dnsCheckFailed: 0,
+      grpcErrors: total('grpc.errors'),
+      grpcCalls: total('grpc.calls'),
+      connectAttempts: 0,
+      estabFailed: 0,
+      samplesSkipped: 0,
     };
     if (v.name === 'baseline') {
       ex.push(judge(v.name, 'peak SYN/s to old pod IPs >= 1000 (the flood happens)', 'syn.toOldPodIps', 'peakRate', '>=', 1000, synPeak));
       ex.push(judge(v.name, 'ENA allowance exceeded on the client node', 'ena.allowanceExceeded', 'total', '>=', 1, exceeded));
       ex.push(judge(v.name, `DNS errors on the client node${amp}`, 'dns.errors', 'total', '>=', 1, dnsErrors));
       ex.push(judge(v.name, 'kernel conntrack stays far from its limit', 'ct.count', 'max', '<', 50_000, ct));
-      ex.push(judge(v.name, 'gRPC p99 stays under 1 s', 'grpc.latencyP99', 'max', '<=', 1, p99, 'max over alerting-engine pods, window all'));
+      ex.push(
+        judge(v.name, 'gRPC p99 stays under 1 s', 'grpc.latencyP99', 'max', '<=', 1, p99, 'max over alerting-engine pods, window all'),
+      );
     } else {
       ex.push(judge(v.name, 'peak SYN/s to old pod IPs <= 500', 'syn.toOldPodIps', 'peakRate', '<=', 500, synPeak));
       ex.push(judge(v.name, 'no ENA allowance exceeded', 'ena.allowanceExceeded', 'total', '==', 0, exceeded));
       ex.push(judge(v.name, `no DNS errors on the client node${amp}`, 'dns.errors', 'total', '==', 0, dnsErrors));
-      ex.push(judge(v.name, 'channels settle after the rollout', 'grpc.channelsConnecting', 'last', '<=', 10, null, 'no samples in window after-rollout'));
+      ex.push(
+        judge(
+          v.name,
+          'channels settle after the rollout',
+          'grpc.channelsConnecting',
+          'last',
+          '<=',
+          10,
+          null,
+          'no samples in window after-rollout',
+        ),
+      );
     }
   }
-  const base = variants.find((v) => v.name === 'baseline'), fix = variants.find((v) => v.name === 'fix');
+  const base = variants.find((v) => v.name === 'baseline'),
+    fix = variants.find((v) => v.name === 'fix');
   if (base && fix) {
-    const a = stat(base, 'syn.toOldPodIps', 'peakRate') ?? 0, b = Math.max(1, stat(fix, 'syn.toOldPodIps', 'peakRate') ?? 0);
+    const a = stat(base, 'syn.toOldPodIps', 'peakRate') ?? 0,
+      b = Math.max(1, stat(fix, 'syn.toOldPodIps', 'peakRate') ?? 0);
     ex.push(judge('compare', 'peak SYN/s baseline/fix >= 10', 'syn.toOldPodIps', 'peakRate', '>=', 10, a / b));
   }
   const finished = new Date(t0.getTime() + variants.length * (seconds + 40) * 1000);
@@ -223,7 +403,12 @@ export function makeResults(opts: GenOptions = {}): Results {
     schemaVersion: RESULTS_SCHEMA_VERSION,
     tool: { name: 'notdns', version: '0.1.0-test' },
     runId: `20240514-093000-${(opts.seed ?? 42).toString(36)}`,
-    experiment: { name: 'rollout-syn-flood', description: 'A Metrics Service rollout while the Alerting Engine reconnects: the SYN flood to the old pod IP exhausts the ENA conntrack allowance and node-local DNS fails.', file: 'experiments/rollout-syn-flood.ts' },
+    experiment: {
+      name: 'rollout-syn-flood',
+      description:
+        'A Metrics Service rollout while the Alerting Engine reconnects: the SYN flood to the old pod IP exhausts the ENA conntrack allowance and node-local DNS fails.',
+      file: 'experiments/rollout-syn-flood.ts',
+    },
     provider: 'lab',
     profile: 'fast',
     host: { hostname: 'ci-runner-1', kernel: '6.1.0-test', cpus: 2, node: 'v20.19.0' },
@@ -233,7 +418,12 @@ export function makeResults(opts: GenOptions = {}): Results {
     verdict: { pass: ex.every((e) => e.pass), expectations: ex },
   };
   if (opts.error) {
-    results.error = { kind: 'command', phase: 'rollout', message: `kubectl rollout status deployment/metrics-service timed out after 120 s${amp}`, hint: 'Look at `kubectl describe pod` in notdns.log; `notdns down --all` cleans up.' };
+    results.error = {
+      kind: 'command',
+      phase: 'rollout',
+      message: `kubectl rollout status deployment/metrics-service timed out after 120 s${amp}`,
+      hint: 'Look at `kubectl describe pod` in notdns.log; `notdns down --all` cleans up.',
+    };
     results.verdict.pass = false;
   }
   return results;

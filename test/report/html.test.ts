@@ -40,7 +40,10 @@ describe('report: report.html (static checks)', () => {
       const section = html.slice(html.indexOf(`id="row-${row}"`), html.indexOf('</section>', html.indexOf(`id="row-${row}"`)));
       // The top y tick label is the same in each chart of the row.
       const tops = [...section.matchAll(/<svg[\s\S]*?<\/svg>/g)].map((m) => {
-        const ys = [...m[0].matchAll(/text-anchor="end"[^>]*transform="translate\([\d.]+ ([\d.]+)\)"[^>]*>([^<]*)</g)].map((x) => ({ y: Number(x[1]), label: x[2] }));
+        const ys = [...m[0].matchAll(/text-anchor="end"[^>]*transform="translate\([\d.]+ ([\d.]+)\)"[^>]*>([^<]*)</g)].map((x) => ({
+          y: Number(x[1]),
+          label: x[2],
+        }));
         return ys.sort((a, b) => a.y - b.y)[0]?.label;
       });
       assert.equal(new Set(tops).size, 1, `row ${row} y-scales: ${tops.join(' / ')}`);
@@ -51,7 +54,17 @@ describe('report: report.html (static checks)', () => {
     const r = makeResults();
     for (const v of r.variants) {
       v.series = v.series.filter((s) => !s.probe.startsWith('grpc.latency'));
-      v.series.push({ probe: 'custom.thing', target: 'node1', unit: 'widgets', kind: 'gauge', points: [[0, 1], [1, 2], [2, 3]] });
+      v.series.push({
+        probe: 'custom.thing',
+        target: 'node1',
+        unit: 'widgets',
+        kind: 'gauge',
+        points: [
+          [0, 1],
+          [1, 2],
+          [2, 3],
+        ],
+      });
     }
     const html = renderHtml(r);
     assert.ok(!html.includes('id="row-grpcLatency"'));
@@ -67,16 +80,29 @@ describe('report: report.html in headless Chromium', function () {
 
   before(async function () {
     if (!existsSync(CHROMIUM)) {
-      console.log(`      (skipped: ${CHROMIUM} not found; install it with \`apt-get install -y chromium\` or point NOTDNS_CHROMIUM at a Chromium binary)`);
+      console.log(
+        `      (skipped: ${CHROMIUM} not found; install it with \`apt-get install -y chromium\` or point NOTDNS_CHROMIUM at a Chromium binary)`,
+      );
       this.skip();
     }
     dir = await mkdtemp(join(tmpdir(), 'notdns-report-html-'));
     userDataDir = await mkdtemp(join(tmpdir(), 'notdns-chromium-'));
     // A fresh profile (--user-data-dir) per run: Playwright takes it as the persistent context's directory.
     browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM, headless: true, offline: true, viewport: { width: 1440, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
+      executablePath: CHROMIUM,
+      headless: true,
+      offline: true,
+      viewport: { width: 1440, height: 900 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -93,9 +119,13 @@ describe('report: report.html in headless Chromium', function () {
     const problems: string[] = [];
     const requests: string[] = [];
     const url = pathToFileURL(file).href;
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`);
+    });
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('request', (r) => { if (r.url() !== url) requests.push(r.url()); });
+    page.on('request', (r) => {
+      if (r.url() !== url) requests.push(r.url());
+    });
     await page.goto(url, { waitUntil: 'load' });
     return { page, context, problems, requests };
   }
@@ -108,17 +138,28 @@ describe('report: report.html in headless Chromium', function () {
       assert.deepEqual(problems, []);
       assert.deepEqual(requests, [], 'the page fetched nothing');
 
-      const charts = await page.$$eval('figure.chart', (figs) => figs.map((f) => {
-        const svg = f.querySelector('svg');
-        const colors = (f.getAttribute('data-colors') ?? '').split(' ').filter(Boolean);
-        const dataPaths = svg ? [...svg.querySelectorAll('path')].filter((p) => colors.includes((p.getAttribute('stroke') ?? '').toLowerCase()) && /L/.test(p.getAttribute('d') ?? '')) : [];
-        const box = svg?.getBoundingClientRect();
-        return {
-          row: f.getAttribute('data-row'), variant: f.getAttribute('data-variant'), hasSvg: !!svg, lines: Number(f.getAttribute('data-lines')),
-          dataPaths: dataPaths.length, segments: dataPaths.reduce((a, p) => a + (p.getAttribute('d') ?? '').split('L').length - 1, 0),
-          width: box?.width ?? 0, height: box?.height ?? 0,
-        };
-      }));
+      const charts = await page.$$eval('figure.chart', (figs) =>
+        figs.map((f) => {
+          const svg = f.querySelector('svg');
+          const colors = (f.getAttribute('data-colors') ?? '').split(' ').filter(Boolean);
+          const dataPaths = svg
+            ? [...svg.querySelectorAll('path')].filter(
+                (p) => colors.includes((p.getAttribute('stroke') ?? '').toLowerCase()) && /L/.test(p.getAttribute('d') ?? ''),
+              )
+            : [];
+          const box = svg?.getBoundingClientRect();
+          return {
+            row: f.getAttribute('data-row'),
+            variant: f.getAttribute('data-variant'),
+            hasSvg: !!svg,
+            lines: Number(f.getAttribute('data-lines')),
+            dataPaths: dataPaths.length,
+            segments: dataPaths.reduce((a, p) => a + (p.getAttribute('d') ?? '').split('L').length - 1, 0),
+            width: box?.width ?? 0,
+            height: box?.height ?? 0,
+          };
+        }),
+      );
       const open = charts.filter((c) => c.width > 0);
       assert.ok(charts.length >= 9 * r.variants.length, `${charts.length} charts`);
       for (const c of charts) {
@@ -159,7 +200,7 @@ describe('report: report.html in headless Chromium', function () {
       const banner = await page.textContent('#verdict-banner');
       assert.ok(banner?.includes('HARNESS ERROR'));
       assert.ok(banner?.includes(r.error!.message));
-      assert.ok(await page.$$eval('figure.chart svg', (s) => s.length) > 0);
+      assert.ok((await page.$$eval('figure.chart svg', (s) => s.length)) > 0);
     } finally {
       await context.close();
     }

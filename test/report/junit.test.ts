@@ -6,14 +6,32 @@ import { expectationMessage } from '../../harness/report/format.js';
 import { unitForExpectation } from '../../harness/report/series.js';
 import { makeResults } from './helpers.js';
 
-interface Case { '@_name': string; '@_classname': string; failure?: { '@_message': string; '#text'?: string }; error?: { '@_message': string; '@_type': string; '#text'?: string } }
-interface Suite { '@_name': string; '@_tests': string; '@_failures': string; '@_errors': string; testcase?: Case[] }
-interface Doc { testsuites: { '@_tests': string; '@_failures': string; '@_errors': string; testsuite: Suite[] } }
+interface Case {
+  '@_name': string;
+  '@_classname': string;
+  failure?: { '@_message': string; '#text'?: string };
+  error?: { '@_message': string; '@_type': string; '#text'?: string };
+}
+interface Suite {
+  '@_name': string;
+  '@_tests': string;
+  '@_failures': string;
+  '@_errors': string;
+  testcase?: Case[];
+}
+interface Doc {
+  testsuites: { '@_tests': string; '@_failures': string; '@_errors': string; testsuite: Suite[] };
+}
 
 function parse(xml: string): Doc {
   const valid = XMLValidator.validate(xml);
   assert.equal(valid, true, `junit.xml is not well-formed XML: ${JSON.stringify(valid)}`);
-  return new XMLParser({ ignoreAttributes: false, isArray: (name) => name === 'testsuite' || name === 'testcase', processEntities: true, htmlEntities: false }).parse(xml) as Doc;
+  return new XMLParser({
+    ignoreAttributes: false,
+    isArray: (name) => name === 'testsuite' || name === 'testcase',
+    processEntities: true,
+    htmlEntities: false,
+  }).parse(xml) as Doc;
 }
 
 function check(results: Results): Doc {
@@ -53,7 +71,10 @@ function check(results: Results): Doc {
 describe('report: junit.xml', () => {
   it('has one suite per variant and compare, one case per expectation, failures with measured vs threshold', () => {
     const r = makeResults();
-    assert.ok(r.verdict.expectations.some((e) => !e.pass) && r.verdict.expectations.some((e) => e.pass), 'the generator makes passes and failures');
+    assert.ok(
+      r.verdict.expectations.some((e) => !e.pass) && r.verdict.expectations.some((e) => e.pass),
+      'the generator makes passes and failures',
+    );
     check(r);
   });
 

@@ -16,27 +16,47 @@ class FakeStream extends Writable implements ProgressStream {
     cb();
   }
   // What a tty.WriteStream offers and ora uses.
-  cursorTo(x: number): boolean { this.out += `\u001b[${x + 1}G`; return true; }
-  moveCursor(_dx: number, dy: number): boolean { this.out += dy < 0 ? `\u001b[${-dy}A` : ''; return true; }
-  clearLine(): boolean { this.out += '\u001b[2K'; return true; }
-  get text(): string { return stripAnsi(this.out); }
+  cursorTo(x: number): boolean {
+    this.out += `\u001b[${x + 1}G`;
+    return true;
+  }
+  moveCursor(_dx: number, dy: number): boolean {
+    this.out += dy < 0 ? `\u001b[${-dy}A` : '';
+    return true;
+  }
+  clearLine(): boolean {
+    this.out += '\u001b[2K';
+    return true;
+  }
+  get text(): string {
+    return stripAnsi(this.out);
+  }
 }
 
 function clock(): { now: () => number; advance: (s: number) => void } {
   let t = 1_700_000_000_000;
-  return { now: () => t, advance: (s) => { t += s * 1000; } };
+  return {
+    now: () => t,
+    advance: (s) => {
+      t += s * 1000;
+    },
+  };
 }
 
 describe('report: progress view', () => {
   it('formats counters and timing compactly', () => {
-    assert.equal(formatCounters({ 'SYN/s': 12_345, exceeded: 4_500, 'dns err': 12, state: 'flooding' }), 'SYN/s 12.3k  exceeded 4,500  dns err 12  state flooding');
+    assert.equal(
+      formatCounters({ 'SYN/s': 12_345, exceeded: 4_500, 'dns err': 12, state: 'flooding' }),
+      'SYN/s 12.3k  exceeded 4,500  dns err 12  state flooding',
+    );
     assert.equal(formatTiming(42, 60), '42s / 1:00, 18s left');
     assert.equal(formatTiming(75, 60), '1:15 / 1:00, overtime');
     assert.equal(formatTiming(75), '1:15');
   });
 
   it('plain mode (CI): one line per finished phase, log lines as they come, no escape codes', () => {
-    const s = new FakeStream(false), c = clock();
+    const s = new FakeStream(false),
+      c = clock();
     const p = new ProgressView({ stream: s, now: c.now });
     assert.equal(p.mode, 'plain');
     p.start('baseline: rollout', { totalSeconds: 60 });
@@ -58,7 +78,8 @@ describe('report: progress view', () => {
   });
 
   it('start() ends the previous phase', () => {
-    const s = new FakeStream(false), c = clock();
+    const s = new FakeStream(false),
+      c = clock();
     const p = new ProgressView({ stream: s, now: c.now, heartbeatSeconds: 0 });
     p.start('up');
     c.advance(3);
@@ -69,7 +90,8 @@ describe('report: progress view', () => {
   });
 
   it('quiet prints failures only', () => {
-    const s = new FakeStream(true), c = clock();
+    const s = new FakeStream(true),
+      c = clock();
     const p = new ProgressView({ stream: s, now: c.now, quiet: true });
     p.start('up');
     p.update({ x: 1 });
@@ -82,7 +104,8 @@ describe('report: progress view', () => {
   });
 
   it('live mode on a TTY: a spinner line with phase, time left and counters; logs above it', () => {
-    const s = new FakeStream(true), c = clock();
+    const s = new FakeStream(true),
+      c = clock();
     const p = new ProgressView({ stream: s, now: c.now, interactive: true, color: false });
     assert.equal(p.mode, 'live');
     p.start('fix: rollout', { totalSeconds: 60 });
@@ -98,7 +121,8 @@ describe('report: progress view', () => {
   });
 
   it('live mode keeps the line within the terminal width', () => {
-    const s = new FakeStream(true), c = clock();
+    const s = new FakeStream(true),
+      c = clock();
     s.columns = 40;
     const p = new ProgressView({ stream: s, now: c.now, interactive: true, color: false });
     p.start('a phase with a rather long name', { totalSeconds: 600 });

@@ -32,12 +32,20 @@ async function expectLoadError(dir: string, name: string, content: unknown, ...p
 
 describe('report: results schema', () => {
   let dir: string;
-  before(async () => { dir = await mkdtemp(join(tmpdir(), 'notdns-report-schema-')); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'notdns-report-schema-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('docs/results-schema.json is the schema generated from harness/results.ts (regenerate: node dist/harness/report/schema-doc.js --write)', () => {
     const checkedIn = readFileSync(schemaDocPath, 'utf8');
-    assert.equal(checkedIn, schemaDocument(), 'docs/results-schema.json is stale: run `npm run build && node dist/harness/report/schema-doc.js --write` and commit it');
+    assert.equal(
+      checkedIn,
+      schemaDocument(),
+      'docs/results-schema.json is stale: run `npm run build && node dist/harness/report/schema-doc.js --write` and commit it',
+    );
     const { title: _t, description: _d, ...rest } = JSON.parse(checkedIn) as Record<string, unknown>;
     assert.deepEqual(rest, resultsJsonSchema());
   });
@@ -84,7 +92,10 @@ describe('report: results schema', () => {
     const bad = clone(makeResults()) as unknown as Results;
     (bad.variants[0] as unknown as { durationSeconds: unknown }).durationSeconds = 'sixty';
     const out = join(dir, 'invalid');
-    await assert.rejects(writeReports(bad, out), (e: unknown) => e instanceof NotdnsError && /variants\[0\]\.durationSeconds/.test(e.message) && e.kind === 'harness');
+    await assert.rejects(
+      writeReports(bad, out),
+      (e: unknown) => e instanceof NotdnsError && /variants\[0\]\.durationSeconds/.test(e.message) && e.kind === 'harness',
+    );
     await assert.rejects(readFile(join(out, 'results.json')));
   });
 

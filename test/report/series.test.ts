@@ -5,30 +5,86 @@ import { makeResults } from './helpers.js';
 
 describe('report: series arithmetic', () => {
   it('derives a per-second rate from a counter', () => {
-    const pts: [number, number][] = [[0, 0], [1, 10], [2, 30], [3, 60]];
-    assert.deepEqual(counterRate(pts), [[1, 10], [2, 20], [3, 30]]);
+    const pts: [number, number][] = [
+      [0, 0],
+      [1, 10],
+      [2, 30],
+      [3, 60],
+    ];
+    assert.deepEqual(counterRate(pts), [
+      [1, 10],
+      [2, 20],
+      [3, 30],
+    ]);
     assert.equal(counterIncrease(pts), 60);
   });
 
   it('treats a decrease as a counter reset', () => {
-    const pts: [number, number][] = [[0, 100], [1, 110], [2, 5], [3, 15]];
-    assert.deepEqual(counterRate(pts), [[1, 10], [2, 5], [3, 10]]);
+    const pts: [number, number][] = [
+      [0, 100],
+      [1, 110],
+      [2, 5],
+      [3, 15],
+    ];
+    assert.deepEqual(counterRate(pts), [
+      [1, 10],
+      [2, 5],
+      [3, 10],
+    ]);
     assert.equal(counterIncrease(pts), 25);
   });
 
   it('breaks the line over a gap and averages the rate across it', () => {
-    const pts: [number, number][] = [[0, 0], [1, 10], [2, 20], [7, 70], [8, 80]];
+    const pts: [number, number][] = [
+      [0, 0],
+      [1, 10],
+      [2, 20],
+      [7, 70],
+      [8, 80],
+    ];
     const r = counterRate(pts);
-    assert.deepEqual(r, [[1, 10], [2, 10], [4.5, null], [7, 10], [8, 10]]);
+    assert.deepEqual(r, [
+      [1, 10],
+      [2, 10],
+      [4.5, null],
+      [7, 10],
+      [8, 10],
+    ]);
   });
 
   it('sorts, skips duplicate timestamps and non-finite values', () => {
-    const pts: [number, number][] = [[2, 20], [0, 0], [1, 10], [1, 10], [3, NaN]];
-    assert.deepEqual(counterRate(pts), [[1, 10], [2, 10]]);
+    const pts: [number, number][] = [
+      [2, 20],
+      [0, 0],
+      [1, 10],
+      [1, 10],
+      [3, NaN],
+    ];
+    assert.deepEqual(counterRate(pts), [
+      [1, 10],
+      [2, 10],
+    ]);
   });
 
   it('sums rates on a common grid', () => {
-    assert.deepEqual(sumPoints([[[1, 1], [2, 2]], [[1, 10], [2, null], [3, 5]]]), [[1, 11], [2, 2], [3, 5]]);
+    assert.deepEqual(
+      sumPoints([
+        [
+          [1, 1],
+          [2, 2],
+        ],
+        [
+          [1, 10],
+          [2, null],
+          [3, 5],
+        ],
+      ]),
+      [
+        [1, 11],
+        [2, 2],
+        [3, 5],
+      ],
+    );
   });
 
   it('prefers per-node series for probes recorded per pod and per node', () => {
@@ -46,7 +102,11 @@ describe('report: series arithmetic', () => {
     assert.ok(hb.get('peakSynToOldPodIps')! > hf.get('peakSynToOldPodIps')!);
     assert.ok(hb.get('allowanceExceeded')! > 0);
     assert.equal(hf.get('allowanceExceeded'), 0);
-    assert.equal(hb.get('allowanceExceeded'), base!.summary.allowanceExceededAll, 'same as the generator computed for the client node (others never exceed)');
+    assert.equal(
+      hb.get('allowanceExceeded'),
+      base!.summary.allowanceExceededAll,
+      'same as the generator computed for the client node (others never exceed)',
+    );
   });
 
   it('picks nice y scales', () => {

@@ -61,7 +61,8 @@ describe('report: terminal verdict', () => {
       process.env.NO_COLOR = '1';
       assert.ok(!/\u001b\[/.test(renderVerdict(r, { color: true })), 'NO_COLOR wins over the caller');
     } finally {
-      if (saved === undefined) delete process.env.NO_COLOR; else process.env.NO_COLOR = saved;
+      if (saved === undefined) delete process.env.NO_COLOR;
+      else process.env.NO_COLOR = saved;
     }
   });
 

@@ -10,9 +10,16 @@ describe('run lifecycle: teardown stack', () => {
   it('unwinds newest first, runs every step even after a failure, reports each failure, and is idempotent', async () => {
     const s = new TeardownStack('test', 'abc123');
     const ran: string[] = [];
-    s.push('cluster', () => { ran.push('cluster'); });
-    s.push('ena', () => { ran.push('ena'); throw new Error('filter busy'); });
-    s.push('probes', async () => { ran.push('probes'); });
+    s.push('cluster', () => {
+      ran.push('cluster');
+    });
+    s.push('ena', () => {
+      ran.push('ena');
+      throw new Error('filter busy');
+    });
+    s.push('probes', async () => {
+      ran.push('probes');
+    });
     assert.equal(s.size, 3);
     assert.deepEqual(await s.unwind(), ['ena: filter busy']);
     assert.deepEqual(ran, ['probes', 'ena', 'cluster']);
@@ -30,9 +37,15 @@ describe('run lifecycle: step kinds are one table', () => {
   it('planned seconds: waits as written, a rollout = graceful stop × batches + 2 s; --fast scales waits, not rollouts', async () => {
     const { experiment } = await loadExperiment('rollout-syn-flood');
     const cfg = expandVariant(experiment, 'baseline');
-    const grace = cfg.workloads.metricsService.gracefulStopSeconds, replicas = cfg.workloads.metricsService.replicas;
-    const waits = cfg.steps.reduce((a, s) => a + (('steady' in s && s.steady) || ('observe' in s && s.observe) || ('recover' in s && s.recover) || 0), 0);
-    const batches = cfg.steps.filter((s) => 'rollout' in s).reduce((a, s) => a + Math.ceil(replicas / ('rollout' in s ? s.rollout.batch : 1)), 0);
+    const grace = cfg.workloads.metricsService.gracefulStopSeconds,
+      replicas = cfg.workloads.metricsService.replicas;
+    const waits = cfg.steps.reduce(
+      (a, s) => a + (('steady' in s && s.steady) || ('observe' in s && s.observe) || ('recover' in s && s.recover) || 0),
+      0,
+    );
+    const batches = cfg.steps
+      .filter((s) => 'rollout' in s)
+      .reduce((a, s) => a + Math.ceil(replicas / ('rollout' in s ? s.rollout.batch : 1)), 0);
     assert.equal(plannedSeconds(cfg), waits + grace * batches + 2 * cfg.steps.filter((s) => 'rollout' in s).length);
     const fast = scaleTime(cfg, 0.5);
     assert.deepEqual(fast.steps.map(stepKind), cfg.steps.map(stepKind), 'same steps in the same order');
@@ -44,8 +57,8 @@ describe('run lifecycle: step kinds are one table', () => {
   });
 });
 
-describe('run lifecycle: the load generator targets the provider\'s pod network only', () => {
-  it('--allow-cidr is the cluster\'s pod CIDR, whatever it is', async () => {
+describe("run lifecycle: the load generator targets the provider's pod network only", () => {
+  it("--allow-cidr is the cluster's pod CIDR, whatever it is", async () => {
     const { experiment } = await loadExperiment('rollout-syn-flood');
     const cfg = expandVariant(experiment, 'baseline');
     for (const cidr of ['10.1.0.0/16', '10.244.0.0/16', '172.31.0.0/16']) {

@@ -10,7 +10,9 @@ import { expandVariant, validateExperiment } from '../../harness/spec/load.js';
 import { checkStopConditions, findRunning, HARNESS_FILE, stopLabel, stopRequested, STOP_REQUEST } from '../../harness/stop.js';
 
 const base = {
-  name: 'stop-test', description: 'x', steps: [{ steady: 5 }, { rollout: {} }, { observe: 5 }],
+  name: 'stop-test',
+  description: 'x',
+  steps: [{ steady: 5 }, { rollout: {} }, { observe: 5 }],
   variants: { a: {}, b: { abort: [{ probe: 'grpc.errors', stat: 'total', op: '>', value: 10 }] } },
 };
 
@@ -20,20 +22,36 @@ function counter(probe: string, target: string, values: number[]): Series {
 const ctx: TargetContext = { floodedNodes: ['node1'], serverNodes: ['node1', 'node2'], serverPods: {} };
 
 describe('stop conditions: schema', () => {
-  it('accepts abort: at the experiment and per variant; a variant gets the experiment\'s then its own', () => {
-    const e = validateExperiment({ ...base, abort: [{ probe: 'dns.errors', target: 'other-nodes', stat: 'total', op: '>', value: 0, why: 'bystander' }] }, 'x.yaml');
+  it("accepts abort: at the experiment and per variant; a variant gets the experiment's then its own", () => {
+    const e = validateExperiment(
+      { ...base, abort: [{ probe: 'dns.errors', target: 'other-nodes', stat: 'total', op: '>', value: 0, why: 'bystander' }] },
+      'x.yaml',
+    );
     assert.equal(expandVariant(e, 'a').abort.length, 1);
     const b = expandVariant(e, 'b').abort;
-    assert.deepEqual(b.map((c) => c.probe), ['dns.errors', 'grpc.errors']);
+    assert.deepEqual(
+      b.map((c) => c.probe),
+      ['dns.errors', 'grpc.errors'],
+    );
     assert.equal(b[0]!.window, 'all');
     assert.equal(b[1]!.target, 'sum');
     assert.deepEqual(expandVariant(validateExperiment(base, 'x.yaml'), 'a').abort, []);
   });
 
   it('refuses an unknown probe, a bad op and providers (a stop condition applies everywhere)', () => {
-    assert.throws(() => validateExperiment({ ...base, abort: [{ probe: 'dns.eror', stat: 'total', op: '>', value: 0 }] }, 'x.yaml'), /unknown probe "dns.eror"/);
-    assert.throws(() => validateExperiment({ ...base, abort: [{ probe: 'dns.errors', stat: 'total', op: '!=', value: 0 }] }, 'x.yaml'), /op must be one of/);
-    assert.throws(() => validateExperiment({ ...base, abort: [{ probe: 'dns.errors', stat: 'total', op: '>', value: 0, providers: ['lab'] }] }, 'x.yaml'), /providers/);
+    assert.throws(
+      () => validateExperiment({ ...base, abort: [{ probe: 'dns.eror', stat: 'total', op: '>', value: 0 }] }, 'x.yaml'),
+      /unknown probe "dns.eror"/,
+    );
+    assert.throws(
+      () => validateExperiment({ ...base, abort: [{ probe: 'dns.errors', stat: 'total', op: '!=', value: 0 }] }, 'x.yaml'),
+      /op must be one of/,
+    );
+    assert.throws(
+      () =>
+        validateExperiment({ ...base, abort: [{ probe: 'dns.errors', stat: 'total', op: '>', value: 0, providers: ['lab'] }] }, 'x.yaml'),
+      /providers/,
+    );
   });
 });
 
@@ -56,7 +74,10 @@ describe('stop conditions: evaluation on the live series', () => {
 
   it('does not trip without data, or while the condition does not hold', () => {
     assert.equal(checkStopConditions({ series: [], markers: [], now: 10 }, [cond], ctx), undefined);
-    assert.equal(checkStopConditions({ series: [counter('syn.toOldPodIps', 'all', [0, 50, 100])], markers: [], now: 2 }, [cond], ctx), undefined);
+    assert.equal(
+      checkStopConditions({ series: [counter('syn.toOldPodIps', 'all', [0, 50, 100])], markers: [], now: 2 }, [cond], ctx),
+      undefined,
+    );
     assert.equal(checkStopConditions({ series: [counter('syn.toOldPodIps', 'all', [0, 500])], markers: [], now: 1 }, [], ctx), undefined);
   });
 
@@ -79,8 +100,17 @@ describe('stop conditions: evaluation on the live series', () => {
 
 describe('stop conditions: results.json and notdns stop files', () => {
   it('a variant result may say it was stopped, and when', () => {
-    const v = { name: 'a', startedAt: 'x', durationSeconds: 9, config: {}, series: [], markers: [{ t: 4.2, kind: 'stop-condition', label: 'stop if x' }], summary: {}, replacedPods: [],
-      stopped: { by: 'condition', label: 'stop if x', t: 4.2, value: 130, faultRemovedAt: 4.4 } };
+    const v = {
+      name: 'a',
+      startedAt: 'x',
+      durationSeconds: 9,
+      config: {},
+      series: [],
+      markers: [{ t: 4.2, kind: 'stop-condition', label: 'stop if x' }],
+      summary: {},
+      replacedPods: [],
+      stopped: { by: 'condition', label: 'stop if x', t: 4.2, value: 130, faultRemovedAt: 4.4 },
+    };
     assert.equal(VariantResultSchema.parse(v).stopped?.value, 130);
     assert.throws(() => VariantResultSchema.parse({ ...v, stopped: { ...v.stopped, by: 'ctrl-c' } }));
     assert.ok(ResultsSchema.shape.variants);
@@ -91,17 +121,31 @@ describe('stop conditions: results.json and notdns stop files', () => {
     try {
       const d = join(root, 'abcd10');
       await mkdir(d);
-      await writeFile(join(d, HARNESS_FILE), JSON.stringify({ pid: process.pid, runId: 'abcd99', vid: 'abcd10', variant: 'a', startedAt: 'x' }));
+      await writeFile(
+        join(d, HARNESS_FILE),
+        JSON.stringify({ pid: process.pid, runId: 'abcd99', vid: 'abcd10', variant: 'a', startedAt: 'x' }),
+      );
       const dead = join(root, 'abcd11');
       await mkdir(dead);
-      await writeFile(join(dead, HARNESS_FILE), JSON.stringify({ pid: 2 ** 22 + 12345, runId: 'abcd99', vid: 'abcd11', variant: 'b', startedAt: 'x' }));
-      assert.deepEqual((await findRunning(root, 'abcd10')).map((x) => x.vid), ['abcd10']);
-      assert.deepEqual((await findRunning(root, 'abcd99')).map((x) => x.vid), ['abcd10']);
+      await writeFile(
+        join(dead, HARNESS_FILE),
+        JSON.stringify({ pid: 2 ** 22 + 12345, runId: 'abcd99', vid: 'abcd11', variant: 'b', startedAt: 'x' }),
+      );
+      assert.deepEqual(
+        (await findRunning(root, 'abcd10')).map((x) => x.vid),
+        ['abcd10'],
+      );
+      assert.deepEqual(
+        (await findRunning(root, 'abcd99')).map((x) => x.vid),
+        ['abcd10'],
+      );
       assert.deepEqual(await findRunning(root, 'ffffff'), []);
       assert.equal(stopRequested(d), false);
       await writeFile(join(d, STOP_REQUEST), '{}');
       assert.equal(stopRequested(d), true);
-    } finally { await rm(root, { recursive: true, force: true }); }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 
@@ -111,13 +155,26 @@ describe('stop conditions: the verdict and junit.xml say it', () => {
     const { renderVerdict } = await import('../../harness/report/terminal.js');
     const { renderJunit } = await import('../../harness/report/junit.js');
     const r = makeResults({ variants: ['baseline'] });
-    r.variants[0]!.stopped = { by: 'condition', label: 'stop if total SYNs to old pod IPs > 50', t: 4.04, value: 71, faultRemovedAt: 4.16, detail: 'load stopped on 1/1 Alerting Engine pod(s)' };
+    r.variants[0]!.stopped = {
+      by: 'condition',
+      label: 'stop if total SYNs to old pod IPs > 50',
+      t: 4.04,
+      value: 71,
+      faultRemovedAt: 4.16,
+      detail: 'load stopped on 1/1 Alerting Engine pod(s)',
+    };
     r.verdict.pass = false;
     const text = renderVerdict(r, { color: false });
-    assert.match(text, /STOPPED: variant baseline at t=4\.04s by condition\n {2}stop if total SYNs to old pod IPs > 50 \(measured 71\)\n {2}fault removed at t=4\.16s: load stopped/);
+    assert.match(
+      text,
+      /STOPPED: variant baseline at t=4\.04s by condition\n {2}stop if total SYNs to old pod IPs > 50 \(measured 71\)\n {2}fault removed at t=4\.16s: load stopped/,
+    );
     const xml = renderJunit(r);
     assert.match(xml, /<testsuite name="notdns\.[\w.-]+\.baseline\.stopped" tests="1" failures="1"/);
-    assert.match(xml, /<failure message="stopped at t=4\.04s by condition: stop if total SYNs to old pod IPs &gt; 50 \(measured 71\)" type="stopped">/);
+    assert.match(
+      xml,
+      /<failure message="stopped at t=4\.04s by condition: stop if total SYNs to old pod IPs &gt; 50 \(measured 71\)" type="stopped">/,
+    );
     delete r.variants[0]!.stopped;
     assert.doesNotMatch(renderVerdict(r, { color: false }), /STOPPED/);
     assert.doesNotMatch(renderJunit(r), /type="stopped"/);

@@ -27,7 +27,11 @@ describe('workloads: alerting-engine @root', function () {
     const measure = async (backoff: string[]) => {
       const lab = await newLab(['10.1.0.10']);
       const ms = await lab.start(WORKLOADS.metricsService, ['--graceful-stop-seconds', '0'], { name: 'ms' });
-      const ae = await lab.start(WORKLOADS.alertingEngine, ['--backends', '10.1.0.10:50051', '--channels-per-backend', String(channels), ...ALLOW, ...backoff], { name: 'ae' });
+      const ae = await lab.start(
+        WORKLOADS.alertingEngine,
+        ['--backends', '10.1.0.10:50051', '--channels-per-backend', String(channels), ...ALLOW, ...backoff],
+        { name: 'ae' },
+      );
       await waitMetric(ae, 'all channels READY', 'ae_channels', (v) => v === channels, { labels: { state: 'READY' } });
       ms.proc.kill('SIGTERM'); // graceful stop with 0 s grace: GOAWAY, listener closed, exit; every reconnect gets RST
       await ms.proc;
@@ -39,7 +43,9 @@ describe('workloads: alerting-engine @root', function () {
     };
     const [fast, dflt] = await Promise.all([measure(FAST), measure([])]);
     const rate = (n: number) => (n / (windowMs / 1000)).toFixed(1);
-    console.log(`      ${channels} channels, ${windowMs} ms after the server left: max-backoff 300 ms ${fast.opens} connects (${rate(fast.opens)}/s), grpc-js defaults ${dflt.opens} (${rate(dflt.opens)}/s), ratio ${(fast.opens / Math.max(1, dflt.opens)).toFixed(1)}`);
+    console.log(
+      `      ${channels} channels, ${windowMs} ms after the server left: max-backoff 300 ms ${fast.opens} connects (${rate(fast.opens)}/s), grpc-js defaults ${dflt.opens} (${rate(dflt.opens)}/s), ratio ${(fast.opens / Math.max(1, dflt.opens)).toFixed(1)}`,
+    );
     assert.ok(fast.refused > 0 && dflt.refused > 0, 'reconnects were refused (RST)');
     assert.ok(dflt.opens >= channels, `defaults still reconnect: ${dflt.opens}`);
     assert.ok(fast.opens >= 3 * dflt.opens, `fast ${fast.opens} vs default ${dflt.opens}`);
@@ -52,24 +58,43 @@ describe('workloads: alerting-engine @root', function () {
       const lab = await newLab(['10.1.0.99']);
       await lab.blackhole('10.1.0.99', 50051);
       const a = await lab.tcp();
-      const ae = await lab.start(WORKLOADS.alertingEngine, ['--backends', '10.1.0.99:50051', '--channels-per-backend', String(channels), ...ALLOW, ...FAST,
-        '--connect-timeout-ms', String(timeoutMs)], { name: 'ae' });
+      const ae = await lab.start(
+        WORKLOADS.alertingEngine,
+        [
+          '--backends',
+          '10.1.0.99:50051',
+          '--channels-per-backend',
+          String(channels),
+          ...ALLOW,
+          ...FAST,
+          '--connect-timeout-ms',
+          String(timeoutMs),
+        ],
+        { name: 'ae' },
+      );
       await sleep(windowMs);
       const b = await lab.tcp();
       const m = await ae.metrics(); // one snapshot: the counters below are compared with each other
       return {
-        opens: b.activeOpens - a.activeOpens, retrans: b.retransSegs - a.retransSegs,
-        attempts: metricSum(m, 'ae_connect_attempts_total'), timeouts: metricSum(m, 'ae_connect_timeouts_total'),
+        opens: b.activeOpens - a.activeOpens,
+        retrans: b.retransSegs - a.retransSegs,
+        attempts: metricSum(m, 'ae_connect_attempts_total'),
+        timeouts: metricSum(m, 'ae_connect_timeouts_total'),
         timeoutErrors: metricSum(m, 'ae_connect_errors_total', { kind: 'connect_timeout' }),
       };
     };
     const [withT, without] = await Promise.all([measure(300), measure(0)]);
-    console.log(`      black hole, ${channels} channels, ${windowMs} ms: connect-timeout 300 ms: ${withT.opens} new flows (${(withT.opens / channels).toFixed(1)}/channel), ${withT.retrans} retransmits, ${withT.timeouts} timeouts; none: ${without.opens} flows, ${without.retrans} SYN retransmits`);
+    console.log(
+      `      black hole, ${channels} channels, ${windowMs} ms: connect-timeout 300 ms: ${withT.opens} new flows (${(withT.opens / channels).toFixed(1)}/channel), ${withT.retrans} retransmits, ${withT.timeouts} timeouts; none: ${without.opens} flows, ${without.retrans} SYN retransmits`,
+    );
     assert.ok(without.opens <= channels + 2, `without a timeout each channel keeps its first SYN: ${without.opens}`);
     assert.ok(without.retrans >= channels, 'the kernel retransmits those SYNs instead');
     assert.ok(withT.opens >= 5 * channels, `with a timeout: ${withT.opens} new flows`);
     // read a moment after the kernel counter: at most one more round of attempts (one per channel)
-    assert.ok(withT.attempts >= withT.opens && withT.attempts <= withT.opens + channels, `ae_connect_attempts_total ${withT.attempts} counts every connect() (${withT.opens})`);
+    assert.ok(
+      withT.attempts >= withT.opens && withT.attempts <= withT.opens + channels,
+      `ae_connect_attempts_total ${withT.attempts} counts every connect() (${withT.opens})`,
+    );
     assert.ok(withT.timeouts >= withT.opens - 2 * channels);
     assert.equal(withT.timeoutErrors, withT.timeouts, 'each aborted attempt is a connect error of kind connect_timeout');
     assert.equal(without.timeouts, 0);
@@ -79,17 +104,32 @@ describe('workloads: alerting-engine @root', function () {
     const lab = await newLab(['10.1.0.10', '10.1.0.11']);
     const a = await lab.start(WORKLOADS.metricsService, ['--host', '10.1.0.10', '--id', 'A'], { name: 'ms-a' });
     const b = await lab.start(WORKLOADS.metricsService, ['--host', '10.1.0.11', '--id', 'B'], { name: 'ms-b' });
-    const ae = await lab.start(WORKLOADS.alertingEngine, ['--backends', '10.1.0.10:50051', '--channels-per-backend', '2', ...ALLOW,
-      '--call-interval-ms', '100', '--dns-propagation-seconds', '2'], { name: 'ae' });
+    const ae = await lab.start(
+      WORKLOADS.alertingEngine,
+      [
+        '--backends',
+        '10.1.0.10:50051',
+        '--channels-per-backend',
+        '2',
+        ...ALLOW,
+        '--call-interval-ms',
+        '100',
+        '--dns-propagation-seconds',
+        '2',
+      ],
+      { name: 'ae' },
+    );
     await waitMetric(a, 'calls on A', 'ms_rpcs_total', (v) => v > 0);
 
-    await assert.rejects(postControl(ae.admin, '/backends', { backends: ['10.1.0.10:50051', '192.168.7.1:50051'] }),
-      (e: AdminRequestError) => e.status === 400 && /192\.168\.7\.1:50051 outside --allow-cidr/.test(e.message));
+    await assert.rejects(
+      postControl(ae.admin, '/backends', { backends: ['10.1.0.10:50051', '192.168.7.1:50051'] }),
+      (e: AdminRequestError) => e.status === 400 && /192\.168\.7\.1:50051 outside --allow-cidr/.test(e.message),
+    );
     await assert.rejects(postControl(ae.admin, '/backends', { backends: ['10.1.0.10'] }), (e: AdminRequestError) => e.status === 400);
     await assert.rejects(postControl(ae.admin, '/backends', { backend: [] }), (e: AdminRequestError) => e.status === 400);
 
     const t0 = Date.now();
-    const r = await postControl(ae.admin, '/backends', { backends: ['10.1.0.10:50051', '10.1.0.11:50051'] }) as { applied: boolean };
+    const r = (await postControl(ae.admin, '/backends', { backends: ['10.1.0.10:50051', '10.1.0.11:50051'] })) as { applied: boolean };
     assert.equal(r.applied, false);
     assert.equal(await ae.sum('ae_pending_backend_updates'), 1);
     await sleep(1500);
@@ -128,11 +168,17 @@ describe('workloads: alerting-engine @root', function () {
     await waitMetric(a, 'calls on A', 'ms_rpcs_total', (v) => v >= 5);
     await waitMetric(b, 'calls on B', 'ms_rpcs_total', (v) => v >= 5);
     await waitMetric(viaDns, 'OK calls via dns:///localhost', 'ae_calls_total', (v) => v >= 5, { labels: { code: 'OK' } });
-    await waitMetric(refused, 'connects refused by --allow-cidr', 'ae_connect_errors_total', (v) => v >= 1, { labels: { kind: 'not_allowed' } });
+    await waitMetric(refused, 'connects refused by --allow-cidr', 'ae_connect_errors_total', (v) => v >= 1, {
+      labels: { kind: 'not_allowed' },
+    });
     const m = await ae.metrics();
-    assert.equal(m.find((f) => f.name === 'ae_channels')!.values.reduce((s, v) => s + v.value, 0), 1, 'one channel');
+    assert.equal(
+      m.find((f) => f.name === 'ae_channels')!.values.reduce((s, v) => s + v.value, 0),
+      1,
+      'one channel',
+    );
     assert.equal(await refused.sum('ae_calls_total', { code: 'OK' }), 0);
-    assert.ok(await local.sum('ms_rpcs_total') >= 5);
+    assert.ok((await local.sum('ms_rpcs_total')) >= 5);
     // A new set rebuilds the one channel: only B gets calls afterwards.
     await postControl(ae.admin, '/backends', { backends: ['10.1.0.11:50051'] });
     await sleep(300);
@@ -140,6 +186,6 @@ describe('workloads: alerting-engine @root', function () {
     const bCalls = await b.sum('ms_rpcs_total');
     await sleep(600);
     assert.equal(await a.sum('ms_rpcs_total'), aCalls, 'A left the set');
-    assert.ok(await b.sum('ms_rpcs_total') > bCalls, 'B still called');
+    assert.ok((await b.sum('ms_rpcs_total')) > bCalls, 'B still called');
   });
 });

@@ -25,7 +25,10 @@ describe('workloads: common', () => {
 
   it('parses backends and CIDRs and matches the allow-list', () => {
     assert.deepEqual(parseBackend('10.1.0.10:50051'), { host: '10.1.0.10', port: 50051, key: '10.1.0.10:50051' });
-    assert.deepEqual(parseBackendList('10.1.0.1:1, 10.1.0.2:2,10.1.0.1:1').map((b) => b.key), ['10.1.0.1:1', '10.1.0.2:2']);
+    assert.deepEqual(
+      parseBackendList('10.1.0.1:1, 10.1.0.2:2,10.1.0.1:1').map((b) => b.key),
+      ['10.1.0.1:1', '10.1.0.2:2'],
+    );
     for (const bad of ['10.1.0.10', 'host:1', '10.1.0.300:1', '10.1.0.1:70000']) assert.throws(() => parseBackend(bad), /IPv4:PORT/);
     const c = [parseCidr('10.1.0.0/16'), parseCidr('192.168.5.5')];
     assert.ok(inCidrs('10.1.255.1', c) && inCidrs('192.168.5.5', c));
@@ -43,8 +46,14 @@ describe('workloads: common', () => {
   });
 
   it('classifies resolver errors', () => {
-    assert.deepEqual(['ETIMEOUT', 'ESERVFAIL', 'EREFUSED', 'ECONNREFUSED', 'ENOTFOUND', 'ENODATA'].map(classifyDnsError),
-      ['timeout', 'servfail', 'refused', 'refused', 'nxdomain', 'other']);
+    assert.deepEqual(['ETIMEOUT', 'ESERVFAIL', 'EREFUSED', 'ECONNREFUSED', 'ENOTFOUND', 'ENODATA'].map(classifyDnsError), [
+      'timeout',
+      'servfail',
+      'refused',
+      'refused',
+      'nxdomain',
+      'other',
+    ]);
   });
 
   it('timing wheel fires each item once per period, at most once after a stall', () => {
@@ -52,7 +61,10 @@ describe('workloads: common', () => {
     for (let i = 0; i < 50; i++) w.add(i);
     const fired: number[] = [];
     for (let t = 10; t <= 100; t += 10) w.advance(t, (i) => fired.push(i));
-    assert.deepEqual([...fired].sort((a, b) => a - b), [...Array(50).keys()]);
+    assert.deepEqual(
+      [...fired].sort((a, b) => a - b),
+      [...Array(50).keys()],
+    );
     fired.length = 0;
     w.advance(10_000, (i) => fired.push(i)); // a 10 s stall: still once each
     assert.equal(fired.length, 50);
@@ -126,10 +138,18 @@ describe('workloads: common', () => {
         [WORKLOADS.metricsService, ['--port', 'x'], /--port <n>.*expected an integer in 1\.\.65535/],
         [WORKLOADS.metricsService, ['--dns-lookups-per-second', '10'], /--dns-lookups-per-second: needs --dns-server/],
         [WORKLOADS.alertingEngine, ['--backends', '10.1.0.1:1'], /--allow-cidr: required/],
-        [WORKLOADS.alertingEngine, ['--backends', '10.9.0.1:1', '--allow-cidr', '10.1.0.0/16'], /--backends: 10\.9\.0\.1:1 outside --allow-cidr/],
+        [
+          WORKLOADS.alertingEngine,
+          ['--backends', '10.9.0.1:1', '--allow-cidr', '10.1.0.0/16'],
+          /--backends: 10\.9\.0\.1:1 outside --allow-cidr/,
+        ],
         [WORKLOADS.alertingEngine, ['--backends', '10.1.0.1', '--allow-cidr', '10.1.0.0/16'], /--backends <list>.*expected IPv4:PORT/],
         [WORKLOADS.alertingEngine, ['--discovery', 'x', '--allow-any-target'], /--discovery <mode>.*per-backend or round-robin/],
-        [WORKLOADS.alertingEngine, ['--backends', '10.1.0.1:1,10.1.0.2:1', '--channels-per-backend', '3', '--max-channels', '5', '--allow-any-target'], /need 6 channels, above --max-channels 5/],
+        [
+          WORKLOADS.alertingEngine,
+          ['--backends', '10.1.0.1:1,10.1.0.2:1', '--channels-per-backend', '3', '--max-channels', '5', '--allow-any-target'],
+          /need 6 channels, above --max-channels 5/,
+        ],
         [WORKLOADS.alertingEngine, ['--target', 'dns:///x:1', '--allow-any-target'], /--target: needs --discovery round-robin/],
       ];
       for (const [script, args, re] of cases) {
@@ -141,7 +161,8 @@ describe('workloads: common', () => {
     });
     it('--help exits 0 and explains the flags', async () => {
       const r = await run('node', [WORKLOADS.alertingEngine, '--help'], { timeoutMs: 10_000 });
-      for (const f of ['--connect-timeout-ms', '--max-backoff-ms', '--dns-propagation-seconds', '--allow-cidr']) assert.ok(r.stdout.includes(f), f);
+      for (const f of ['--connect-timeout-ms', '--max-backoff-ms', '--dns-propagation-seconds', '--allow-cidr'])
+        assert.ok(r.stdout.includes(f), f);
     });
   });
 });

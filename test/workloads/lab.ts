@@ -58,24 +58,39 @@ export class Lab {
     proc.catch(() => undefined);
     this.procs.push(proc);
     const alive = () => proc.exitCode === null || proc.exitCode === undefined;
-    const readLog = () => { try { return readFileSync(logFile, 'utf8'); } catch { return ''; } };
+    const readLog = () => {
+      try {
+        return readFileSync(logFile, 'utf8');
+      } catch {
+        return '';
+      }
+    };
     const w: Workload = {
-      proc, admin, logFile, alive, log: readLog,
+      proc,
+      admin,
+      logFile,
+      alive,
+      log: readLog,
       metrics: () => fetchMetrics(admin),
       sum: async (n, labels) => metricSum(await fetchMetrics(admin), n, labels),
     };
     if (opts.admin !== false) {
-      await waitFor(`${name} admin /healthz`, async () => {
-        if (!alive()) throw new Error(`${name} exited (code ${proc.exitCode}): ${readLog().slice(-600)}`);
-        return isHealthy(admin);
-      }, { timeoutMs: 10_000, intervalMs: 50 });
+      await waitFor(
+        `${name} admin /healthz`,
+        async () => {
+          if (!alive()) throw new Error(`${name} exited (code ${proc.exitCode}): ${readLog().slice(-600)}`);
+          return isHealthy(admin);
+        },
+        { timeoutMs: 10_000, intervalMs: 50 },
+      );
     }
     return w;
   }
 
   /** Connect once from inside the namespace: "connected" or the error code (e.g. ECONNREFUSED), "timeout" after 2 s. */
   async tryConnect(host: string, port: number): Promise<string> {
-    const js = `const s=require('net').connect({host:${JSON.stringify(host)},port:${port}});` +
+    const js =
+      `const s=require('net').connect({host:${JSON.stringify(host)},port:${port}});` +
       `s.on('connect',()=>{console.log('connected');process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(0)});` +
       `setTimeout(()=>{console.log('timeout');process.exit(0)},2000)`;
     return (await run('node', ['-e', js], { ns: this.ns, timeoutMs: 10_000 })).stdout.trim();
@@ -97,11 +112,23 @@ export class Lab {
 }
 
 /** Poll a workload metric until pred holds; returns the last value. */
-export async function waitMetric(w: Workload, what: string, name: string, pred: (v: number) => boolean,
-  opts: { labels?: Record<string, string>; timeoutMs?: number } = {}): Promise<number> {
+export async function waitMetric(
+  w: Workload,
+  what: string,
+  name: string,
+  pred: (v: number) => boolean,
+  opts: { labels?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<number> {
   let last = NaN;
   try {
-    await waitFor(what, async () => { last = await w.sum(name, opts.labels); return pred(last); }, { timeoutMs: opts.timeoutMs ?? 5000, intervalMs: 50 });
+    await waitFor(
+      what,
+      async () => {
+        last = await w.sum(name, opts.labels);
+        return pred(last);
+      },
+      { timeoutMs: opts.timeoutMs ?? 5000, intervalMs: 50 },
+    );
   } catch (e) {
     throw new Error(`${(e as Error).message}; last ${name}${JSON.stringify(opts.labels ?? {})} = ${last}`);
   }

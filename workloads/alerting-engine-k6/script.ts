@@ -62,7 +62,11 @@ export default function (): void {
     return;
   }
   const t0 = Date.now();
-  const res = client.invoke('notdns.v1.Metrics/Query', { query: 'up', delay_ms: DELAY_MS, client_id: `k6/${__VU}/${__ITER}` }, { timeout: CALL_TIMEOUT });
+  const res = client.invoke(
+    'notdns.v1.Metrics/Query',
+    { query: 'up', delay_ms: DELAY_MS, client_id: `k6/${__VU}/${__ITER}` },
+    { timeout: CALL_TIMEOUT },
+  );
   latency.add(Date.now() - t0);
   const ok = check(res, { 'status is OK': (r) => !!r && r.status === grpc.StatusOK });
   if (ok) {

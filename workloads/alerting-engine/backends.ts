@@ -24,7 +24,11 @@ function backendsOf(raw: unknown): string[] | undefined {
 }
 
 /** Check a backend set against the allow-list and the channel cap; returns an error message or undefined. */
-export function checkBackends(bs: Backend[], policy: BackendPolicy, cfg: Pick<ChannelConfig, 'discovery' | 'channelsPerBackend'>): string | undefined {
+export function checkBackends(
+  bs: Backend[],
+  policy: BackendPolicy,
+  cfg: Pick<ChannelConfig, 'discovery' | 'channelsPerBackend'>,
+): string | undefined {
   if (!policy.allowAny) {
     const outside = bs.filter((b) => !inCidrs(b.host, policy.allowCidrs)).map((b) => b.key);
     if (outside.length) {
@@ -60,7 +64,9 @@ export class BackendUpdates {
     admin.route('POST', '/backends', (b) => this.submit(b));
     admin.route('GET', '/backends', () => ({
       body: {
-        discovery: this.cfg.discovery, target: this.cfg.target, channels: this.channels.channelCount(),
+        discovery: this.cfg.discovery,
+        target: this.cfg.target,
+        channels: this.channels.channelCount(),
         current: this.channels.current().map((x) => x.key),
         pending: this.pending.map((p) => ({ id: p.id, applyAt: p.applyAt.toISOString(), backends: p.backends.map((x) => x.key) })),
       },
@@ -69,7 +75,8 @@ export class BackendUpdates {
 
   /** Handle a POST /backends body: validate, then apply now (propagation 0) or schedule. */
   submit(raw: unknown): { status: number; body: unknown } {
-    if (this.cfg.target) throw new HttpError(409, `backends are resolved from --target ${this.cfg.target}; POST /backends needs --backends mode`);
+    if (this.cfg.target)
+      throw new HttpError(409, `backends are resolved from --target ${this.cfg.target}; POST /backends needs --backends mode`);
     const list = backendsOf(raw);
     if (!list) throw new HttpError(400, 'expected a JSON body {"backends":["IP:PORT", ...]}');
     let bs: Backend[];
@@ -88,7 +95,10 @@ export class BackendUpdates {
     const id = this.nextId++;
     const applyAt = new Date(Date.now() + this.propagationMs);
     const timer = setTimeout(() => {
-      this.pending.splice(this.pending.findIndex((p) => p.id === id), 1);
+      this.pending.splice(
+        this.pending.findIndex((p) => p.id === id),
+        1,
+      );
       this.m.pendingUpdates.set(this.pending.length);
       this.apply(bs, id);
     }, this.propagationMs);

@@ -51,7 +51,12 @@ export class ChannelSet {
   private nextSlotId = 0;
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly cfg: ChannelConfig, private readonly m: AeMetrics, private readonly guard: ConnectGuard, private readonly log: EventLog) {
+  constructor(
+    private readonly cfg: ChannelConfig,
+    private readonly m: AeMetrics,
+    private readonly guard: ConnectGuard,
+    private readonly log: EventLog,
+  ) {
     this.wheel = new Wheel<Slot>(cfg.callIntervalMs, TICK_MS);
     const o: grpc.ChannelOptions = { 'grpc.enable_channelz': 0 };
     if (cfg.discovery === 'per-backend') o['grpc.use_local_subchannel_pool'] = 1;
@@ -176,13 +181,19 @@ export class ChannelSet {
     const t0 = performance.now();
     const req: QueryRequest = { query: 'alerts', delay_ms: this.cfg.callDelayMs, client_id: `${process.pid}/${slot.id}` };
     const q = this.query;
-    slot.holder.client.makeUnaryRequest<QueryRequest, QueryResponse>(q.path, q.requestSerialize, q.responseDeserialize, req,
-      { deadline: Date.now() + this.cfg.callDeadlineMs }, (err) => {
+    slot.holder.client.makeUnaryRequest<QueryRequest, QueryResponse>(
+      q.path,
+      q.requestSerialize,
+      q.responseDeserialize,
+      req,
+      { deadline: Date.now() + this.cfg.callDeadlineMs },
+      (err) => {
         slot.inFlight = false;
         const code = err ? (grpc.status[err.code] ?? String(err.code)) : 'OK';
         this.m.calls.inc({ code });
         if (err) this.m.callErrors.inc();
         this.m.callLatency.observe((performance.now() - t0) / 1000);
-      });
+      },
+    );
   }
 }

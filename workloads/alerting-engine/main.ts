@@ -5,7 +5,17 @@
 import { statSync } from 'node:fs';
 import { AdminServer, HttpError } from '../common/admin.js';
 import { ADMIN_ADDRESS_FORM, parseAdminAddress } from '../common/admin-address.js';
-import { argFrom, createProgram, eventLog, intArg, manageLifetime, MAX_DURATION_LIMIT_S, numberArg, repeatable, usageError } from '../common/cli.js';
+import {
+  argFrom,
+  createProgram,
+  eventLog,
+  intArg,
+  manageLifetime,
+  MAX_DURATION_LIMIT_S,
+  numberArg,
+  repeatable,
+  usageError,
+} from '../common/cli.js';
 import { inCidrs, parseBackendList, parseCidr, type Backend, type Cidr } from '../common/net-addr.js';
 import { BackendUpdates, checkBackends } from './backends.js';
 import { ChannelSet, type ChannelConfig } from './channels.js';
@@ -33,34 +43,102 @@ interface Opts {
   leaseSeconds: number;
 }
 
-const program = createProgram('alerting-engine', 'notdns Alerting Engine: gRPC load generator with one channel per backend (or round_robin), tunable reconnect backoff and a per-attempt connect timeout.')
-  .option('--backends <list>', 'initial backend set, IPv4:PORT,IPv4:PORT,... (change it later with POST /backends)', argFrom(parseBackendList))
-  .option('--target <target>', 'round-robin only: a gRPC target resolved by grpc-js, e.g. dns:///metrics.default.svc.cluster.local:50051 (instead of --backends)')
-  .option('--discovery <mode>', 'per-backend: K pick_first channels per backend (target ipv4:IP:PORT, local subchannel pool = own TCP connection each), like the talk\'s client; round-robin: ONE round_robin channel over all backends',
-    argFrom((v) => { if (v !== 'per-backend' && v !== 'round-robin') throw new Error('expected per-backend or round-robin'); return v; }), 'per-backend')
-  .option('--channels-per-backend <k>', 'per-backend: channels per backend; round-robin: call slots per backend on the one channel', intArg(1, 100_000), 1)
+const program = createProgram(
+  'alerting-engine',
+  'notdns Alerting Engine: gRPC load generator with one channel per backend (or round_robin), tunable reconnect backoff and a per-attempt connect timeout.',
+)
+  .option(
+    '--backends <list>',
+    'initial backend set, IPv4:PORT,IPv4:PORT,... (change it later with POST /backends)',
+    argFrom(parseBackendList),
+  )
+  .option(
+    '--target <target>',
+    'round-robin only: a gRPC target resolved by grpc-js, e.g. dns:///metrics.default.svc.cluster.local:50051 (instead of --backends)',
+  )
+  .option(
+    '--discovery <mode>',
+    "per-backend: K pick_first channels per backend (target ipv4:IP:PORT, local subchannel pool = own TCP connection each), like the talk's client; round-robin: ONE round_robin channel over all backends",
+    argFrom((v) => {
+      if (v !== 'per-backend' && v !== 'round-robin') throw new Error('expected per-backend or round-robin');
+      return v;
+    }),
+    'per-backend',
+  )
+  .option(
+    '--channels-per-backend <k>',
+    'per-backend: channels per backend; round-robin: call slots per backend on the one channel',
+    intArg(1, 100_000),
+    1,
+  )
   .option('--initial-backoff-ms <ms>', 'grpc.initial_reconnect_backoff_ms (unset: grpc-js default 1000)', intArg(1, 3_600_000))
-  .option('--max-backoff-ms <ms>', 'grpc.max_reconnect_backoff_ms (unset: grpc-js default 120000); the talk\'s client used 300', intArg(1, 3_600_000))
-  .option('--connect-timeout-ms <ms>', 'per-attempt connect deadline: a connect still unanswered after this long is aborted and retried on a new socket after the backoff, like C-core\'s min connect timeout (0 = none, the grpc-js behaviour: a SYN into a black hole lasts the kernel\'s ~130 s of retries)', intArg(0, 600_000), 0)
-  .option('--call-interval-ms <ms>', 'each call slot issues one Query per interval (random phase); skipped while its previous call is in flight', intArg(10, 3_600_000), 1000)
+  .option(
+    '--max-backoff-ms <ms>',
+    "grpc.max_reconnect_backoff_ms (unset: grpc-js default 120000); the talk's client used 300",
+    intArg(1, 3_600_000),
+  )
+  .option(
+    '--connect-timeout-ms <ms>',
+    "per-attempt connect deadline: a connect still unanswered after this long is aborted and retried on a new socket after the backoff, like C-core's min connect timeout (0 = none, the grpc-js behaviour: a SYN into a black hole lasts the kernel's ~130 s of retries)",
+    intArg(0, 600_000),
+    0,
+  )
+  .option(
+    '--call-interval-ms <ms>',
+    'each call slot issues one Query per interval (random phase); skipped while its previous call is in flight',
+    intArg(10, 3_600_000),
+    1000,
+  )
   .option('--call-deadline-ms <ms>', 'deadline of each Query', intArg(1, 3_600_000), 1000)
-  .option('--call-delay-ms <ms>', 'QueryRequest.delay_ms: the server holds each call this long (long in-flight calls)', intArg(0, 600_000), 0)
-  .option('--dns-propagation-seconds <s>', 'a POST /backends update takes effect after this delay (external-dns + Route 53 in the talk)', numberArg(0, 3600), 0)
-  .option('--allow-cidr <cidr>', 'IPv4 CIDR backends may be in (repeatable; required unless --allow-any-target); every TCP connect outside is refused in-process', repeatable(parseCidr))
+  .option(
+    '--call-delay-ms <ms>',
+    'QueryRequest.delay_ms: the server holds each call this long (long in-flight calls)',
+    intArg(0, 600_000),
+    0,
+  )
+  .option(
+    '--dns-propagation-seconds <s>',
+    'a POST /backends update takes effect after this delay (external-dns + Route 53 in the talk)',
+    numberArg(0, 3600),
+    0,
+  )
+  .option(
+    '--allow-cidr <cidr>',
+    'IPv4 CIDR backends may be in (repeatable; required unless --allow-any-target); every TCP connect outside is refused in-process',
+    repeatable(parseCidr),
+  )
   .option('--allow-any-target', 'disable the --allow-cidr safety net', false)
   .option('--max-channels <n>', 'refuse backend sets that need more channels than this', intArg(1, 1_000_000), 20_000)
-  .option('--admin <addr>', `admin HTTP endpoint (GET /metrics, /metrics.json, /healthz, GET|POST /backends): ${ADMIN_ADDRESS_FORM}`, argFrom((v) => { parseAdminAddress(v); return v; }))
-  .option('--max-duration-seconds <s>', 'stop by itself (close channels, exit 0) after this many seconds', intArg(1, MAX_DURATION_LIMIT_S), 3600)
-  .option('--lease-file <path>', 'dead-man switch: stop by itself (close channels, exit 0) once this file is missing or its mtime is older than --lease-seconds (the harness renews it every second)')
+  .option(
+    '--admin <addr>',
+    `admin HTTP endpoint (GET /metrics, /metrics.json, /healthz, GET|POST /backends): ${ADMIN_ADDRESS_FORM}`,
+    argFrom((v) => {
+      parseAdminAddress(v);
+      return v;
+    }),
+  )
+  .option(
+    '--max-duration-seconds <s>',
+    'stop by itself (close channels, exit 0) after this many seconds',
+    intArg(1, MAX_DURATION_LIMIT_S),
+    3600,
+  )
+  .option(
+    '--lease-file <path>',
+    'dead-man switch: stop by itself (close channels, exit 0) once this file is missing or its mtime is older than --lease-seconds (the harness renews it every second)',
+  )
   .option('--lease-seconds <s>', 'how old the --lease-file may get', intArg(1, 3600), 5)
-  .addHelpText('after', `
+  .addHelpText(
+    'after',
+    `
 Metrics: ae_calls_total{code}, ae_call_errors_total, ae_calls_skipped_total, ae_call_latency_seconds (summary
   0.5/0.9/0.99 over 10 s), ae_channels{state}, ae_connect_attempts_total, ae_connect_timeouts_total,
   ae_connect_errors_total{kind}, ae_connects_in_progress, ae_backends, ae_pending_backend_updates,
   ae_backend_updates_applied_total, plus process_*/nodejs_* defaults.
 Admin: POST /stop-load stops the load for good (channels closed, connects in progress aborted, every new connect
   refused, backend updates refused with 409) and keeps the admin endpoint up: the harness' fault removal.
-Events: one JSON line per event on stdout (started, backends-accepted, backends-applied, load-stopped, stopping, exit).`);
+Events: one JSON line per event on stdout (started, backends-accepted, backends-applied, load-stopped, stopping, exit).`,
+  );
 
 program.parse();
 const opts = program.opts<Opts>();
@@ -68,14 +146,20 @@ const opts = program.opts<Opts>();
 // reconnect flood the stack traces alone cost ~15% CPU. One frame is enough for the errors we count by code.
 Error.stackTraceLimit = 1;
 const cidrs = opts.allowCidr ?? [];
-if (!opts.allowAnyTarget && cidrs.length === 0) usageError(program, '--allow-cidr', 'required (e.g. --allow-cidr 10.1.0.0/16) unless --allow-any-target');
+if (!opts.allowAnyTarget && cidrs.length === 0)
+  usageError(program, '--allow-cidr', 'required (e.g. --allow-cidr 10.1.0.0/16) unless --allow-any-target');
 if (opts.target && opts.discovery !== 'round-robin') usageError(program, '--target', 'needs --discovery round-robin');
 if (opts.target && opts.backends) usageError(program, '--target', 'use either --target or --backends, not both');
 
 const cfg: ChannelConfig = {
-  discovery: opts.discovery, channelsPerBackend: opts.channelsPerBackend, target: opts.target,
-  initialBackoffMs: opts.initialBackoffMs, maxBackoffMs: opts.maxBackoffMs,
-  callIntervalMs: opts.callIntervalMs, callDeadlineMs: opts.callDeadlineMs, callDelayMs: opts.callDelayMs,
+  discovery: opts.discovery,
+  channelsPerBackend: opts.channelsPerBackend,
+  target: opts.target,
+  initialBackoffMs: opts.initialBackoffMs,
+  maxBackoffMs: opts.maxBackoffMs,
+  callIntervalMs: opts.callIntervalMs,
+  callDeadlineMs: opts.callDeadlineMs,
+  callDelayMs: opts.callDelayMs,
 };
 const policy = { allowCidrs: cidrs, allowAny: opts.allowAnyTarget, maxChannels: opts.maxChannels };
 const initial = opts.backends ?? [];
@@ -137,11 +221,16 @@ try {
   process.exit(1);
 }
 if (opts.leaseFile) {
-  const lease = opts.leaseFile, maxAgeMs = opts.leaseSeconds * 1000;
+  const lease = opts.leaseFile,
+    maxAgeMs = opts.leaseSeconds * 1000;
   // checked every 500 ms: the load stops at most lease-seconds + 0.5 s after the last renewal
   setInterval(() => {
     let age: number;
-    try { age = Date.now() - statSync(lease).mtimeMs; } catch { age = Infinity; }
+    try {
+      age = Date.now() - statSync(lease).mtimeMs;
+    } catch {
+      age = Infinity;
+    }
     if (age > maxAgeMs) {
       log('lease-expired', { leaseFile: lease, ageMs: Number.isFinite(age) ? Math.round(age) : null });
       stop('lease-expired');
@@ -154,11 +243,19 @@ else m.backends.set(1);
 running = true;
 const effInitial = cfg.initialBackoffMs ?? 1000;
 if (cfg.maxBackoffMs !== undefined && effInitial > cfg.maxBackoffMs) {
-  log('warning', { message: `initial backoff ${effInitial} ms > --max-backoff-ms ${cfg.maxBackoffMs}: grpc-js waits the initial backoff once, then at most the max (set --initial-backoff-ms too, the talk's client used 200/300)` });
+  log('warning', {
+    message: `initial backoff ${effInitial} ms > --max-backoff-ms ${cfg.maxBackoffMs}: grpc-js waits the initial backoff once, then at most the max (set --initial-backoff-ms too, the talk's client used 200/300)`,
+  });
 }
 log('started', {
-  discovery: cfg.discovery, target: cfg.target, backends: initial.map((b) => b.key), channels: channels.channelCount(),
-  initialBackoffMs: cfg.initialBackoffMs ?? 'default(1000)', maxBackoffMs: cfg.maxBackoffMs ?? 'default(120000)',
-  connectTimeoutMs: opts.connectTimeoutMs, callIntervalMs: cfg.callIntervalMs, callDeadlineMs: cfg.callDeadlineMs,
+  discovery: cfg.discovery,
+  target: cfg.target,
+  backends: initial.map((b) => b.key),
+  channels: channels.channelCount(),
+  initialBackoffMs: cfg.initialBackoffMs ?? 'default(1000)',
+  maxBackoffMs: cfg.maxBackoffMs ?? 'default(120000)',
+  connectTimeoutMs: opts.connectTimeoutMs,
+  callIntervalMs: cfg.callIntervalMs,
+  callDeadlineMs: cfg.callDeadlineMs,
   allowCidr: opts.allowAnyTarget ? 'any' : cidrs.map((c) => c.text),
 });

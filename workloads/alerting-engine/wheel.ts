@@ -5,7 +5,11 @@ export class Wheel<T> {
   private readonly where = new Map<T, number>();
   private lastTick: number;
 
-  constructor(periodMs: number, private readonly tickMs: number, now = performance.now()) {
+  constructor(
+    periodMs: number,
+    private readonly tickMs: number,
+    now = performance.now(),
+  ) {
     this.slots = Array.from({ length: Math.max(1, Math.round(periodMs / tickMs)) }, () => new Set<T>());
     this.lastTick = Math.floor(now / tickMs);
   }

@@ -4,7 +4,11 @@ import { parseAdminAddress } from './admin-address.js';
 import type { WorkloadMetrics } from './metrics-types.js';
 
 export class AdminRequestError extends Error {
-  constructor(message: string, readonly status?: number, readonly body?: unknown) {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly body?: unknown,
+  ) {
     super(message);
     this.name = 'AdminRequestError';
   }
@@ -21,23 +25,36 @@ export function adminRequest(admin: string, method: string, path: string, body?:
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const target = a.kind === 'unix' ? { socketPath: a.path } : { host: a.host ?? '127.0.0.1', port: a.port };
   return new Promise((resolve, reject) => {
-    const req = http.request({
-      ...target, method, path, agent: false, timeout: timeoutMs,
-      headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        ...target,
+        method,
+        path,
+        agent: false,
+        timeout: timeoutMs,
+        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new AdminRequestError(`${method} ${path} on ${admin}: no answer within ${timeoutMs} ms`)));
-    req.on('error', (e) => reject(e instanceof AdminRequestError ? e : new AdminRequestError(`${method} ${path} on ${admin}: ${e.message}`)));
+    req.on('error', (e) =>
+      reject(e instanceof AdminRequestError ? e : new AdminRequestError(`${method} ${path} on ${admin}: ${e.message}`)),
+    );
     req.end(payload);
   });
 }
 
 function parseBody(r: AdminResponse): unknown {
-  try { return r.body ? JSON.parse(r.body) : undefined; } catch { return r.body; }
+  try {
+    return r.body ? JSON.parse(r.body) : undefined;
+  } catch {
+    return r.body;
+  }
 }
 
 /** GET /metrics.json: the workload's prom-client registry as JSON. */

@@ -9,7 +9,10 @@ import type { Registry } from 'prom-client';
 import { parseAdminAddress, formatAdminAddress, type AdminAddress } from './admin-address.js';
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -30,7 +33,10 @@ export class AdminServer {
   private socketPath?: string;
   private readonly onExit = () => this.unlinkSocket();
 
-  constructor(address: string, private readonly registry: Registry) {
+  constructor(
+    address: string,
+    private readonly registry: Registry,
+  ) {
     this.address = parseAdminAddress(address);
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 1000;
@@ -55,7 +61,10 @@ export class AdminServer {
     }
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      const done = () => { this.server.off('error', reject); resolve(); };
+      const done = () => {
+        this.server.off('error', reject);
+        resolve();
+      };
       if (a.kind === 'unix') this.server.listen(a.path, done);
       else this.server.listen(a.port, a.host ?? '0.0.0.0', done);
     });
@@ -71,7 +80,11 @@ export class AdminServer {
 
   private unlinkSocket(): void {
     if (!this.socketPath) return;
-    try { unlinkSync(this.socketPath); } catch { /* already gone */ }
+    try {
+      unlinkSync(this.socketPath);
+    } catch {
+      /* already gone */
+    }
     this.socketPath = undefined;
   }
 
@@ -105,7 +118,11 @@ export class AdminServer {
 
 function removeStaleSocket(path: string): void {
   let st: ReturnType<typeof lstatSync>;
-  try { st = lstatSync(path); } catch { return; }
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
   if (!st.isSocket()) throw new Error(`--admin: ${path} exists and is not a socket; refusing to remove it`);
   unlinkSync(path);
 }

@@ -69,7 +69,12 @@ export type StopReason = 'SIGTERM' | 'SIGINT' | 'max-duration' | 'lease-expired'
  * then exits 0. A second signal while stopping calls force() (if given) and exits 0 at once.
  * An uncaught error is logged as a "fatal" event and exits 1. Returns the same stop, for other reasons (a lease).
  */
-export function manageLifetime(opts: { maxDurationSeconds: number; log: EventLog; stop: (reason: StopReason) => Promise<void>; force?: () => void }): (reason: StopReason) => void {
+export function manageLifetime(opts: {
+  maxDurationSeconds: number;
+  log: EventLog;
+  stop: (reason: StopReason) => Promise<void>;
+  force?: () => void;
+}): (reason: StopReason) => void {
   let stopping = false;
   const begin = (reason: StopReason) => {
     if (stopping) {
@@ -81,8 +86,14 @@ export function manageLifetime(opts: { maxDurationSeconds: number; log: EventLog
     clearTimeout(timer);
     opts.log('stopping', { reason });
     opts.stop(reason).then(
-      () => { opts.log('exit', { code: 0 }); process.exit(0); },
-      (e: unknown) => { opts.log('fatal', { error: (e as Error)?.message ?? String(e) }); process.exit(1); },
+      () => {
+        opts.log('exit', { code: 0 });
+        process.exit(0);
+      },
+      (e: unknown) => {
+        opts.log('fatal', { error: (e as Error)?.message ?? String(e) });
+        process.exit(1);
+      },
     );
   };
   const timer = setTimeout(() => begin('max-duration'), opts.maxDurationSeconds * 1000);

@@ -29,7 +29,7 @@ export function parseCidr(s: string): Cidr {
 export function inCidrs(ip: string, cidrs: readonly Cidr[]): boolean {
   if (!isIPv4(ip)) return false;
   const n = ipv4ToInt(ip);
-  return cidrs.some((c) => ((n & c.mask) >>> 0) === c.net);
+  return cidrs.some((c) => (n & c.mask) >>> 0 === c.net);
 }
 
 export function parseBackend(s: string): Backend {
@@ -41,11 +41,18 @@ export function parseBackend(s: string): Backend {
 
 /** "ip:port,ip:port" → backends, duplicates removed (first occurrence kept). */
 export function parseBackendList(s: string): Backend[] {
-  const items = s.split(',').map((x) => x.trim()).filter(Boolean);
+  const items = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   return dedupe(items.map(parseBackend));
 }
 
 export function dedupe(bs: Backend[]): Backend[] {
   const seen = new Set<string>();
-  return bs.filter((b) => { if (seen.has(b.key)) return false; seen.add(b.key); return true; });
+  return bs.filter((b) => {
+    if (seen.has(b.key)) return false;
+    seen.add(b.key);
+    return true;
+  });
 }

@@ -54,7 +54,12 @@ export function loadProtos(): Protos {
   if (cached) return cached;
   const dir = protoDir();
   const def = protoLoader.loadSync([join(dir, 'metrics.proto'), join(dir, 'health.proto')], {
-    keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [dir],
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+    includeDirs: [dir],
   });
   const metricsService = def['notdns.v1.Metrics'] as grpc.ServiceDefinition;
   const healthService = def['grpc.health.v1.Health'] as grpc.ServiceDefinition;

@@ -18,13 +18,17 @@ const TICK_MS = 10;
 
 export function classifyDnsError(code: string | undefined): DnsErrorKind {
   switch (code) {
-    case 'ETIMEOUT': return 'timeout';
-    case 'ESERVFAIL': return 'servfail';
+    case 'ETIMEOUT':
+      return 'timeout';
+    case 'ESERVFAIL':
+      return 'servfail';
     case 'EREFUSED': // rcode REFUSED
     case 'ECONNREFUSED': // ICMP port unreachable: nothing listens on the server address
       return 'refused';
-    case 'ENOTFOUND': return 'nxdomain';
-    default: return 'other';
+    case 'ENOTFOUND':
+      return 'nxdomain';
+    default:
+      return 'other';
   }
 }
 
@@ -37,7 +41,11 @@ export class DnsProber {
   private last = 0;
   private stopped = false;
 
-  constructor(private readonly opts: DnsProberOptions, private readonly m: MsMetrics, private readonly log: EventLog) {
+  constructor(
+    private readonly opts: DnsProberOptions,
+    private readonly m: MsMetrics,
+    private readonly log: EventLog,
+  ) {
     this.resolver = new dns.Resolver({ timeout: opts.timeoutMs, tries: 1 });
     this.resolver.setServers([opts.server]);
   }
@@ -46,7 +54,12 @@ export class DnsProber {
     if (this.opts.ratePerSecond <= 0) return;
     this.last = performance.now();
     this.timer = setInterval(() => this.tick(), TICK_MS);
-    this.log('dns-prober-started', { server: this.opts.server, rate: this.opts.ratePerSecond, timeoutMs: this.opts.timeoutMs, template: this.opts.template });
+    this.log('dns-prober-started', {
+      server: this.opts.server,
+      rate: this.opts.ratePerSecond,
+      timeoutMs: this.opts.timeoutMs,
+      template: this.opts.template,
+    });
   }
 
   stop(): void {

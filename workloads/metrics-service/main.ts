@@ -34,26 +34,65 @@ function parseDnsServer(s: string): string {
   return s.trim();
 }
 
-const program = createProgram('metrics-service', 'notdns Metrics Service: gRPC backend (notdns.v1.Metrics + grpc.health.v1) with a graceful stop and optional DNS load.')
+const program = createProgram(
+  'metrics-service',
+  'notdns Metrics Service: gRPC backend (notdns.v1.Metrics + grpc.health.v1) with a graceful stop and optional DNS load.',
+)
   .option('--port <n>', 'gRPC port to listen on', intArg(1, 65535), 50051)
-  .option('--host <ip>', 'address to bind the gRPC port to', argFrom((v) => { if (!isIP(v)) throw new Error('expected an IP address'); return v; }), '0.0.0.0')
+  .option(
+    '--host <ip>',
+    'address to bind the gRPC port to',
+    argFrom((v) => {
+      if (!isIP(v)) throw new Error('expected an IP address');
+      return v;
+    }),
+    '0.0.0.0',
+  )
   .option('--id <name>', 'server id returned in every QueryResponse.server_id (default: hostname:port)')
-  .option('--graceful-stop-seconds <s>', 'on SIGTERM: tryShutdown (GOAWAY, listener closed so new connects get RST), let in-flight RPCs run, forceShutdown after this many seconds, exit 0', numberArg(0, 3600), 10)
-  .option('--exit-when-drained', 'end the graceful stop as soon as no RPC is in flight (grpc-go GracefulStop returning) instead of staying for the whole grace period', false)
+  .option(
+    '--graceful-stop-seconds <s>',
+    'on SIGTERM: tryShutdown (GOAWAY, listener closed so new connects get RST), let in-flight RPCs run, forceShutdown after this many seconds, exit 0',
+    numberArg(0, 3600),
+    10,
+  )
+  .option(
+    '--exit-when-drained',
+    'end the graceful stop as soon as no RPC is in flight (grpc-go GracefulStop returning) instead of staying for the whole grace period',
+    false,
+  )
   .option('--max-delay-ms <ms>', 'largest QueryRequest.delay_ms accepted (larger: INVALID_ARGUMENT)', intArg(0, 600_000), 30_000)
   .option('--dns-server <ip[:port]>', 'DNS server for the lookups, e.g. the node-local cache 169.254.20.10', argFrom(parseDnsServer))
   .option('--dns-lookups-per-second <r>', 'A lookups per second against --dns-server (0 = no DNS load)', numberArg(0, 100_000), 0)
   .option('--dns-timeout-ms <ms>', 'per-lookup timeout (one try, no retries)', intArg(1, 60_000), 2000)
-  .option('--dns-name-template <name>', 'name to look up; {n} is replaced by a counter so every lookup misses the cache', 'q{n}.default.svc.cluster.local')
+  .option(
+    '--dns-name-template <name>',
+    'name to look up; {n} is replaced by a counter so every lookup misses the cache',
+    'q{n}.default.svc.cluster.local',
+  )
   .option('--dns-max-inflight <n>', 'pending lookups above which new ones are skipped (ms_dns_skipped_total)', intArg(1, 100_000), 1000)
-  .option('--admin <addr>', `admin HTTP endpoint (GET /metrics, /metrics.json, /healthz): ${ADMIN_ADDRESS_FORM}`, argFrom((v) => { parseAdminAddress(v); return v; }))
-  .option('--max-duration-seconds <s>', 'stop by itself (graceful stop, exit 0) after this many seconds', intArg(1, MAX_DURATION_LIMIT_S), 3600)
-  .addHelpText('after', `
+  .option(
+    '--admin <addr>',
+    `admin HTTP endpoint (GET /metrics, /metrics.json, /healthz): ${ADMIN_ADDRESS_FORM}`,
+    argFrom((v) => {
+      parseAdminAddress(v);
+      return v;
+    }),
+  )
+  .option(
+    '--max-duration-seconds <s>',
+    'stop by itself (graceful stop, exit 0) after this many seconds',
+    intArg(1, MAX_DURATION_LIMIT_S),
+    3600,
+  )
+  .addHelpText(
+    'after',
+    `
 Metrics: ms_rpcs_total{code}, ms_inflight_rpcs, ms_serving, ms_dns_lookups_total,
   ms_dns_errors_total{kind=timeout|servfail|refused|nxdomain|other}, ms_dns_skipped_total,
   ms_dns_latency_seconds (summary 0.5/0.9/0.99 over 10 s), plus process_*/nodejs_* defaults.
   DNS kinds: refused = rcode REFUSED or ICMP port unreachable; other = e.g. NOERROR without A records.
-Events: one JSON line per event on stdout (listening, stopping, tryShutdown, tryShutdown-done, forceShutdown, exit).`);
+Events: one JSON line per event on stdout (listening, stopping, tryShutdown, tryShutdown-done, forceShutdown, exit).`,
+  );
 
 program.parse();
 const opts = program.opts<Opts>();
@@ -63,12 +102,28 @@ if (opts.dnsLookupsPerSecond > 0 && !opts.dnsServer) {
 
 const log = eventLog('metrics-service');
 const m = createMetrics();
-const server = new MetricsServer({ host: opts.host, port: opts.port, id: opts.id ?? `${hostname()}:${opts.port}`, maxDelayMs: opts.maxDelayMs }, m, log);
+const server = new MetricsServer(
+  { host: opts.host, port: opts.port, id: opts.id ?? `${hostname()}:${opts.port}`, maxDelayMs: opts.maxDelayMs },
+  m,
+  log,
+);
 const admin = opts.admin ? new AdminServer(opts.admin, m.registry) : undefined;
-const prober = opts.dnsServer && opts.dnsLookupsPerSecond > 0
-  ? new DnsProber({ server: opts.dnsServer, ratePerSecond: opts.dnsLookupsPerSecond, timeoutMs: opts.dnsTimeoutMs, template: opts.dnsNameTemplate, maxInFlight: opts.dnsMaxInflight }, m, log)
-  : undefined;
-if (prober && !opts.dnsNameTemplate.includes('{n}')) log('warning', { message: '--dns-name-template has no {n}: every lookup asks the same name (cache hits)' });
+const prober =
+  opts.dnsServer && opts.dnsLookupsPerSecond > 0
+    ? new DnsProber(
+        {
+          server: opts.dnsServer,
+          ratePerSecond: opts.dnsLookupsPerSecond,
+          timeoutMs: opts.dnsTimeoutMs,
+          template: opts.dnsNameTemplate,
+          maxInFlight: opts.dnsMaxInflight,
+        },
+        m,
+        log,
+      )
+    : undefined;
+if (prober && !opts.dnsNameTemplate.includes('{n}'))
+  log('warning', { message: '--dns-name-template has no {n}: every lookup asks the same name (cache hits)' });
 
 manageLifetime({
   maxDurationSeconds: opts.maxDurationSeconds,

@@ -1,6 +1,14 @@
 // The Metrics Service's gRPC server: Query + grpc.health.v1, and a graceful stop like grpc-go's GracefulStop.
 import * as grpc from '@grpc/grpc-js';
-import { loadProtos, METRICS_SERVICE, type HealthCheckRequest, type HealthCheckResponse, type QueryRequest, type QueryResponse, type ServingStatus } from '../common/proto.js';
+import {
+  loadProtos,
+  METRICS_SERVICE,
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+  type QueryRequest,
+  type QueryResponse,
+  type ServingStatus,
+} from '../common/proto.js';
 import type { EventLog } from '../common/cli.js';
 import type { MsMetrics } from './metrics.js';
 
@@ -19,7 +27,11 @@ export class MetricsServer {
   private inflight = 0;
   private readonly watchers = new Set<HealthStream>();
 
-  constructor(private readonly opts: ServerOptions, private readonly m: MsMetrics, private readonly log: EventLog) {
+  constructor(
+    private readonly opts: ServerOptions,
+    private readonly m: MsMetrics,
+    private readonly log: EventLog,
+  ) {
     const p = loadProtos();
     this.server.addService(p.metricsService, { Query: this.query.bind(this) });
     this.server.addService(p.healthService, { Check: this.check.bind(this), Watch: this.watch.bind(this) });
@@ -58,7 +70,9 @@ export class MetricsServer {
       });
     });
     let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); });
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
     await (exitWhenDrained ? Promise.race([drainedP, grace]) : grace);
     clearTimeout(timer);
     this.forceShutdown(drained);
@@ -86,7 +100,10 @@ export class MetricsServer {
     const delay = call.request.delay_ms ?? 0;
     if (delay > this.opts.maxDelayMs) {
       this.m.rpcs.inc({ code: 'INVALID_ARGUMENT' });
-      cb({ code: grpc.status.INVALID_ARGUMENT, details: `delay_ms ${delay} is above this server's --max-delay-ms ${this.opts.maxDelayMs}` });
+      cb({
+        code: grpc.status.INVALID_ARGUMENT,
+        details: `delay_ms ${delay} is above this server's --max-delay-ms ${this.opts.maxDelayMs}`,
+      });
       return;
     }
     this.inflight++;
@@ -103,7 +120,10 @@ export class MetricsServer {
     const answer = () => {
       if (finish('OK')) cb(null, { result: `ok ${call.request.query}`, server_id: this.opts.id });
     };
-    if (delay <= 0) { answer(); return; }
+    if (delay <= 0) {
+      answer();
+      return;
+    }
     const t = setTimeout(answer, delay);
     call.on('cancelled', () => {
       clearTimeout(t);
@@ -131,4 +151,3 @@ export class MetricsServer {
 function knownService(s: string): boolean {
   return s === '' || s === METRICS_SERVICE;
 }
-

@@ -4,8 +4,16 @@ import http from 'node:http';
 import https from 'node:https';
 import { PassThrough, Readable } from 'node:stream';
 import {
-  AppsV1Api, CoreV1Api, Exec, KubeConfig, KubernetesObjectApi, PatchStrategy, Watch,
-  type KubernetesObject, type V1Pod, type V1Status,
+  AppsV1Api,
+  CoreV1Api,
+  Exec,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  Watch,
+  type KubernetesObject,
+  type V1Pod,
+  type V1Status,
 } from '@kubernetes/client-node';
 import { NotdnsError } from '../../errors.js';
 import { log } from '../../log.js';
@@ -19,9 +27,18 @@ export function loadKubeConfig(opts: { kubeconfig?: string; context?: string } =
   else kc.loadFromDefault();
   if (opts.context) {
     if (!kc.getContexts().some((c) => c.name === opts.context)) {
-      throw new NotdnsError(`kubeconfig has no context "${opts.context}" (contexts: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`, {
-        kind: 'usage', hint: 'Pass --context with one of the listed names, or point --kubeconfig / KUBECONFIG at the right file.',
-      });
+      throw new NotdnsError(
+        `kubeconfig has no context "${opts.context}" (contexts: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        })`,
+        {
+          kind: 'usage',
+          hint: 'Pass --context with one of the listed names, or point --kubeconfig / KUBECONFIG at the right file.',
+        },
+      );
     }
     kc.setCurrentContext(opts.context);
   }
@@ -32,7 +49,11 @@ export function loadKubeConfig(opts: { kubeconfig?: string; context?: string } =
 export function apiErrorMessage(e: unknown): string {
   const body = (e as { body?: unknown }).body;
   if (typeof body === 'string') {
-    try { return (JSON.parse(body) as { message?: string }).message ?? body; } catch { return body; }
+    try {
+      return (JSON.parse(body) as { message?: string }).message ?? body;
+    } catch {
+      return body;
+    }
   }
   return (e as Error)?.message ?? String(e);
 }
@@ -85,40 +106,75 @@ export class KubeClient {
   }
 
   /** Watch pods from a resourceVersion; returns a stop function. `done` is called when the watch ends. */
-  async watchPods(namespace: string, labelSelector: string, resourceVersion: string | undefined,
-    onEvent: (type: string, pod: V1Pod) => void, done: (err?: unknown) => void): Promise<() => void> {
+  async watchPods(
+    namespace: string,
+    labelSelector: string,
+    resourceVersion: string | undefined,
+    onEvent: (type: string, pod: V1Pod) => void,
+    done: (err?: unknown) => void,
+  ): Promise<() => void> {
     const w = new Watch(this.kc);
-    const ctl = await w.watch(`/api/v1/namespaces/${namespace}/pods`,
+    const ctl = await w.watch(
+      `/api/v1/namespaces/${namespace}/pods`,
       { labelSelector, resourceVersion, allowWatchBookmarks: true },
-      (type, obj) => { if (type !== 'BOOKMARK') onEvent(type, obj as V1Pod); },
-      (err) => done(err ?? undefined));
+      (type, obj) => {
+        if (type !== 'BOOKMARK') onEvent(type, obj as V1Pod);
+      },
+      (err) => done(err ?? undefined),
+    );
     return () => ctl.abort();
   }
 
   async waitNodesReady(count: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    await waitFor(`${count} Kubernetes nodes to be Ready`, async () => {
-      const l = await this.core.listNode();
-      const ready = l.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-      return ready.length >= count;
-    }, { timeoutMs, intervalMs: 2000, signal, hint: 'Nodes become Ready once Cilium runs on them: check the cilium pods in kube-system.' });
+    await waitFor(
+      `${count} Kubernetes nodes to be Ready`,
+      async () => {
+        const l = await this.core.listNode();
+        const ready = l.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+        return ready.length >= count;
+      },
+      { timeoutMs, intervalMs: 2000, signal, hint: 'Nodes become Ready once Cilium runs on them: check the cilium pods in kube-system.' },
+    );
   }
 
   async waitDeploymentAvailable(namespace: string, name: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    await waitFor(`Deployment ${namespace}/${name} to be available`, async () => {
-      const d = await this.apps.readNamespacedDeployment({ name, namespace });
-      const want = d.spec?.replicas ?? 1;
-      const s = d.status;
-      return (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1) && (s?.updatedReplicas ?? 0) === want
-        && (s?.availableReplicas ?? 0) === want && (s?.replicas ?? 0) === want;
-    }, { timeoutMs, intervalMs: 1000, signal, hint: `Look at the pods: kubectl -n ${namespace} get pods -o wide; kubectl -n ${namespace} describe deploy ${name}` });
+    await waitFor(
+      `Deployment ${namespace}/${name} to be available`,
+      async () => {
+        const d = await this.apps.readNamespacedDeployment({ name, namespace });
+        const want = d.spec?.replicas ?? 1;
+        const s = d.status;
+        return (
+          (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1) &&
+          (s?.updatedReplicas ?? 0) === want &&
+          (s?.availableReplicas ?? 0) === want &&
+          (s?.replicas ?? 0) === want
+        );
+      },
+      {
+        timeoutMs,
+        intervalMs: 1000,
+        signal,
+        hint: `Look at the pods: kubectl -n ${namespace} get pods -o wide; kubectl -n ${namespace} describe deploy ${name}`,
+      },
+    );
   }
 
   async waitDaemonSetReady(namespace: string, name: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    await waitFor(`DaemonSet ${namespace}/${name} to be ready on every node`, async () => {
-      const d = await this.apps.readNamespacedDaemonSet({ name, namespace });
-      const s = d.status;
-      return !!s && s.desiredNumberScheduled > 0 && s.numberReady === s.desiredNumberScheduled && (s.updatedNumberScheduled ?? 0) === s.desiredNumberScheduled;
-    }, { timeoutMs, intervalMs: 1000, signal });
+    await waitFor(
+      `DaemonSet ${namespace}/${name} to be ready on every node`,
+      async () => {
+        const d = await this.apps.readNamespacedDaemonSet({ name, namespace });
+        const s = d.status;
+        return (
+          !!s &&
+          s.desiredNumberScheduled > 0 &&
+          s.numberReady === s.desiredNumberScheduled &&
+          (s.updatedNumberScheduled ?? 0) === s.desiredNumberScheduled
+        );
+      },
+      { timeoutMs, intervalMs: 1000, signal },
+    );
   }
 
   async deleteNamespace(name: string): Promise<boolean> {
@@ -137,35 +193,72 @@ export class KubeClient {
   }
 
   /** Run a command in a pod's container (no TTY); exit code from the API server's status message. */
-  async exec(namespace: string, pod: string, container: string, command: readonly string[],
-    opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
+  async exec(
+    namespace: string,
+    pod: string,
+    container: string,
+    command: readonly string[],
+    opts: { input?: string | Buffer; timeoutMs?: number } = {},
+  ): Promise<RunResult> {
     const t0 = performance.now();
-    const out = new PassThrough(), err = new PassThrough();
+    const out = new PassThrough(),
+      err = new PassThrough();
     const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
     out.on('data', (c: Buffer) => chunks.out.push(c));
     err.on('data', (c: Buffer) => chunks.err.push(c));
     const stdin = opts.input === undefined ? null : Readable.from([opts.input]);
     const status = await new Promise<V1Status>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new NotdnsError(`exec in ${namespace}/${pod} timed out after ${opts.timeoutMs ?? 30_000} ms`, { kind: 'command', command: command.join(' ') })), opts.timeoutMs ?? 30_000);
-      new Exec(this.kc).exec(namespace, pod, container, [...command], out, err, stdin, false, (s) => { clearTimeout(timer); resolve(s); })
-        .catch((e) => { clearTimeout(timer); reject(e); });
+      const timer = setTimeout(
+        () =>
+          reject(
+            new NotdnsError(`exec in ${namespace}/${pod} timed out after ${opts.timeoutMs ?? 30_000} ms`, {
+              kind: 'command',
+              command: command.join(' '),
+            }),
+          ),
+        opts.timeoutMs ?? 30_000,
+      );
+      new Exec(this.kc)
+        .exec(namespace, pod, container, [...command], out, err, stdin, false, (s) => {
+          clearTimeout(timer);
+          resolve(s);
+        })
+        .catch((e) => {
+          clearTimeout(timer);
+          reject(e);
+        });
     });
     const code = exitCodeOf(status);
     return {
       command: `kubectl -n ${namespace} exec ${pod} -c ${container} -- ${command.join(' ')}`,
-      exitCode: code, stdout: Buffer.concat(chunks.out).toString('utf8').replace(/\n$/, ''),
-      stderr: Buffer.concat(chunks.err).toString('utf8').replace(/\n$/, ''), failed: code !== 0, durationMs: performance.now() - t0,
+      exitCode: code,
+      stdout: Buffer.concat(chunks.out).toString('utf8').replace(/\n$/, ''),
+      stderr: Buffer.concat(chunks.err).toString('utf8').replace(/\n$/, ''),
+      failed: code !== 0,
+      durationMs: performance.now() - t0,
     };
   }
 
   /** HTTP to a pod's port through the API server (`/api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH`). */
-  async podProxy(namespace: string, pod: string, port: number, method: string, path: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+  async podProxy(
+    namespace: string,
+    pod: string,
+    port: number,
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = 5000,
+  ): Promise<{ status: number; body: string }> {
     const cluster = this.kc.getCurrentCluster();
     if (!cluster) throw new NotdnsError('kubeconfig has no current cluster', { kind: 'usage' });
     const url = new URL(`${cluster.server.replace(/\/$/, '')}/api/v1/namespaces/${namespace}/pods/${pod}:${port}/proxy${path}`);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const opts: https.RequestOptions = {
-      method, hostname: url.hostname, port: url.port, path: url.pathname + url.search, timeout: timeoutMs,
+      method,
+      hostname: url.hostname,
+      port: url.port,
+      path: url.pathname + url.search,
+      timeout: timeoutMs,
       headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
     };
     await this.kc.applyToHTTPSOptions(opts);

@@ -7,7 +7,18 @@ import { NotdnsError } from '../../errors.js';
 import { log } from '../../log.js';
 import { sleep } from '../../wait.js';
 import type { WorkloadMetrics } from '../../../workloads/common/metrics-types.js';
-import type { AppName, Capabilities, Cluster, ClusterNode, PodHandle, ProviderName, RolloutEvents, RolloutOptions, UnexpectedExit, WorkloadDeployment } from '../types.js';
+import type {
+  AppName,
+  Capabilities,
+  Cluster,
+  ClusterNode,
+  PodHandle,
+  ProviderName,
+  RolloutEvents,
+  RolloutOptions,
+  UnexpectedExit,
+  WorkloadDeployment,
+} from '../types.js';
 import type { KubeClient } from './client.js';
 import { renderWorkload, rolloutPatch } from './manifests.js';
 import { podView, RolloutTracker, type PodView } from './rollout.js';
@@ -18,8 +29,14 @@ export interface AdminTransport {
 }
 
 export class K8sPod implements PodHandle {
-  constructor(readonly name: string, readonly app: AppName, readonly node: string, readonly ip: string,
-    readonly uid: string, private readonly transport: AdminTransport) {}
+  constructor(
+    readonly name: string,
+    readonly app: AppName,
+    readonly node: string,
+    readonly ip: string,
+    readonly uid: string,
+    private readonly transport: AdminTransport,
+  ) {}
 
   private view(): PodView & { app: AppName } {
     return { name: this.name, uid: this.uid, node: this.node, ip: this.ip, ready: true, deleting: false, app: this.app };
@@ -27,14 +44,21 @@ export class K8sPod implements PodHandle {
 
   async metrics(): Promise<WorkloadMetrics> {
     const r = await this.transport.request(this.view(), 'GET', '/metrics.json');
-    if (r.status !== 200) throw new NotdnsError(`GET /metrics.json on pod ${this.name} (${this.ip}): HTTP ${r.status}: ${r.body.slice(0, 200)}`, { kind: 'harness' });
+    if (r.status !== 200)
+      throw new NotdnsError(`GET /metrics.json on pod ${this.name} (${this.ip}): HTTP ${r.status}: ${r.body.slice(0, 200)}`, {
+        kind: 'harness',
+      });
     return JSON.parse(r.body) as WorkloadMetrics;
   }
 
   async control(path: string, body: unknown): Promise<unknown> {
     const r = await this.transport.request(this.view(), 'POST', path, body);
     let parsed: unknown;
-    try { parsed = r.body ? JSON.parse(r.body) : undefined; } catch { parsed = r.body; }
+    try {
+      parsed = r.body ? JSON.parse(r.body) : undefined;
+    } catch {
+      parsed = r.body;
+    }
     if (r.status < 200 || r.status >= 300) {
       const msg = (parsed as { error?: string } | undefined)?.error ?? r.body.slice(0, 200);
       throw new NotdnsError(`POST ${path} on pod ${this.name}: HTTP ${r.status}: ${msg}`, { kind: 'harness' });
@@ -50,7 +74,8 @@ export function unexpectedExitOf(p: V1Pod): string | undefined {
   if (p.status?.phase === 'Failed') return `failed (${p.status.reason ?? 'no reason given'})`;
   for (const c of p.status?.containerStatuses ?? []) {
     const t = c.state?.terminated ?? (c.restartCount > 0 ? c.lastState?.terminated : undefined);
-    if (t) return `container ${c.name} ${t.signal ? `was killed by signal ${t.signal}` : `exited with code ${t.exitCode}`}${t.reason ? ` (${t.reason})` : ''}${c.restartCount > 0 ? `, restarted ${c.restartCount}×` : ''}`;
+    if (t)
+      return `container ${c.name} ${t.signal ? `was killed by signal ${t.signal}` : `exited with code ${t.exitCode}`}${t.reason ? ` (${t.reason})` : ''}${c.restartCount > 0 ? `, restarted ${c.restartCount}×` : ''}`;
   }
   return undefined;
 }
@@ -119,21 +144,40 @@ export abstract class K8sCluster implements Cluster {
   onUnexpectedExit(cb: UnexpectedExit): void {
     this.exitWatchers.push(cb);
     if (this.stopExitWatch) return;
-    const watch = (rv?: string) => this.client.watchPods(this.namespace, '', rv, (type, pod) => {
-      if (this.destroyed || type === 'DELETED') return;
-      const why = unexpectedExitOf(pod);
-      const uid = pod.metadata?.uid ?? '';
-      const h = this.podList.find((x) => x.uid === uid);
-      if (!why || !h || this.reported.has(uid)) return;
-      this.reported.add(uid);
-      for (const w of this.exitWatchers) w(h, why, `kubectl -n ${this.namespace} logs ${h.name} --previous`);
-    }, (err) => {
-      // the API server ends watches now and then: watch again unless the cluster is going away
-      if (err) log.debug({ err }, 'dead-workload watch ended');
-      if (!this.destroyed) void watch().then((stop) => { this.stopExitWatch = stop; }, (e) => log.warn({ err: e }, 'dead-workload watch failed'));
-    });
+    const watch = (rv?: string) =>
+      this.client.watchPods(
+        this.namespace,
+        '',
+        rv,
+        (type, pod) => {
+          if (this.destroyed || type === 'DELETED') return;
+          const why = unexpectedExitOf(pod);
+          const uid = pod.metadata?.uid ?? '';
+          const h = this.podList.find((x) => x.uid === uid);
+          if (!why || !h || this.reported.has(uid)) return;
+          this.reported.add(uid);
+          for (const w of this.exitWatchers) w(h, why, `kubectl -n ${this.namespace} logs ${h.name} --previous`);
+        },
+        (err) => {
+          // the API server ends watches now and then: watch again unless the cluster is going away
+          if (err) log.debug({ err }, 'dead-workload watch ended');
+          if (!this.destroyed)
+            void watch().then(
+              (stop) => {
+                this.stopExitWatch = stop;
+              },
+              (e) => log.warn({ err: e }, 'dead-workload watch failed'),
+            );
+        },
+      );
     this.stopExitWatch = () => undefined; // set before the watch resolves: one watch only
-    void watch().then((stop) => { if (this.destroyed) stop(); else this.stopExitWatch = stop; }, (e) => log.warn({ err: e }, 'dead-workload watch failed'));
+    void watch().then(
+      (stop) => {
+        if (this.destroyed) stop();
+        else this.stopExitWatch = stop;
+      },
+      (e) => log.warn({ err: e }, 'dead-workload watch failed'),
+    );
   }
 
   /** Called when an old pod is gone (before RolloutEvents.onPodDeleted). */
@@ -174,32 +218,47 @@ export abstract class K8sCluster implements Cluster {
     let queue: Promise<void> = Promise.resolve();
     let failure: unknown;
     const enqueue = (what: string, fn: () => Promise<void> | void) => {
-      queue = queue.then(fn).catch((e) => { failure ??= e; log.error({ err: e, what }, 'rollout event handler failed'); });
+      queue = queue.then(fn).catch((e) => {
+        failure ??= e;
+        log.error({ err: e, what }, 'rollout event handler failed');
+      });
     };
     const tracker = new RolloutTracker(oldViews, oldViews.length, {
-      ready: (v) => enqueue('ready', async () => {
-        const h = this.handle(app, v);
-        this.podList.push(h);
-        await this.afterPodReady(h);
-        events.onPodReady?.(h);
-      }),
-      stopping: (v) => enqueue('stopping', () => { events.onPodStopping?.(oldByUid.get(v.uid) ?? this.handle(app, v)); }),
-      deleted: (v) => enqueue('deleted', async () => {
-        const h = oldByUid.get(v.uid) ?? this.handle(app, v);
-        const i = this.podList.indexOf(h);
-        if (i >= 0) this.podList.splice(i, 1);
-        await this.afterPodDeleted(h);
-        events.onPodDeleted?.(h);
-      }),
+      ready: (v) =>
+        enqueue('ready', async () => {
+          const h = this.handle(app, v);
+          this.podList.push(h);
+          await this.afterPodReady(h);
+          events.onPodReady?.(h);
+        }),
+      stopping: (v) =>
+        enqueue('stopping', () => {
+          events.onPodStopping?.(oldByUid.get(v.uid) ?? this.handle(app, v));
+        }),
+      deleted: (v) =>
+        enqueue('deleted', async () => {
+          const h = oldByUid.get(v.uid) ?? this.handle(app, v);
+          const i = this.podList.indexOf(h);
+          if (i >= 0) this.podList.splice(i, 1);
+          await this.afterPodDeleted(h);
+          events.onPodDeleted?.(h);
+        }),
     });
 
     let stopWatch: (() => void) | undefined;
     let watchEnded = false;
     const startWatch = async (rv?: string) => {
       watchEnded = false;
-      stopWatch = await this.client.watchPods(this.namespace, selector, rv,
+      stopWatch = await this.client.watchPods(
+        this.namespace,
+        selector,
+        rv,
         (type, pod: V1Pod) => tracker.event(type, podView(pod)),
-        (err) => { watchEnded = true; if (err) log.debug({ err }, 'pod watch ended'); });
+        (err) => {
+          watchEnded = true;
+          if (err) log.debug({ err }, 'pod watch ended');
+        },
+      );
     };
     await startWatch(listed.resourceVersion);
     const stamp = new Date().toISOString();
@@ -213,7 +272,8 @@ export abstract class K8sCluster implements Cluster {
         if (failure) throw failure;
         if (Date.now() > deadline) {
           throw new NotdnsError(`rollout of ${app} did not finish within ${Math.round(budgetMs / 1000)} s (${tracker.progress})`, {
-            kind: 'harness', hint: `kubectl -n ${this.namespace} get pods -o wide; kubectl -n ${this.namespace} rollout status deploy/${app}`,
+            kind: 'harness',
+            hint: `kubectl -n ${this.namespace} get pods -o wide; kubectl -n ${this.namespace} rollout status deploy/${app}`,
           });
         }
         if (watchEnded) {

@@ -89,7 +89,9 @@ export interface RenderOptions {
 export function commandWithRuntimeArgs(command: readonly string[], runtimeArgs: readonly string[] = []): string[] {
   const main = command.findIndex((a) => a.endsWith('main.js'));
   if (command[0] !== 'node' || main < 1) {
-    throw new NotdnsError(`the workload template's command must be \`node ... main.js\`, got ${JSON.stringify(command)}`, { kind: 'harness' });
+    throw new NotdnsError(`the workload template's command must be \`node ... main.js\`, got ${JSON.stringify(command)}`, {
+      kind: 'harness',
+    });
   }
   return [...command.slice(0, main), ...runtimeArgs, ...command.slice(main)];
 }
@@ -143,9 +145,15 @@ export function renderWorkload(d: WorkloadDeployment, o: RenderOptions): { deplo
  * annotation (like `kubectl rollout restart`), maxSurge = batch / maxUnavailable 0, and a grace period above
  * the workload's graceful stop.
  */
-export function rolloutPatch(app: AppName, namespace: string, stamp: string, opts: { batch: number; gracefulStopSeconds: number }): V1Deployment {
+export function rolloutPatch(
+  app: AppName,
+  namespace: string,
+  stamp: string,
+  opts: { batch: number; gracefulStopSeconds: number },
+): V1Deployment {
   return {
-    apiVersion: 'apps/v1', kind: 'Deployment',
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
     metadata: { name: app, namespace },
     spec: {
       selector: { matchLabels: { app } },

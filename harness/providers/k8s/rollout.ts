@@ -38,7 +38,11 @@ export class RolloutTracker {
   private readonly readyNew = new Map<string, PodView>();
 
   /** @param oldPods the pods before the rollout; @param want replicas the Deployment should end with. */
-  constructor(oldPods: readonly PodView[], private readonly want: number, private readonly sink: TrackerSink) {
+  constructor(
+    oldPods: readonly PodView[],
+    private readonly want: number,
+    private readonly sink: TrackerSink,
+  ) {
     for (const p of oldPods) this.old.set(p.uid, p);
   }
 

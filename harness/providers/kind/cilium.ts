@@ -48,7 +48,9 @@ export function loadCiliumValues(file = join(manifestsDir, 'cilium', 'values.yam
 export function renderCiliumValues(clusterName: string, base: CiliumValues = loadCiliumValues()): CiliumValues {
   const v = structuredClone(base);
   return {
-    ...v, k8sServiceHost: controlPlaneName(clusterName), k8sServicePort: 6443,
+    ...v,
+    k8sServiceHost: controlPlaneName(clusterName),
+    k8sServicePort: 6443,
     bpf: { ...v.bpf, enableTCX: false },
     extraConfig: { ...v.extraConfig, [CILIUM_TC_PRIORITY_FLAG]: String(CILIUM_TC_PRIORITY) },
   };
@@ -61,7 +63,10 @@ export function ciliumValuesYaml(v: CiliumValues): string {
 export type CiliumInstaller = 'helm' | 'cilium';
 
 /** Which installer to use: NOTDNS_CILIUM_INSTALLER if set, else helm when present, else the cilium CLI. */
-export function chooseInstaller(available: { helm: boolean; cilium: boolean }, forced = process.env.NOTDNS_CILIUM_INSTALLER): CiliumInstaller | undefined {
+export function chooseInstaller(
+  available: { helm: boolean; cilium: boolean },
+  forced = process.env.NOTDNS_CILIUM_INSTALLER,
+): CiliumInstaller | undefined {
   if (forced === 'helm' || forced === 'cilium') return available[forced] ? forced : undefined;
   return available.helm ? 'helm' : available.cilium ? 'cilium' : undefined;
 }
@@ -78,13 +83,24 @@ export interface InstallTarget {
 export function helmInstallArgv(t: InstallTarget): string[] {
   const chart = t.chart ?? process.env.NOTDNS_CILIUM_CHART;
   return [
-    'upgrade', '--install', 'cilium', chart ?? 'cilium',
+    'upgrade',
+    '--install',
+    'cilium',
+    chart ?? 'cilium',
     ...(chart ? [] : ['--repo', CILIUM_HELM_REPO]),
-    '--version', t.version ?? ciliumVersion(),
-    '--namespace', CILIUM_NAMESPACE,
-    '--kubeconfig', t.kubeconfig, '--kube-context', t.context,
-    '--values', t.valuesFile,
-    '--wait', '--timeout', '10m',
+    '--version',
+    t.version ?? ciliumVersion(),
+    '--namespace',
+    CILIUM_NAMESPACE,
+    '--kubeconfig',
+    t.kubeconfig,
+    '--kube-context',
+    t.context,
+    '--values',
+    t.valuesFile,
+    '--wait',
+    '--timeout',
+    '10m',
   ];
 }
 

@@ -59,17 +59,25 @@ export function loadKindTemplate(file = join(manifestsDir, 'kind', 'cluster.yaml
  * The kind config for a run: the template's networking (no default CNI, no kube-proxy) and one control plane,
  * plus one worker per Topology node; the first `serverNodes` workers are labelled server, the rest client.
  */
-export function renderKindConfig(topology: Pick<Topology, 'nodes' | 'serverNodes'>, runId: string,
-  opts: { nodeImage?: string; template?: KindConfig } = {}): KindConfig {
+export function renderKindConfig(
+  topology: Pick<Topology, 'nodes' | 'serverNodes'>,
+  runId: string,
+  opts: { nodeImage?: string; template?: KindConfig } = {},
+): KindConfig {
   if (topology.serverNodes >= topology.nodes) {
-    throw new NotdnsError(`topology.serverNodes (${topology.serverNodes}) must be less than topology.nodes (${topology.nodes}): the Alerting Engine needs a node of its own`, { kind: 'spec' });
+    throw new NotdnsError(
+      `topology.serverNodes (${topology.serverNodes}) must be less than topology.nodes (${topology.nodes}): the Alerting Engine needs a node of its own`,
+      { kind: 'spec' },
+    );
   }
   const t = structuredClone(opts.template ?? loadKindTemplate());
   const cp = t.nodes.find((n) => n.role === 'control-plane') ?? { role: 'control-plane' as const };
   const workerTemplate = t.nodes.find((n) => n.role === 'worker') ?? { role: 'worker' as const };
   const image = opts.nodeImage ? { image: opts.nodeImage } : {};
   const workers: KindNodeConfig[] = Array.from({ length: topology.nodes }, (_, i) => ({
-    ...structuredClone(workerTemplate), ...image, role: 'worker',
+    ...structuredClone(workerTemplate),
+    ...image,
+    role: 'worker',
     labels: { ...(workerTemplate.labels ?? {}), [ROLE_LABEL]: i < topology.serverNodes ? 'server' : 'client' },
   }));
   return {
@@ -119,7 +127,10 @@ export function kindExportLogsArgv(name: string, dir: string): string[] {
 
 /** Parse `kind get clusters` (one name a line; "No kind clusters found." on stderr when none). */
 export function parseKindClusters(stdout: string): string[] {
-  return stdout.split('\n').map((l) => l.trim()).filter((l) => l && !/^No kind clusters/i.test(l));
+  return stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^No kind clusters/i.test(l));
 }
 
 /** The kind clusters `sweep` removes: ours (nd-<runid>), for one run or all. */

@@ -54,13 +54,20 @@ export function withSyntheticNames(corefile: string, ip = SYNTHETIC_ANSWER_IP): 
   }
   const k = lines.findIndex((l) => /^\s+kubernetes\s+(\S+\s+)*cluster\.local(\s|$)/.test(l));
   if (k < 0) {
-    throw new NotdnsError('the CoreDNS Corefile has no `kubernetes cluster.local` plugin: cannot tell which server block answers the cluster zone', {
-      kind: 'harness', hint: 'kubectl -n kube-system get configmap coredns -o yaml',
-    });
+    throw new NotdnsError(
+      'the CoreDNS Corefile has no `kubernetes cluster.local` plugin: cannot tell which server block answers the cluster zone',
+      {
+        kind: 'harness',
+        hint: 'kubectl -n kube-system get configmap coredns -o yaml',
+      },
+    );
   }
   let open = -1;
   for (let i = k - 1; i >= 0; i--) {
-    if (/^\S.*\{\s*$/.test(lines[i]!)) { open = i; break; }
+    if (/^\S.*\{\s*$/.test(lines[i]!)) {
+      open = i;
+      break;
+    }
   }
   if (open < 0) throw new NotdnsError('the CoreDNS Corefile has a kubernetes plugin outside any server block', { kind: 'harness' });
   const indent = /^\s+/.exec(lines[k]!)![0];
@@ -74,7 +81,12 @@ export function corefileHash(corefile: string): string {
 
 /** The coredns ConfigMap with a new Corefile (server-side apply: notdns takes over the Corefile field). */
 export function corednsConfigMap(corefile: string): V1ConfigMap {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: COREDNS_NAME, namespace: COREDNS_NAMESPACE }, data: { Corefile: corefile } };
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: COREDNS_NAME, namespace: COREDNS_NAMESPACE },
+    data: { Corefile: corefile },
+  };
 }
 
 /**
@@ -85,7 +97,8 @@ export function corednsConfigMap(corefile: string): V1ConfigMap {
  */
 export function corednsDeploymentPatch(corefile: string): V1Deployment {
   return {
-    apiVersion: 'apps/v1', kind: 'Deployment',
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
     metadata: { name: COREDNS_NAME, namespace: COREDNS_NAMESPACE },
     spec: {
       selector: { matchLabels: { 'k8s-app': 'kube-dns' } },

@@ -79,15 +79,22 @@ export const REGISTRIES = [
 
 export const FIX = {
   dockerCli: 'Install Docker: Debian/Ubuntu `apt-get install docker.io` (or Docker CE); see https://docs.docker.com/engine/install/.',
-  dockerGroup: 'The engine runs but this user may not use it: add the user to the docker group (`sudo usermod -aG docker $USER`, then log in again); notdns needs no root for --provider kind.',
-  dockerEngine: 'Start the engine: `sudo systemctl start docker`; on a VM without systemd `scripts/docker/start-dockerd.sh` starts dockerd (with the runc wrapper our VMs need for privileged containers). Rootless: export DOCKER_HOST.',
+  dockerGroup:
+    'The engine runs but this user may not use it: add the user to the docker group (`sudo usermod -aG docker $USER`, then log in again); notdns needs no root for --provider kind.',
+  dockerEngine:
+    'Start the engine: `sudo systemctl start docker`; on a VM without systemd `scripts/docker/start-dockerd.sh` starts dockerd (with the runc wrapper our VMs need for privileged containers). Rootless: export DOCKER_HOST.',
   kind: 'Install kind >= 0.27: `go install sigs.k8s.io/kind@v0.30.0`, or the release binary from https://kind.sigs.k8s.io/docs/user/quick-start/#installation (CI: helm/kind-action).',
-  helmOrCilium: 'Install helm (https://helm.sh/docs/intro/install/, CI: azure/setup-helm) or the cilium CLI (https://github.com/cilium/cilium-cli/releases, CI: cilium/cilium-cli action). Either installs Cilium with manifests/cilium/values.yaml.',
-  kubectl: 'Optional (notdns talks to the API server itself): `apt-get install kubectl` or https://kubernetes.io/docs/tasks/tools/ — handy to look at a cluster kept with NOTDNS_KEEP_CLUSTER=1.',
-  clang: 'Install clang (>= 14) and the BPF headers: `apt-get install -y --no-install-recommends clang llvm libbpf-dev`. The ENA simulator (harness/ena/ena.bpf.c) is compiled on this machine and loaded inside the kind nodes.',
-  stateDir: 'Set NOTDNS_STATE_DIR to a directory you can write (without root the default is $XDG_RUNTIME_DIR/notdns, else ~/.local/state/notdns).',
+  helmOrCilium:
+    'Install helm (https://helm.sh/docs/intro/install/, CI: azure/setup-helm) or the cilium CLI (https://github.com/cilium/cilium-cli/releases, CI: cilium/cilium-cli action). Either installs Cilium with manifests/cilium/values.yaml.',
+  kubectl:
+    'Optional (notdns talks to the API server itself): `apt-get install kubectl` or https://kubernetes.io/docs/tasks/tools/ — handy to look at a cluster kept with NOTDNS_KEEP_CLUSTER=1.',
+  clang:
+    'Install clang (>= 14) and the BPF headers: `apt-get install -y --no-install-recommends clang llvm libbpf-dev`. The ENA simulator (harness/ena/ena.bpf.c) is compiled on this machine and loaded inside the kind nodes.',
+  stateDir:
+    'Set NOTDNS_STATE_DIR to a directory you can write (without root the default is $XDG_RUNTIME_DIR/notdns, else ~/.local/state/notdns).',
   inotify: `Raise the host's inotify limits (kind's known issue "too many open files"): \`sudo sysctl -w fs.inotify.max_user_watches=${INOTIFY_MIN.max_user_watches} fs.inotify.max_user_instances=${INOTIFY_MIN.max_user_instances}\` (CI does this before the run).`,
-  registry: 'kind needs image pulls: kindest/node (Docker Hub), Cilium (quay.io), node-cache (registry.k8s.io). Allow HTTPS to them or preload the images (`docker pull` elsewhere, `docker save`/`docker load`, then NOTDNS_KIND_PRELOAD=img1,img2 makes notdns `kind load` them).',
+  registry:
+    'kind needs image pulls: kindest/node (Docker Hub), Cilium (quay.io), node-cache (registry.k8s.io). Allow HTTPS to them or preload the images (`docker pull` elsewhere, `docker save`/`docker load`, then NOTDNS_KIND_PRELOAD=img1,img2 makes notdns `kind load` them).',
 };
 
 function firstLine(s: string): string {
@@ -111,10 +118,16 @@ export async function kindDoctor(deps: DoctorDeps = defaultDoctorDeps, opts: { c
   const cli = await tool(deps, docker, ['version', '--format', '{{.Client.Version}}']);
   // `docker version` exits non-zero without an engine but still names the client: present unless it did not start
   const cliPresent = !cli.missing;
-  checks.push({ check: 'docker CLI', ok: cliPresent, detail: cliPresent ? `docker ${cli.out || '(client)'}` : 'docker is not on PATH', fix: FIX.dockerCli });
+  checks.push({
+    check: 'docker CLI',
+    ok: cliPresent,
+    detail: cliPresent ? `docker ${cli.out || '(client)'}` : 'docker is not on PATH',
+    fix: FIX.dockerCli,
+  });
   const engine = await tool(deps, docker, ['info', '--format', '{{.ServerVersion}}']);
   checks.push({
-    check: 'docker engine reachable', ok: engine.ok && engine.out !== '',
+    check: 'docker engine reachable',
+    ok: engine.ok && engine.out !== '',
     detail: engine.ok ? `engine ${engine.out}` : `docker info failed: ${engine.out || 'no answer'}`,
     fix: !engine.ok && /permission denied/i.test(engine.out) ? FIX.dockerGroup : FIX.dockerEngine,
   });
@@ -124,34 +137,66 @@ export async function kindDoctor(deps: DoctorDeps = defaultDoctorDeps, opts: { c
   const cilium = await tool(deps, 'cilium', ['version', '--client']);
   const installer = chooseInstaller({ helm: helm.ok, cilium: cilium.ok });
   checks.push({
-    check: 'helm or cilium CLI', ok: installer !== undefined,
-    detail: installer ? `Cilium will be installed with ${installer} (${installer === 'helm' ? helm.out : cilium.out})` : 'neither helm nor the cilium CLI is installed',
+    check: 'helm or cilium CLI',
+    ok: installer !== undefined,
+    detail: installer
+      ? `Cilium will be installed with ${installer} (${installer === 'helm' ? helm.out : cilium.out})`
+      : 'neither helm nor the cilium CLI is installed',
     fix: FIX.helmOrCilium,
   });
   const clang = await tool(deps, 'clang', ['--version']);
-  checks.push({ check: 'clang (builds the ENA simulator)', ok: clang.ok, detail: clang.ok ? clang.out : 'clang is not installed', fix: FIX.clang });
+  checks.push({
+    check: 'clang (builds the ENA simulator)',
+    ok: clang.ok,
+    detail: clang.ok ? clang.out : 'clang is not installed',
+    fix: FIX.clang,
+  });
   const read = deps.readFile ?? readText;
   const header = (await read(BPF_HEADER)) !== undefined;
-  checks.push({ check: 'BPF headers (libbpf-dev)', ok: header, detail: header ? `${BPF_HEADER} found` : `${BPF_HEADER} missing`, fix: FIX.clang });
-  const state = await (deps.writableDir ?? writableDir)(stateRoot);
-  checks.push({ check: 'state directory', ok: state === true, detail: state === true ? `${stateRoot} (writable)` : state, fix: FIX.stateDir });
-  const limits = await Promise.all(Object.entries(INOTIFY_MIN).map(async ([k, min]) => {
-    const v = Number((await read(`/proc/sys/fs/inotify/${k}`))?.trim());
-    return { k, v, min, ok: Number.isFinite(v) && v >= min };
-  }));
   checks.push({
-    check: 'host inotify limits (optional)', ok: limits.every((l) => l.ok), optional: true,
-    detail: limits.map((l) => `fs.inotify.${l.k}=${Number.isFinite(l.v) ? l.v : '?'}${l.ok ? '' : ` (< ${l.min})`}`).join(', '), fix: FIX.inotify,
+    check: 'BPF headers (libbpf-dev)',
+    ok: header,
+    detail: header ? `${BPF_HEADER} found` : `${BPF_HEADER} missing`,
+    fix: FIX.clang,
+  });
+  const state = await (deps.writableDir ?? writableDir)(stateRoot);
+  checks.push({
+    check: 'state directory',
+    ok: state === true,
+    detail: state === true ? `${stateRoot} (writable)` : state,
+    fix: FIX.stateDir,
+  });
+  const limits = await Promise.all(
+    Object.entries(INOTIFY_MIN).map(async ([k, min]) => {
+      const v = Number((await read(`/proc/sys/fs/inotify/${k}`))?.trim());
+      return { k, v, min, ok: Number.isFinite(v) && v >= min };
+    }),
+  );
+  checks.push({
+    check: 'host inotify limits (optional)',
+    ok: limits.every((l) => l.ok),
+    optional: true,
+    detail: limits.map((l) => `fs.inotify.${l.k}=${Number.isFinite(l.v) ? l.v : '?'}${l.ok ? '' : ` (< ${l.min})`}`).join(', '),
+    fix: FIX.inotify,
   });
   const kubectl = await tool(deps, 'kubectl', ['version', '--client']);
-  checks.push({ check: 'kubectl (optional)', ok: kubectl.ok, optional: true, detail: kubectl.ok ? kubectl.out : 'kubectl is not installed', fix: FIX.kubectl });
+  checks.push({
+    check: 'kubectl (optional)',
+    ok: kubectl.ok,
+    optional: true,
+    detail: kubectl.ok ? kubectl.out : 'kubectl is not installed',
+    fix: FIX.kubectl,
+  });
   if (opts.checkRegistries ?? true) {
     const answers = await Promise.all(REGISTRIES.map(async (r) => ({ r, s: await deps.httpStatus(r.url, 5000) })));
     const bad = answers.filter((a) => typeof a.s !== 'number');
     checks.push({
-      check: 'registry access (image pulls)', ok: bad.length === 0,
-      detail: bad.length === 0 ? `reachable: ${answers.map((a) => a.r.name.split(' ')[0]).join(', ')}`
-        : `not reachable: ${bad.map((a) => `${a.r.name} (${a.s})`).join('; ')}`,
+      check: 'registry access (image pulls)',
+      ok: bad.length === 0,
+      detail:
+        bad.length === 0
+          ? `reachable: ${answers.map((a) => a.r.name.split(' ')[0]).join(', ')}`
+          : `not reachable: ${bad.map((a) => `${a.r.name} (${a.s})`).join('; ')}`,
       fix: FIX.registry,
     });
   }

@@ -27,8 +27,17 @@ export function dockerBuildArgv(contextDir: string, tag: string, base: string): 
 
 // ---- which node_modules the image needs ---------------------------------------------------------------------
 
-interface LockPackage { version?: string; dev?: boolean; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; peerDependencies?: Record<string, string> }
-interface Lockfile { lockfileVersion: number; packages: Record<string, LockPackage> }
+interface LockPackage {
+  version?: string;
+  dev?: boolean;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+}
+interface Lockfile {
+  lockfileVersion: number;
+  packages: Record<string, LockPackage>;
+}
 
 /** The package name of a bare import specifier ('@grpc/grpc-js/build/x' → '@grpc/grpc-js'); undefined for relative/builtin. */
 export function packageOf(spec: string): string | undefined {
@@ -53,7 +62,8 @@ export function bareImports(source: string): string[] {
  * (nested node_modules first, then hoisted), from package-lock.json v2/v3.
  */
 export function dependencyClosure(lock: Lockfile, roots: readonly string[]): string[] {
-  if (!lock.packages) throw new NotdnsError('package-lock.json has no "packages" (lockfile v1?): run npm install with npm >= 7', { kind: 'environment' });
+  if (!lock.packages)
+    throw new NotdnsError('package-lock.json has no "packages" (lockfile v1?): run npm install with npm >= 7', { kind: 'environment' });
   const seen = new Set<string>();
   const resolve = (from: string, name: string): string | undefined => {
     // walk up from the requiring package's folder, like require.resolve
@@ -77,7 +87,11 @@ export function dependencyClosure(lock: Lockfile, roots: readonly string[]): str
   };
   for (const r of roots) {
     const k = resolve('', r);
-    if (!k) throw new NotdnsError(`the workloads import "${r}" but package-lock.json does not have it`, { kind: 'harness', hint: 'Add it to package.json dependencies and run npm install.' });
+    if (!k)
+      throw new NotdnsError(`the workloads import "${r}" but package-lock.json does not have it`, {
+        kind: 'harness',
+        hint: 'Add it to package.json dependencies and run npm install.',
+      });
     visit(k);
   }
   return [...seen].sort();
@@ -87,13 +101,17 @@ async function listJs(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...await listJs(p));
+    if (e.isDirectory()) out.push(...(await listJs(p)));
     else if (e.name.endsWith('.js')) out.push(p);
   }
   return out;
 }
 
-export interface StagedContext { dir: string; packages: string[]; files: number }
+export interface StagedContext {
+  dir: string;
+  packages: string[];
+  files: number;
+}
 
 /**
  * Stage the docker build context in `dir`: Dockerfile, package.json (ESM "type"), dist/workloads, workloads/proto,
@@ -119,7 +137,10 @@ export async function stageBuildContext(dir: string, root = repoRoot): Promise<S
   await cp(join(root, 'workloads', 'proto'), join(dir, 'workloads', 'proto'), { recursive: true });
   for (const k of pkgs) await cp(join(root, k), join(dir, k), { recursive: true, dereference: true });
   const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { name: string; version: string; type?: string };
-  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: `${pkg.name}-workloads`, version: pkg.version, type: pkg.type ?? 'module', private: true }, null, 2) + '\n');
+  await writeFile(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: `${pkg.name}-workloads`, version: pkg.version, type: pkg.type ?? 'module', private: true }, null, 2) + '\n',
+  );
   await cp(DOCKERFILE, join(dir, 'Dockerfile'));
   return { dir, packages: pkgs, files: jsFiles.length };
 }

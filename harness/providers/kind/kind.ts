@@ -12,10 +12,29 @@ import { NotdnsError } from '../../errors.js';
 import { log } from '../../log.js';
 import { KIND_CAPABILITIES } from '../capabilities.js';
 import type { Provider, SweepResult, Topology, UpOptions } from '../types.js';
-import { chooseInstaller, ciliumCliInstallArgv, ciliumCliStatusArgv, ciliumSysdumpArgv, ciliumValuesYaml, helmInstallArgv, renderCiliumValues } from './cilium.js';
 import {
-  clusterName, clustersToSweep, kindBin, kindConfigYaml, kindContext, kindCreateArgv, kindDeleteArgv, kindExportLogsArgv,
-  kindGetClustersArgv, kindLoadImageArgv, parseKindClusters, renderKindConfig, workerNames,
+  chooseInstaller,
+  ciliumCliInstallArgv,
+  ciliumCliStatusArgv,
+  ciliumSysdumpArgv,
+  ciliumValuesYaml,
+  helmInstallArgv,
+  renderCiliumValues,
+} from './cilium.js';
+import {
+  clusterName,
+  clustersToSweep,
+  kindBin,
+  kindConfigYaml,
+  kindContext,
+  kindCreateArgv,
+  kindDeleteArgv,
+  kindExportLogsArgv,
+  kindGetClustersArgv,
+  kindLoadImageArgv,
+  parseKindClusters,
+  renderKindConfig,
+  workerNames,
 } from './config.js';
 import { K8sCluster, type AdminTransport, type K8sPod } from '../k8s/cluster.js';
 import { defaultDoctorDeps, doctorProblems, FIX, kindDoctor, type DoctorDeps } from './doctor.js';
@@ -29,8 +48,9 @@ import { ADMIN_PORT, renderNamespace, runNamespace } from '../k8s/manifests.js';
 import { kubeDnsUpstreamService, renderLrp, renderNodeLocalDns } from './manifests.js';
 import { dockerBin, dockerInspectArgv, installNodeDebs, KindNode, removeUnreachableRouteArgv, unreachableRouteArgv } from './node.js';
 
-export const UNREACHABLE_EMULATION = "emulated: Cilium's flag has no effect with kind's IPAM — on pod deletion notdns runs "
-  + '`ip route replace unreachable <old pod IP>/32` in the node container (cilium/cilium#18505 behaviour)';
+export const UNREACHABLE_EMULATION =
+  "emulated: Cilium's flag has no effect with kind's IPAM — on pod deletion notdns runs " +
+  '`ip route replace unreachable <old pod IP>/32` in the node container (cilium/cilium#18505 behaviour)';
 
 /**
  * NOTDNS_KEEP_CLUSTER: what happens to a variant's kind cluster when the variant ends. none (unset, 0): deleted.
@@ -46,7 +66,8 @@ export function keepModeOf(value: string | undefined): KeepMode {
   if (v === '1' || v === 'true' || v === 'yes' || v === 'all') return 'all';
   if (v === 'last') return 'last';
   throw new NotdnsError(`NOTDNS_KEEP_CLUSTER=${value} is not one of 0, 1 (every cluster), last (the newest only)`, {
-    kind: 'usage', hint: 'NOTDNS_KEEP_CLUSTER=1 keeps every cluster of the run; NOTDNS_KEEP_CLUSTER=last keeps only the newest one.',
+    kind: 'usage',
+    hint: 'NOTDNS_KEEP_CLUSTER=1 keeps every cluster of the run; NOTDNS_KEEP_CLUSTER=last keeps only the newest one.',
   });
 }
 
@@ -77,17 +98,27 @@ export interface KindProviderOptions {
 
 /** helm if it runs, else the cilium CLI (NOTDNS_CILIUM_INSTALLER=helm|cilium forces one). */
 export async function detectInstaller(): Promise<'helm' | 'cilium' | undefined> {
-  const ok = async (cmd: string, args: string[]) => (await run(cmd, args, { reject: false, timeoutMs: 10_000 }).catch(() => undefined))?.exitCode === 0;
+  const ok = async (cmd: string, args: string[]) =>
+    (await run(cmd, args, { reject: false, timeoutMs: 10_000 }).catch(() => undefined))?.exitCode === 0;
   const [helm, cilium] = await Promise.all([ok('helm', ['version', '--short']), ok('cilium', ['version', '--client'])]);
   return chooseInstaller({ helm, cilium });
 }
 
 /** curl argv for the admin port of a pod, run inside the pod's node container (pure; tested). */
 export function curlArgv(method: 'GET' | 'POST', ip: string, port: number, path: string, withBody: boolean): string[] {
-  return ['curl', '-sS', '--max-time', '5', '-o', '-', '-w', '\n%{http_code}',
+  return [
+    'curl',
+    '-sS',
+    '--max-time',
+    '5',
+    '-o',
+    '-',
+    '-w',
+    '\n%{http_code}',
     ...(method === 'POST' ? ['-X', 'POST'] : []),
     ...(withBody ? ['-H', 'content-type: application/json', '--data-binary', '@-'] : []),
-    `http://${ip}:${port}${path}`];
+    `http://${ip}:${port}${path}`,
+  ];
 }
 
 /** Split curl's output (body, then the status code on the last line, from -w). */
@@ -104,10 +135,16 @@ export class KindCluster extends K8sCluster {
   /** old pod IP → node where the emulated unreachable route was installed */
   private readonly unreachable = new Map<string, string>();
 
-  constructor(o: ConstructorParameters<typeof K8sCluster>[0], readonly name: string, readonly topology: Topology,
-    readonly kubeconfig: string, private readonly keep: KeepMode, private readonly onKept: (name: string, kubeconfig: string) => void = () => undefined,
+  constructor(
+    o: ConstructorParameters<typeof K8sCluster>[0],
+    readonly name: string,
+    readonly topology: Topology,
+    readonly kubeconfig: string,
+    private readonly keep: KeepMode,
+    private readonly onKept: (name: string, kubeconfig: string) => void = () => undefined,
     /** The run's state directory (kind config, kubeconfig, values): removed with the cluster, kept with it. */
-    private readonly stateDir?: string) {
+    private readonly stateDir?: string,
+  ) {
     super(o);
     if (topology.unreachableOnDelete) this.emulations.push(UNREACHABLE_EMULATION);
   }
@@ -140,7 +177,9 @@ export class KindCluster extends K8sCluster {
   /** `cilium sysdump` when the cilium CLI is there (CI uploads it on failure). */
   async sysdump(outputFile: string): Promise<boolean> {
     const r = await run('cilium', ciliumSysdumpArgv(kindContext(this.name), outputFile), {
-      timeoutMs: 600_000, reject: false, env: { ...process.env as Record<string, string>, KUBECONFIG: this.kubeconfig },
+      timeoutMs: 600_000,
+      reject: false,
+      env: { ...(process.env as Record<string, string>), KUBECONFIG: this.kubeconfig },
     }).catch(() => undefined);
     return r?.exitCode === 0;
   }
@@ -170,9 +209,13 @@ export class KindProvider implements Provider {
     keepModeOf(this.opts.keep ?? process.env.NOTDNS_KEEP_CLUSTER); // a bad value is bad input, refused now
     const eni = topologies.find((t) => t.eniHasAddress);
     if (eni) {
-      throw new NotdnsError('topology.eniHasAddress cannot be honoured on kind: a kind node has one interface, eth0, with an address; the lab\'s address-less secondary ENI (ens6) and the switch that gives it one do not exist there.', {
-        kind: 'usage', hint: 'Run this experiment on --provider lab.',
-      });
+      throw new NotdnsError(
+        "topology.eniHasAddress cannot be honoured on kind: a kind node has one interface, eth0, with an address; the lab's address-less secondary ENI (ens6) and the switch that gives it one do not exist there.",
+        {
+          kind: 'usage',
+          hint: 'Run this experiment on --provider lab.',
+        },
+      );
     }
   }
 
@@ -189,7 +232,10 @@ export class KindProvider implements Provider {
 
   private noteKept(name: string, kubeconfig?: string): void {
     if (!this.kept.includes(name)) this.kept.push(name);
-    log.warn({ cluster: name, kubeconfig, keep: this.keepMode() }, `keeping kind cluster ${name} (NOTDNS_KEEP_CLUSTER=${this.keepMode() === 'last' ? 'last: until the next variant starts' : '1'}); \`kind delete cluster --name ${name}\` or \`notdns down --all\` removes it`);
+    log.warn(
+      { cluster: name, kubeconfig, keep: this.keepMode() },
+      `keeping kind cluster ${name} (NOTDNS_KEEP_CLUSTER=${this.keepMode() === 'last' ? 'last: until the next variant starts' : '1'}); \`kind delete cluster --name ${name}\` or \`notdns down --all\` removes it`,
+    );
   }
 
   /** NOTDNS_KEEP_CLUSTER=last: the cluster kept from an earlier variant goes before a new one is created. */
@@ -203,11 +249,15 @@ export class KindProvider implements Provider {
 
   /** bpftool and dig in the node containers (apt-get in the nodes, or NOTDNS_NODE_DEBS offline). */
   async installNodeTools(containers: readonly string[], signal?: AbortSignal) {
-    return ensureNodeTools(containers, {
-      docker: (args, o) => run(dockerBin(), args, { ...o }),
-      listDir: (d) => readdir(d),
-      installDebs: (c, dir) => installNodeDebs(new KindNode(c, ''), dir),
-    }, { debsDir: this.opts.nodeDebs ?? (process.env.NOTDNS_NODE_DEBS || undefined), signal });
+    return ensureNodeTools(
+      containers,
+      {
+        docker: (args, o) => run(dockerBin(), args, { ...o }),
+        listDir: (d) => readdir(d),
+        installDebs: (c, dir) => installNodeDebs(new KindNode(c, ''), dir),
+      },
+      { debsDir: this.opts.nodeDebs ?? (process.env.NOTDNS_NODE_DEBS || undefined), signal },
+    );
   }
 
   /** kind's CoreDNS answers the workloads' names and runs off the Metrics Service nodes (see coredns.ts). */
@@ -219,7 +269,10 @@ export class KindProvider implements Provider {
   }
 
   async up(topology: Topology, runId: string, up: UpOptions): Promise<KindCluster> {
-    const progress = (l: string) => { log.info(l); up.onProgress?.(l); };
+    const progress = (l: string) => {
+      log.info(l);
+      up.onProgress?.(l);
+    };
     const name = clusterName(runId);
     const t = { createMs: 600_000, ciliumMs: 900_000, nodesReadyMs: 300_000, ...this.opts.timeouts };
     await mkdir(up.stateDir, { recursive: true });
@@ -229,12 +282,18 @@ export class KindProvider implements Provider {
     const problems = doctorProblems(checks);
     if (problems.length) {
       throw new NotdnsError(`this machine cannot run --provider kind:\n  - ${problems.join('\n  - ')}`, {
-        kind: 'environment', phase: 'up', hint: 'Run `notdns doctor --provider kind`; --provider lab needs none of these.',
+        kind: 'environment',
+        phase: 'up',
+        hint: 'Run `notdns doctor --provider kind`; --provider lab needs none of these.',
       });
     }
     const installer = await detectInstaller();
     if (!installer) {
-      throw new NotdnsError('neither helm nor the cilium CLI can be run: Cilium cannot be installed', { kind: 'environment', phase: 'up', hint: FIX.helmOrCilium });
+      throw new NotdnsError('neither helm nor the cilium CLI can be run: Cilium cannot be installed', {
+        kind: 'environment',
+        phase: 'up',
+        hint: FIX.helmOrCilium,
+      });
     }
 
     const image = this.opts.image ?? WORKLOAD_IMAGE;
@@ -257,13 +316,14 @@ export class KindProvider implements Provider {
     const created = run(kindBin(), kindCreateArgv(name, cfgFile, kubeconfig), { timeoutMs: t.createMs, signal: up.signal });
     const keep = this.keepMode();
     const fail = async (e: unknown): Promise<never> => {
-      if (keep === 'none') await run(kindBin(), kindDeleteArgv(name, kubeconfig), { timeoutMs: 180_000, reject: false }).catch(() => undefined);
+      if (keep === 'none')
+        await run(kindBin(), kindDeleteArgv(name, kubeconfig), { timeoutMs: 180_000, reject: false }).catch(() => undefined);
       else this.noteKept(name, kubeconfig);
       throw e;
     };
     try {
       await created;
-      const preload = [image, ...(this.opts.preload ?? (process.env.NOTDNS_KIND_PRELOAD?.split(',').filter(Boolean) ?? []))];
+      const preload = [image, ...(this.opts.preload ?? process.env.NOTDNS_KIND_PRELOAD?.split(',').filter(Boolean) ?? [])];
       for (const img of preload) {
         progress(`kind load docker-image ${img}`);
         await run(kindBin(), kindLoadImageArgv(name, img), { timeoutMs: 600_000, signal: up.signal });
@@ -275,7 +335,7 @@ export class KindProvider implements Provider {
       const valuesFile = join(up.stateDir, 'cilium-values.yaml');
       await writeFile(valuesFile, ciliumValuesYaml(renderCiliumValues(name)));
       const target = { kubeconfig, context: kindContext(name), valuesFile };
-      const env = { ...process.env as Record<string, string>, KUBECONFIG: kubeconfig };
+      const env = { ...(process.env as Record<string, string>), KUBECONFIG: kubeconfig };
       progress(`installing Cilium with ${installer}`);
       if (installer === 'helm') {
         await run('helm', helmInstallArgv(target), { timeoutMs: t.ciliumMs, signal: up.signal, env });
@@ -303,27 +363,57 @@ export class KindProvider implements Provider {
       const namespace = runNamespace(runId);
       await client.apply([renderNamespace(runId)]);
 
-      const nodes = await Promise.all(workers.map(async (n) => {
-        const ip = (await run(dockerBin(), dockerInspectArgv(n, '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}'))).stdout.trim().split(/\s+/)[0] ?? '';
-        const node = new KindNode(n, ip);
-        await node.resolvePid();
-        // like the lab's nodes: martians are logged (the probes count them)
-        await node.exec('sysctl', ['-qw', 'net.ipv4.conf.all.log_martians=1', 'net.ipv4.conf.default.log_martians=1'], { reject: false });
-        return node;
-      }));
+      const nodes = await Promise.all(
+        workers.map(async (n) => {
+          const ip =
+            (await run(dockerBin(), dockerInspectArgv(n, '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}'))).stdout
+              .trim()
+              .split(/\s+/)[0] ?? '';
+          const node = new KindNode(n, ip);
+          await node.resolvePid();
+          // like the lab's nodes: martians are logged (the probes count them)
+          await node.exec('sysctl', ['-qw', 'net.ipv4.conf.all.log_martians=1', 'net.ipv4.conf.default.log_martians=1'], { reject: false });
+          return node;
+        }),
+      );
       const transport: AdminTransport = {
         async request(pod, method, path, body) {
           const node = nodes.find((x) => x.name === pod.node) ?? new KindNode(pod.node, '');
           const [cmd, ...args] = curlArgv(method, pod.ip, ADMIN_PORT, path, body !== undefined);
-          const r = await node.exec(cmd!, args, { input: body === undefined ? undefined : JSON.stringify(body), reject: false, timeoutMs: 10_000 });
-          if (r.exitCode !== 0) throw new NotdnsError(`${method} ${path} on pod ${pod.name} (${pod.ip}) from node ${pod.node}: curl exit ${r.exitCode}: ${r.stderr.trim()}`, { kind: 'harness' });
+          const r = await node.exec(cmd!, args, {
+            input: body === undefined ? undefined : JSON.stringify(body),
+            reject: false,
+            timeoutMs: 10_000,
+          });
+          if (r.exitCode !== 0)
+            throw new NotdnsError(
+              `${method} ${path} on pod ${pod.name} (${pod.ip}) from node ${pod.node}: curl exit ${r.exitCode}: ${r.stderr.trim()}`,
+              { kind: 'harness' },
+            );
           return parseCurlOutput(r.stdout);
         },
       };
       progress(`kind cluster ${name} ready: ${nodes.map((n) => `${n.name} ${n.ip}`).join(', ')}`);
-      return new KindCluster({
-        provider: 'kind', capabilities: KIND_CAPABILITIES, podCidr: KIND_POD_CIDR, runId, namespace, client, nodes, dns: { upstream, nodeLocal: kubeDns }, transport, image,
-      }, name, topology, kubeconfig, keep, (n, k) => this.noteKept(n, k), up.stateDir);
+      return new KindCluster(
+        {
+          provider: 'kind',
+          capabilities: KIND_CAPABILITIES,
+          podCidr: KIND_POD_CIDR,
+          runId,
+          namespace,
+          client,
+          nodes,
+          dns: { upstream, nodeLocal: kubeDns },
+          transport,
+          image,
+        },
+        name,
+        topology,
+        kubeconfig,
+        keep,
+        (n, k) => this.noteKept(n, k),
+        up.stateDir,
+      );
     } catch (e) {
       return fail(e);
     }
@@ -337,7 +427,10 @@ export class KindProvider implements Provider {
   async sweep(runId?: string): Promise<SweepResult> {
     if (runId !== undefined && this.keepMode() !== 'none') {
       const name = clusterName(runId);
-      log.info({ cluster: name }, `sweep of run ${runId}: kind cluster ${name} kept (NOTDNS_KEEP_CLUSTER=${process.env.NOTDNS_KEEP_CLUSTER ?? this.keepMode()})`);
+      log.info(
+        { cluster: name },
+        `sweep of run ${runId}: kind cluster ${name} kept (NOTDNS_KEEP_CLUSTER=${process.env.NOTDNS_KEEP_CLUSTER ?? this.keepMode()})`,
+      );
       return { removed: [], live: [] };
     }
     const r = await run(kindBin(), kindGetClustersArgv(), { reject: false });

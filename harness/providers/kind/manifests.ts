@@ -31,8 +31,12 @@ export function renderLrp(): KubernetesObject[] {
 
 // ---- k6 ---------------------------------------------------------------------------------
 
-export function renderK6(namespace: string, runId: string, files: { script: string; proto: string },
-  opts: { target?: string; vus?: number; duration?: string } = {}): { configMap: V1ConfigMap; job: V1Job } {
+export function renderK6(
+  namespace: string,
+  runId: string,
+  files: { script: string; proto: string },
+  opts: { target?: string; vus?: number; duration?: string } = {},
+): { configMap: V1ConfigMap; job: V1Job } {
   const job = one<V1Job>(loadManifest('workloads/k6-job.yaml'), 'Job', 'workloads/k6-job.yaml');
   job.metadata = { ...job.metadata, namespace, labels: { ...job.metadata?.labels, [RUN_LABEL]: runId } };
   const c = job.spec!.template.spec!.containers[0]!;
@@ -44,7 +48,8 @@ export function renderK6(namespace: string, runId: string, files: { script: stri
   set('VUS', opts.vus === undefined ? undefined : String(opts.vus));
   set('DURATION', opts.duration);
   const configMap: V1ConfigMap = {
-    apiVersion: 'v1', kind: 'ConfigMap',
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
     metadata: { name: 'k6-script', namespace, labels: { [RUN_LABEL]: runId } },
     data: { 'script.ts': files.script, 'metrics.proto': files.proto },
   };

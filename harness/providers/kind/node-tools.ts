@@ -39,27 +39,45 @@ export interface NodeToolsDeps {
 
 export const defaultListDir = (dir: string): Promise<string[]> => readdir(dir);
 
-export interface NodeToolsResult { container: string; how: 'present' | 'apt' | 'debs' }
+export interface NodeToolsResult {
+  container: string;
+  how: 'present' | 'apt' | 'debs';
+}
 
 /**
  * Make bpftool and dig available in each node container: nothing when they are there already (a custom node
  * image), the .deb files of `debsDir` when given (no network needed), else apt-get from the node's Debian mirror.
  */
-export async function ensureNodeTools(containers: readonly string[], deps: NodeToolsDeps,
-  opts: { debsDir?: string; signal?: AbortSignal } = {}): Promise<NodeToolsResult[]> {
-  const debs = opts.debsDir ? debFiles(await deps.listDir(opts.debsDir).catch((e: Error) => {
-    throw new NotdnsError(`NOTDNS_NODE_DEBS=${opts.debsDir}: ${e.message}`, { kind: 'environment', hint: 'Point it at a directory of .deb files, or unset it to use apt-get in the nodes.' });
-  })) : [];
+export async function ensureNodeTools(
+  containers: readonly string[],
+  deps: NodeToolsDeps,
+  opts: { debsDir?: string; signal?: AbortSignal } = {},
+): Promise<NodeToolsResult[]> {
+  const debs = opts.debsDir
+    ? debFiles(
+        await deps.listDir(opts.debsDir).catch((e: Error) => {
+          throw new NotdnsError(`NOTDNS_NODE_DEBS=${opts.debsDir}: ${e.message}`, {
+            kind: 'environment',
+            hint: 'Point it at a directory of .deb files, or unset it to use apt-get in the nodes.',
+          });
+        }),
+      )
+    : [];
   if (opts.debsDir && !debs.length) {
     throw new NotdnsError(`NOTDNS_NODE_DEBS=${opts.debsDir} has no .deb files`, { kind: 'environment', hint: debsHint() });
   }
   const one = async (c: string): Promise<NodeToolsResult> => {
-    const present = async () => (await deps.docker(nodeToolsCheckArgv(c), { reject: false, timeoutMs: 30_000, signal: opts.signal })).exitCode === 0;
+    const present = async () =>
+      (await deps.docker(nodeToolsCheckArgv(c), { reject: false, timeoutMs: 30_000, signal: opts.signal })).exitCode === 0;
     if (await present()) return { container: c, how: 'present' };
     const step = async (args: string[], what: string, hint: string) => {
       const r = await deps.docker(args, { reject: false, timeoutMs: 300_000, signal: opts.signal });
       if (r.exitCode !== 0) {
-        throw new NotdnsError(`${what} in kind node ${c} failed (exit ${r.exitCode}): ${lastLines(r.stderr || r.stdout)}`, { kind: 'environment', command: r.command, hint });
+        throw new NotdnsError(`${what} in kind node ${c} failed (exit ${r.exitCode}): ${lastLines(r.stderr || r.stdout)}`, {
+          kind: 'environment',
+          command: r.command,
+          hint,
+        });
       }
     };
     if (opts.debsDir) {
@@ -69,10 +87,14 @@ export async function ensureNodeTools(containers: readonly string[], deps: NodeT
       await step(aptUpdateArgv(c), 'apt-get update', hint);
       await step(aptInstallArgv(c), `apt-get install ${NODE_TOOL_PACKAGES.join(' ')}`, hint);
     }
-    if (!await present()) {
-      throw new NotdnsError(`${NODE_TOOL_COMMANDS.join(' and ')} are still missing in kind node ${c} after installing ${opts.debsDir ? `the packages of ${opts.debsDir}` : NODE_TOOL_PACKAGES.join(' ')}`, {
-        kind: 'environment', hint: debsHint(),
-      });
+    if (!(await present())) {
+      throw new NotdnsError(
+        `${NODE_TOOL_COMMANDS.join(' and ')} are still missing in kind node ${c} after installing ${opts.debsDir ? `the packages of ${opts.debsDir}` : NODE_TOOL_PACKAGES.join(' ')}`,
+        {
+          kind: 'environment',
+          hint: debsHint(),
+        },
+      );
     }
     return { container: c, how: opts.debsDir ? 'debs' : 'apt' };
   };
@@ -80,9 +102,11 @@ export async function ensureNodeTools(containers: readonly string[], deps: NodeT
 }
 
 function debsHint(): string {
-  return `NOTDNS_NODE_DEBS must hold ${NODE_TOOL_PACKAGES.join(' and ')} for the node image's Debian release (bookworm for kindest/node v1.34) `
-    + 'with every dependency kindest/node lacks, e.g. from `apt-get install --download-only --no-install-recommends '
-    + `${NODE_TOOL_PACKAGES.join(' ')}\` in a debian:bookworm-slim container (the files land in /var/cache/apt/archives).`;
+  return (
+    `NOTDNS_NODE_DEBS must hold ${NODE_TOOL_PACKAGES.join(' and ')} for the node image's Debian release (bookworm for kindest/node v1.34) ` +
+    'with every dependency kindest/node lacks, e.g. from `apt-get install --download-only --no-install-recommends ' +
+    `${NODE_TOOL_PACKAGES.join(' ')}\` in a debian:bookworm-slim container (the files land in /var/cache/apt/archives).`
+  );
 }
 
 function lastLines(s: string, n = 4): string {

@@ -17,8 +17,12 @@ export function dockerBin(): string {
 }
 
 /** argv of `docker exec` for a command in a node container (pure; tested). */
-export function dockerExecArgv(container: string, cmd: string, args: readonly string[],
-  opts: { input?: boolean; env?: Record<string, string>; cwd?: string } = {}): string[] {
+export function dockerExecArgv(
+  container: string,
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: boolean; env?: Record<string, string>; cwd?: string } = {},
+): string[] {
   const a = ['exec'];
   if (opts.input) a.push('-i');
   for (const [k, v] of Object.entries(opts.env ?? {})) a.push('-e', `${k}=${v}`);
@@ -69,20 +73,33 @@ export function nsenterNetArgv(netnsPath: string, cmd: string, args: readonly st
  * and installed with one `dpkg --install`. kindest/node has no bpftool and no dig. Returns the files installed.
  */
 export async function installNodeDebs(node: KindNode, debDir: string): Promise<string[]> {
-  const files = debFiles(await readdir(debDir).catch((e: Error) => {
-    throw new NotdnsError(`cannot read the .deb folder ${debDir}: ${e.message}`, { kind: 'usage' });
-  }));
-  if (files.length === 0) throw new NotdnsError(`no .deb files in ${debDir}`, { kind: 'usage', hint: 'Fetch them first, e.g. `apt-get download bpftool` in that folder.' });
+  const files = debFiles(
+    await readdir(debDir).catch((e: Error) => {
+      throw new NotdnsError(`cannot read the .deb folder ${debDir}: ${e.message}`, { kind: 'usage' });
+    }),
+  );
+  if (files.length === 0)
+    throw new NotdnsError(`no .deb files in ${debDir}`, {
+      kind: 'usage',
+      hint: 'Fetch them first, e.g. `apt-get download bpftool` in that folder.',
+    });
   await node.exec('mkdir', ['-p', NODE_DEB_DIR]);
   try {
     await run(dockerBin(), dockerCpArgv(`${debDir}/.`, node.container, NODE_DEB_DIR), { timeoutMs: 120_000 });
-    const r = await node.exec('dpkg', dpkgInstallArgv(files.map((f) => `${NODE_DEB_DIR}/${f}`)),
-      { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 300_000, reject: false });
+    const r = await node.exec('dpkg', dpkgInstallArgv(files.map((f) => `${NODE_DEB_DIR}/${f}`)), {
+      env: { DEBIAN_FRONTEND: 'noninteractive' },
+      timeoutMs: 300_000,
+      reject: false,
+    });
     if (r.exitCode !== 0) {
-      throw new NotdnsError(`dpkg could not install ${files.length} packages on node ${node.name}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, {
-        kind: 'environment', command: r.command,
-        hint: `The .deb files must be for the node's Debian release and include every dependency it lacks (apt-get -s install against the node's /var/lib/dpkg/status says which).`,
-      });
+      throw new NotdnsError(
+        `dpkg could not install ${files.length} packages on node ${node.name}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        {
+          kind: 'environment',
+          command: r.command,
+          hint: `The .deb files must be for the node's Debian release and include every dependency it lacks (apt-get -s install against the node's /var/lib/dpkg/status says which).`,
+        },
+      );
     }
   } finally {
     await node.exec('rm', ['-rf', NODE_DEB_DIR], { reject: false });
@@ -118,7 +135,10 @@ export class KindNode implements ClusterNode {
     const pid = Number(r.stdout.trim());
     if (r.exitCode === 0 && pid > 0) {
       // the pid is only ours to read if docker runs on this host (not a remote DOCKER_HOST)
-      const ok = await readFile(`/proc/${pid}/net/snmp`, 'utf8').then(() => true, () => false);
+      const ok = await readFile(`/proc/${pid}/net/snmp`, 'utf8').then(
+        () => true,
+        () => false,
+      );
       this.pid = ok ? pid : undefined;
     }
     return this.pid;

@@ -38,7 +38,8 @@ export function enaCounters(stats: Record<string, number>): EnaCounters | undefi
 }
 
 /** The shell snippet that lists a node's ENA interfaces (driver symlink ends in /ena). */
-export const LIST_ENA_INTERFACES = 'for i in /sys/class/net/*; do d=$(readlink "$i/device/driver" 2>/dev/null); case "$d" in */ena) echo "${i##*/}";; esac; done';
+export const LIST_ENA_INTERFACES =
+  'for i in /sys/class/net/*; do d=$(readlink "$i/device/driver" 2>/dev/null); case "$d" in */ena) echo "${i##*/}";; esac; done';
 
 // ---------------------------------------------------------------------------------------------------------------
 // One read of all of a node's ENA interfaces (the recorder reads every node every second: one exec per node).
@@ -47,10 +48,16 @@ export const LIST_ENA_INTERFACES = 'for i in /sys/class/net/*; do d=$(readlink "
  * Run on the node with the interface names as arguments: for each one a marker line with its driver (the basename of
  * /sys/class/net/IF/device/driver, empty for virtual devices), the output of `ethtool -S IF`, then its exit status.
  */
-export const READ_ENA_SCRIPT = 'for i in "$@"; do d=$(readlink "/sys/class/net/$i/device/driver" 2>/dev/null); '
-  + 'echo "@@notdns-iface $i ${d##*/}"; ethtool -S "$i" 2>&1; echo "@@notdns-rc $?"; done';
+export const READ_ENA_SCRIPT =
+  'for i in "$@"; do d=$(readlink "/sys/class/net/$i/device/driver" 2>/dev/null); ' +
+  'echo "@@notdns-iface $i ${d##*/}"; ethtool -S "$i" 2>&1; echo "@@notdns-rc $?"; done';
 
-export interface EthtoolSection { iface: string; driver: string; exitCode: number; text: string }
+export interface EthtoolSection {
+  iface: string;
+  driver: string;
+  exitCode: number;
+  text: string;
+}
 
 /** The output of READ_ENA_SCRIPT, one section per interface (pure; tested). */
 export function parseEthtoolSections(out: string): EthtoolSection[] {
@@ -58,9 +65,17 @@ export function parseEthtoolSections(out: string): EthtoolSection[] {
   let cur: EthtoolSection | undefined;
   for (const line of out.split('\n')) {
     const head = /^@@notdns-iface (\S+) ?(\S*)$/.exec(line);
-    if (head) { cur = { iface: head[1]!, driver: head[2] ?? '', exitCode: -1, text: '' }; sections.push(cur); continue; }
+    if (head) {
+      cur = { iface: head[1]!, driver: head[2] ?? '', exitCode: -1, text: '' };
+      sections.push(cur);
+      continue;
+    }
     const rc = /^@@notdns-rc (\d+)$/.exec(line);
-    if (rc && cur) { cur.exitCode = Number(rc[1]); cur = undefined; continue; }
+    if (rc && cur) {
+      cur.exitCode = Number(rc[1]);
+      cur = undefined;
+      continue;
+    }
     if (cur) cur.text += `${line}\n`;
   }
   return sections;
@@ -89,23 +104,41 @@ export function sumEnaCounters(node: string, sections: readonly EthtoolSection[]
   for (const s of sections) {
     if (s.exitCode === 127 || (s.exitCode !== 0 && /ethtool: (command )?not found|ethtool: No such file/.test(s.text))) {
       throw new NotdnsError(`ethtool is not installed on node ${node}: the real ENA counters are read with \`ethtool -S\``, {
-        kind: 'environment', hint: `Install ethtool on the node image (EKS AMIs have it), or pass ${SIMULATOR_HINT}`,
+        kind: 'environment',
+        hint: `Install ethtool on the node image (EKS AMIs have it), or pass ${SIMULATOR_HINT}`,
       });
     }
     const c = s.exitCode === 0 ? enaCounters(parseEthtoolStats(s.text)) : undefined;
     if (!c) {
-      const why = s.exitCode !== 0 ? `\`ethtool -S ${s.iface}\` failed (exit ${s.exitCode}): ${s.text.trim().split('\n').slice(-2).join(' | ') || 'no output'}`
-        : `its \`ethtool -S\` has no conntrack_allowance_exceeded`;
-      throw new NotdnsError(`${s.iface} on node ${node} is not an ENA interface (driver ${s.driver || 'none: a virtual device'}): ${why}. --provider kubeconfig reads the real ENA allowance counters of EC2 nodes.`, {
-        kind: 'environment', hint: `Run on EC2 nodes (Nitro, ENA driver >= 2.2.10), or pass ${SIMULATOR_HINT}`,
-      });
+      const why =
+        s.exitCode !== 0
+          ? `\`ethtool -S ${s.iface}\` failed (exit ${s.exitCode}): ${s.text.trim().split('\n').slice(-2).join(' | ') || 'no output'}`
+          : `its \`ethtool -S\` has no conntrack_allowance_exceeded`;
+      throw new NotdnsError(
+        `${s.iface} on node ${node} is not an ENA interface (driver ${s.driver || 'none: a virtual device'}): ${why}. --provider kubeconfig reads the real ENA allowance counters of EC2 nodes.`,
+        {
+          kind: 'environment',
+          hint: `Run on EC2 nodes (Nitro, ENA driver >= 2.2.10), or pass ${SIMULATOR_HINT}`,
+        },
+      );
     }
     perInterface[s.iface] = c;
   }
   const all = Object.values(perInterface);
-  const sum = (k: keyof EnaCounters): number | undefined => (all.every((c) => c[k] !== undefined) ? all.reduce((a, c) => a + c[k]!, 0) : undefined);
-  const out: NodeEnaCounters = { interfaces: Object.keys(perInterface), perInterface, conntrackAllowanceExceeded: sum('conntrackAllowanceExceeded')! };
-  for (const k of ['conntrackAllowanceAvailable', 'bwInAllowanceExceeded', 'bwOutAllowanceExceeded', 'ppsAllowanceExceeded', 'linklocalAllowanceExceeded'] as const) {
+  const sum = (k: keyof EnaCounters): number | undefined =>
+    all.every((c) => c[k] !== undefined) ? all.reduce((a, c) => a + c[k]!, 0) : undefined;
+  const out: NodeEnaCounters = {
+    interfaces: Object.keys(perInterface),
+    perInterface,
+    conntrackAllowanceExceeded: sum('conntrackAllowanceExceeded')!,
+  };
+  for (const k of [
+    'conntrackAllowanceAvailable',
+    'bwInAllowanceExceeded',
+    'bwOutAllowanceExceeded',
+    'ppsAllowanceExceeded',
+    'linklocalAllowanceExceeded',
+  ] as const) {
     const v = sum(k);
     if (v !== undefined) out[k] = v;
   }

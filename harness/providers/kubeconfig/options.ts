@@ -17,7 +17,7 @@ export const ENA_SIMULATOR_FLAG = '--ena-simulator';
  * with Cilium's default tcx attachment it would see nothing and be deleted by Cilium; hence the explicit flag.
  */
 export const ENA_SIMULATOR_MODES = ['off', 'count', 'enforce'] as const;
-export type EnaSimulatorMode = typeof ENA_SIMULATOR_MODES[number];
+export type EnaSimulatorMode = (typeof ENA_SIMULATOR_MODES)[number];
 
 export interface KubeconfigProviderOptions {
   /** Set by --i-know-this-is-not-a-test-cluster. Without it the provider refuses to do anything. */
@@ -42,14 +42,18 @@ export interface KubeconfigProviderOptions {
  */
 export function validateKubeconfigOptions(o: KubeconfigProviderOptions): KubeconfigProviderOptions & { iKnowThisIsNotATestCluster: true } {
   if (o.iKnowThisIsNotATestCluster !== true) {
-    throw new NotdnsError(`--provider kubeconfig runs a SYN flood, fills the ENA conntrack allowance and rolls out workloads on an existing cluster; it refuses to start without ${I_KNOW_FLAG}.`, {
-      kind: 'usage',
-      hint: `Use a throwaway cluster, then pass ${I_KNOW_FLAG} (and --context NAME). For CI and laptops use --provider kind or the default lab.`,
-    });
+    throw new NotdnsError(
+      `--provider kubeconfig runs a SYN flood, fills the ENA conntrack allowance and rolls out workloads on an existing cluster; it refuses to start without ${I_KNOW_FLAG}.`,
+      {
+        kind: 'usage',
+        hint: `Use a throwaway cluster, then pass ${I_KNOW_FLAG} (and --context NAME). For CI and laptops use --provider kind or the default lab.`,
+      },
+    );
   }
   if (o.enaSimulator !== undefined && !(ENA_SIMULATOR_MODES as readonly string[]).includes(o.enaSimulator)) {
     throw new NotdnsError(`${ENA_SIMULATOR_FLAG} "${String(o.enaSimulator)}" is not one of ${ENA_SIMULATOR_MODES.join(', ')}`, {
-      kind: 'usage', hint: `Leave it out (off: read the real ENA counters with ethtool -S, attach nothing), or ${ENA_SIMULATOR_FLAG} count|enforce to attach the simulator to the nodes' ENIs.`,
+      kind: 'usage',
+      hint: `Leave it out (off: read the real ENA counters with ethtool -S, attach nothing), or ${ENA_SIMULATOR_FLAG} count|enforce to attach the simulator to the nodes' ENIs.`,
     });
   }
   return o as KubeconfigProviderOptions & { iKnowThisIsNotATestCluster: true };
@@ -62,7 +66,8 @@ export function checkContextName(context: string): void {
   }
   if (/(^|[^a-z])(prod|production|prd|live)([^a-z]|$)/i.test(context)) {
     throw new NotdnsError(`context "${context}" looks like a production cluster; notdns will not flood it`, {
-      kind: 'usage', hint: 'Rename the context of a test cluster so that it does not say prod/production/prd/live, or use another cluster.',
+      kind: 'usage',
+      hint: 'Rename the context of a test cluster so that it does not say prod/production/prd/live, or use another cluster.',
     });
   }
   if (/^kind-nd-/.test(context)) {

@@ -16,7 +16,8 @@ export const ZONE = 'cluster.local';
 
 export function zoneFile(upstreamIp: string): string {
   return [
-    `$ORIGIN ${ZONE}.`, '$TTL 5',
+    `$ORIGIN ${ZONE}.`,
+    '$TTL 5',
     `@ IN SOA ns.${ZONE}. hostmaster.${ZONE}. 1 3600 600 86400 5`,
     `@ IN NS ns.${ZONE}.`,
     `ns IN A ${upstreamIp}`,
@@ -129,20 +130,33 @@ export async function startUpstream(dir: string, ns: string, upstreamIp: string,
   // a TCP echo service: the long-lived "established connection" probe talks to it
   const echo = spawnLong('socat', [`TCP-LISTEN:${ECHO_PORT},fork,reuseaddr`, 'EXEC:cat'], { ns, logFile: join(logDir, 'echo.out') });
   await waitFor('nsd to answer on the upstream DNS host', async () => (await digTcp(ns, upstreamIp, `ns.${ZONE}`, 1)).ok, {
-    timeoutMs: 10_000, intervalMs: 100,
+    timeoutMs: 10_000,
+    intervalMs: 100,
     hint: 'Is nsd installed (apt-get install nsd)? Its log is nsd.out in the output folder.',
   });
   return [nsd, echo];
 }
 
 /** Returns the process wrapped in an object: an execa subprocess is a thenable, and an async function would wait for it. */
-export async function startNodeLocal(dir: string, node: string, ns: string, listen: string, upstreamIp: string, logDir: string): Promise<{ proc: ResultPromise }> {
+export async function startNodeLocal(
+  dir: string,
+  node: string,
+  ns: string,
+  listen: string,
+  upstreamIp: string,
+  logDir: string,
+): Promise<{ proc: ResultPromise }> {
   const conf = join(dir, `unbound-${node}.conf`);
   await writeFile(conf, unboundConf(dir, node, listen, upstreamIp, logDir));
   const p = spawnLong('unbound', ['-d', '-c', conf], { ns, logFile: join(logDir, `unbound-${node}.out`) });
-  await waitFor(`node-local DNS (unbound) on ${node}`, async () => {
-    if (p.exitCode !== null && p.exitCode !== undefined) throw new NotdnsError(`unbound on ${node} exited (code ${p.exitCode}); see unbound-${node}.out`, { kind: 'environment' });
-    return (await digTcp(ns, listen, `ns.${ZONE}`, 1)).ok;
-  }, { timeoutMs: 10_000, intervalMs: 100, hint: 'Is unbound installed (apt-get install unbound)? Its log is in the output folder.' });
+  await waitFor(
+    `node-local DNS (unbound) on ${node}`,
+    async () => {
+      if (p.exitCode !== null && p.exitCode !== undefined)
+        throw new NotdnsError(`unbound on ${node} exited (code ${p.exitCode}); see unbound-${node}.out`, { kind: 'environment' });
+      return (await digTcp(ns, listen, `ns.${ZONE}`, 1)).ok;
+    },
+    { timeoutMs: 10_000, intervalMs: 100, hint: 'Is unbound installed (apt-get install unbound)? Its log is in the output folder.' },
+  );
   return { proc: p };
 }

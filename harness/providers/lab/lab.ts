@@ -17,7 +17,19 @@ import { distDir, stateRoot } from '../../paths.js';
 import { sleep, waitFor } from '../../wait.js';
 import { fetchMetrics, postControl } from '../../../workloads/common/admin-client.js';
 import { LAB_CAPABILITIES } from '../capabilities.js';
-import type { AppName, Cluster, PodHandle, Provider, RolloutEvents, RolloutOptions, SweepResult, Topology, UnexpectedExit, UpOptions, WorkloadDeployment } from '../types.js';
+import type {
+  AppName,
+  Cluster,
+  PodHandle,
+  Provider,
+  RolloutEvents,
+  RolloutOptions,
+  SweepResult,
+  Topology,
+  UnexpectedExit,
+  UpOptions,
+  WorkloadDeployment,
+} from '../types.js';
 import { TeardownStack } from '../../teardown.js';
 import { requireLabTools } from './preflight.js';
 import { NetnsNode } from './netns-node.js';
@@ -27,15 +39,27 @@ import { startNodeLocal, startUpstream } from './dns.js';
 export class LabPod implements PodHandle {
   stopping = false;
   constructor(
-    readonly name: string, readonly app: AppName, readonly node: string, readonly nodeIndex: number,
-    readonly ip: string, readonly ns: string, readonly admin: string, readonly proc: ResultPromise,
+    readonly name: string,
+    readonly app: AppName,
+    readonly node: string,
+    readonly nodeIndex: number,
+    readonly ip: string,
+    readonly ns: string,
+    readonly admin: string,
+    readonly proc: ResultPromise,
     /** The workload's arguments: a replacement pod in a rollout starts with the same ones. */
     readonly args: readonly string[],
     readonly runtimeArgs: readonly string[] = [],
   ) {}
-  metrics() { return fetchMetrics(this.admin); }
-  control(path: string, body: unknown) { return postControl(this.admin, path, body); }
-  get alive(): boolean { return this.proc.exitCode === null || this.proc.exitCode === undefined; }
+  metrics() {
+    return fetchMetrics(this.admin);
+  }
+  control(path: string, body: unknown) {
+    return postControl(this.admin, path, body);
+  }
+  get alive(): boolean {
+    return this.proc.exitCode === null || this.proc.exitCode === undefined;
+  }
   /** The pod's own /proc/net (TcpActiveOpens, IcmpInDestUnreachs of the workload's namespace). */
   readProcNet(file: string): Promise<string> {
     if (!this.proc.pid || !this.alive) return Promise.reject(new Error(`pod ${this.name} is not running`));
@@ -64,7 +88,12 @@ export class LabCluster implements Cluster {
   readonly dnsNs: string;
   readonly logDir: string;
 
-  constructor(readonly runId: string, readonly topology: Topology, readonly stateDir: string, logDir?: string) {
+  constructor(
+    readonly runId: string,
+    readonly topology: Topology,
+    readonly stateDir: string,
+    logDir?: string,
+  ) {
     this.vpcNs = nsName(runId, 'vpc');
     this.dnsNs = nsName(runId, 'dns');
     this.logDir = logDir ?? join(stateDir, 'logs');
@@ -78,7 +107,8 @@ export class LabCluster implements Cluster {
 
   node(name: string): NetnsNode {
     const n = this.nodes.find((x) => x.name === name);
-    if (!n) throw new NotdnsError(`no node named ${name} in this lab (nodes: ${this.nodes.map((x) => x.name).join(', ')})`, { kind: 'harness' });
+    if (!n)
+      throw new NotdnsError(`no node named ${name} in this lab (nodes: ${this.nodes.map((x) => x.name).join(', ')})`, { kind: 'harness' });
     return n;
   }
 
@@ -92,11 +122,24 @@ export class LabCluster implements Cluster {
     // is another run's and nothing of it may be touched (no teardown is registered before the claim)
     await mkdir(dirname(this.stateDir), { recursive: true });
     const taken = (await listNamespaces()).filter((n) => n.startsWith(`${PREFIX}${this.runId}-`));
-    const claimed = taken.length ? false : await mkdir(this.stateDir).then(() => true, (e: NodeJS.ErrnoException) => { if (e.code === 'EEXIST') return false; throw e; });
+    const claimed = taken.length
+      ? false
+      : await mkdir(this.stateDir).then(
+          () => true,
+          (e: NodeJS.ErrnoException) => {
+            if (e.code === 'EEXIST') return false;
+            throw e;
+          },
+        );
     if (!claimed) {
-      throw new NotdnsError(`run id ${this.runId} is already in use on this host (${taken.length ? `namespaces ${taken.join(', ')}` : this.stateDir} exist${taken.length ? '' : 's'}); nothing was created or removed.`, {
-        kind: 'harness', phase: 'up', hint: 'Run again: a new run gets a new random id. If the other run is dead, `notdns down --all` removes what it left.',
-      });
+      throw new NotdnsError(
+        `run id ${this.runId} is already in use on this host (${taken.length ? `namespaces ${taken.join(', ')}` : this.stateDir} exist${taken.length ? '' : 's'}); nothing was created or removed.`,
+        {
+          kind: 'harness',
+          phase: 'up',
+          hint: 'Run again: a new run gets a new random id. If the other run is dead, `notdns down --all` removes what it left.',
+        },
+      );
     }
     await mkdir(this.logDir, { recursive: true });
     await writeFile(join(this.stateDir, 'owner.pid'), String(process.pid));
@@ -104,68 +147,134 @@ export class LabCluster implements Cluster {
     const nodeNames = Array.from({ length: t.nodes }, (_, i) => `node${i + 1}`);
     const all = [this.vpcNs, this.dnsNs, ...nodeNames.map((n) => nsName(this.runId, n))];
     // every namespace first, so a failure part-way leaves only named namespaces that destroy()/sweep remove
-    this.onDestroy('namespaces', async () => { await deleteNamespaces(all); });
-    await batch('ip', all.map((n) => `netns add ${n}`));
+    this.onDestroy('namespaces', async () => {
+      await deleteNamespaces(all);
+    });
+    await batch(
+      'ip',
+      all.map((n) => `netns add ${n}`),
+    );
     opts.onProgress?.(`namespaces created (${all.length})`);
 
     // VPC: bridge + router; one veth pair per ENI, created in vpc with the peer moved straight into the node
-    const vpc: string[] = ['link set lo up', 'link add br0 type bridge', `link set br0 address ${A.VPC_ROUTER_MAC}`, 'link set br0 up',
-      `addr add ${A.VPC_ROUTER}/${A.VPC_SUBNET_PREFIX} dev br0`];
+    const vpc: string[] = [
+      'link set lo up',
+      'link add br0 type bridge',
+      `link set br0 address ${A.VPC_ROUTER_MAC}`,
+      'link set br0 up',
+      `addr add ${A.VPC_ROUTER}/${A.VPC_SUBNET_PREFIX} dev br0`,
+    ];
     nodeNames.forEach((n, j) => {
-      const i = j + 1, ns = nsName(this.runId, n);
-      vpc.push(`link add n${i}-ens5 type veth peer name ens5 netns ${ns}`, `link add n${i}-ens6 type veth peer name ens6 netns ${ns}`,
-        `link set n${i}-ens5 master br0 up`, `link set n${i}-ens6 master br0 up`,
+      const i = j + 1,
+        ns = nsName(this.runId, n);
+      vpc.push(
+        `link add n${i}-ens5 type veth peer name ens5 netns ${ns}`,
+        `link add n${i}-ens6 type veth peer name ens6 netns ${ns}`,
+        `link set n${i}-ens5 master br0 up`,
+        `link set n${i}-ens6 master br0 up`,
         // the VPC delivers the secondary ENI's addresses to ens6's MAC (ens6 has no IP, it cannot answer ARP)
         `neigh replace ${A.eniIp(i)} lladdr ${A.nodeMac(i, 6)} dev br0 nud permanent`,
-        `route add ${A.podCidr(i)} via ${A.eniIp(i)} dev br0`);
+        `route add ${A.podCidr(i)} via ${A.eniIp(i)} dev br0`,
+      );
     });
     vpc.push(`link add dns0 type veth peer name eth0 netns ${this.dnsNs}`, 'link set dns0 master br0 up');
     await batch('ip', vpc, { ns: this.vpcNs });
-    await run('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.br0.send_redirects=0',
-      'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.br0.rp_filter=0'], { ns: this.vpcNs });
+    await run(
+      'sysctl',
+      [
+        '-qw',
+        'net.ipv4.ip_forward=1',
+        'net.ipv4.conf.all.send_redirects=0',
+        'net.ipv4.conf.br0.send_redirects=0',
+        'net.ipv4.conf.all.rp_filter=0',
+        'net.ipv4.conf.br0.rp_filter=0',
+      ],
+      { ns: this.vpcNs },
+    );
     // AWS source/destination check: an ENI only sends packets from its own addresses. Without it, a SYN that a
     // node forwards back out of ens5 (eniHasAddress variant) would loop between the VPC and the node.
     await run('nft', ['-f', '-'], { ns: this.vpcNs, input: srcDstCheck(t.nodes) });
 
-    await batch('ip', ['link set lo up', 'link set eth0 up', `addr add ${A.DNS_UPSTREAM}/${A.VPC_SUBNET_PREFIX} dev eth0`,
-      `route add default via ${A.VPC_ROUTER}`], { ns: this.dnsNs });
+    await batch(
+      'ip',
+      [
+        'link set lo up',
+        'link set eth0 up',
+        `addr add ${A.DNS_UPSTREAM}/${A.VPC_SUBNET_PREFIX} dev eth0`,
+        `route add default via ${A.VPC_ROUTER}`,
+      ],
+      { ns: this.dnsNs },
+    );
 
-    await Promise.all(nodeNames.map(async (n, j) => {
-      const i = j + 1, ns = nsName(this.runId, n);
-      const lines = ['link set lo up',
-        `link set ens5 address ${A.nodeMac(i, 5)}`, 'link set ens5 up', `link set ens6 address ${A.nodeMac(i, 6)}`, 'link set ens6 up',
-        `addr add ${A.nodeIp(i)}/${A.VPC_SUBNET_PREFIX} dev ens5`, `route add default via ${A.VPC_ROUTER} dev ens5`];
-      if (t.eniHasAddress) lines.push(`addr add ${A.eniUnrelatedIp(i)}/32 dev ens6`);
-      // the secondary ENI's table: default via the VPC router out of ens6 (+ static neighbour: ens6 can't ARP)
-      lines.push(`neigh replace ${A.VPC_ROUTER} lladdr ${A.VPC_ROUTER_MAC} dev ens6 nud permanent`,
-        `route replace ${A.VPC_ROUTER} dev ens6 scope link table ${A.ENI_TABLE}`,
-        `route replace default via ${A.VPC_ROUTER} dev ens6 table ${A.ENI_TABLE}`);
-      if (t.nodeLocalDns) lines.push(`addr add ${A.NODE_LOCAL_DNS}/32 dev lo`);
-      await batch('ip', lines, { ns });
-      await run('sysctl', ['-qw', 'net.ipv4.ip_forward=1',
-        'net.ipv4.conf.all.rp_filter=2', 'net.ipv4.conf.default.rp_filter=2', 'net.ipv4.conf.ens5.rp_filter=2', 'net.ipv4.conf.ens6.rp_filter=2',
-        'net.ipv4.conf.all.log_martians=1', 'net.ipv4.conf.default.log_martians=1', 'net.ipv4.conf.ens6.log_martians=1',
-        // both ENIs sit on the same VPC bridge: by default Linux answers ARP for the node IP on ens6 too ("ARP flux"),
-        // and the upstream's replies then arrive on the addressless ens6 and die as martians. The real VPC answers
-        // ARP itself; here each ENI answers only for its own addresses.
-        'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2'], { ns });
-      // kernel conntrack only tracks a namespace once something there uses it: a counting rule turns it on
-      await run('nft', ['-f', '-'], { ns, input: `table inet notdns {
+    await Promise.all(
+      nodeNames.map(async (n, j) => {
+        const i = j + 1,
+          ns = nsName(this.runId, n);
+        const lines = [
+          'link set lo up',
+          `link set ens5 address ${A.nodeMac(i, 5)}`,
+          'link set ens5 up',
+          `link set ens6 address ${A.nodeMac(i, 6)}`,
+          'link set ens6 up',
+          `addr add ${A.nodeIp(i)}/${A.VPC_SUBNET_PREFIX} dev ens5`,
+          `route add default via ${A.VPC_ROUTER} dev ens5`,
+        ];
+        if (t.eniHasAddress) lines.push(`addr add ${A.eniUnrelatedIp(i)}/32 dev ens6`);
+        // the secondary ENI's table: default via the VPC router out of ens6 (+ static neighbour: ens6 can't ARP)
+        lines.push(
+          `neigh replace ${A.VPC_ROUTER} lladdr ${A.VPC_ROUTER_MAC} dev ens6 nud permanent`,
+          `route replace ${A.VPC_ROUTER} dev ens6 scope link table ${A.ENI_TABLE}`,
+          `route replace default via ${A.VPC_ROUTER} dev ens6 table ${A.ENI_TABLE}`,
+        );
+        if (t.nodeLocalDns) lines.push(`addr add ${A.NODE_LOCAL_DNS}/32 dev lo`);
+        await batch('ip', lines, { ns });
+        await run(
+          'sysctl',
+          [
+            '-qw',
+            'net.ipv4.ip_forward=1',
+            'net.ipv4.conf.all.rp_filter=2',
+            'net.ipv4.conf.default.rp_filter=2',
+            'net.ipv4.conf.ens5.rp_filter=2',
+            'net.ipv4.conf.ens6.rp_filter=2',
+            'net.ipv4.conf.all.log_martians=1',
+            'net.ipv4.conf.default.log_martians=1',
+            'net.ipv4.conf.ens6.log_martians=1',
+            // both ENIs sit on the same VPC bridge: by default Linux answers ARP for the node IP on ens6 too ("ARP flux"),
+            // and the upstream's replies then arrive on the addressless ens6 and die as martians. The real VPC answers
+            // ARP itself; here each ENI answers only for its own addresses.
+            'net.ipv4.conf.all.arp_ignore=1',
+            'net.ipv4.conf.all.arp_announce=2',
+          ],
+          { ns },
+        );
+        // kernel conntrack only tracks a namespace once something there uses it: a counting rule turns it on
+        await run('nft', ['-f', '-'], {
+          ns,
+          input: `table inet notdns {
   chain pre { type filter hook prerouting priority -150; policy accept; ct state new counter; }
   chain out { type filter hook output priority -150; policy accept; ct state new counter; }
-}\n` });
-      const node = new NetnsNode(n, ns, A.nodeIp(i));
-      await node.startSentinel();
-      this.nodes[j] = node;
-    }));
-    this.onDestroy('sentinels', async () => { await Promise.all(this.nodes.map((n) => n.stopSentinel())); });
+}\n`,
+        });
+        const node = new NetnsNode(n, ns, A.nodeIp(i));
+        await node.startSentinel();
+        this.nodes[j] = node;
+      }),
+    );
+    this.onDestroy('sentinels', async () => {
+      await Promise.all(this.nodes.map((n) => n.stopSentinel()));
+    });
     opts.onProgress?.(`${t.nodes} nodes wired (ens5 addressed, ens6 without address, rp_filter=2)`);
 
     if (t.nodeLocalDns) {
       const dnsDir = join(this.stateDir, 'dns');
-      this.onDestroy('dns daemons', async () => { await Promise.all(this.daemons.map((p) => stopProcess(p, 1000))); });
-      this.daemons.push(...await startUpstream(dnsDir, this.dnsNs, A.DNS_UPSTREAM, this.logDir));
-      const caches = await Promise.all(this.nodes.map((n) => startNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, A.DNS_UPSTREAM, this.logDir)));
+      this.onDestroy('dns daemons', async () => {
+        await Promise.all(this.daemons.map((p) => stopProcess(p, 1000)));
+      });
+      this.daemons.push(...(await startUpstream(dnsDir, this.dnsNs, A.DNS_UPSTREAM, this.logDir)));
+      const caches = await Promise.all(
+        this.nodes.map((n) => startNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, A.DNS_UPSTREAM, this.logDir)),
+      );
       this.daemons.push(...caches.map((c) => c.proc));
       opts.onProgress?.('DNS up: nsd upstream + node-local unbound (TCP upstream) on every node');
     }
@@ -184,7 +293,9 @@ export class LabCluster implements Cluster {
   }
 
   async deploy(d: WorkloadDeployment): Promise<PodHandle[]> {
-    return Promise.all(Array.from({ length: d.replicas }, (_, r) => this.startPod(d.app, d.nodes[r % d.nodes.length]!, d.args, d.runtimeArgs)));
+    return Promise.all(
+      Array.from({ length: d.replicas }, (_, r) => this.startPod(d.app, d.nodes[r % d.nodes.length]!, d.args, d.runtimeArgs)),
+    );
   }
 
   /** Create a pod's network (namespace, veth, Cilium ENI-style routes and rules) on a node; nothing runs in it yet. */
@@ -194,36 +305,68 @@ export class LabCluster implements Cluster {
     const node = this.nodes[i - 1]!;
     const k = this.podCount.get(i) ?? 0;
     this.podCount.set(i, k + 1);
-    const ip = A.podIp(i, k), lxc = A.lxcName(i, k), mac = A.podMac(i, k);
+    const ip = A.podIp(i, k),
+      lxc = A.lxcName(i, k),
+      mac = A.podMac(i, k);
     const name = `${prefix}-${i}-${k}`;
     const ns = nsName(this.runId, name);
     await run('ip', ['netns', 'add', ns]);
     this.extraNs.push(ns);
     this.lxcByIp.set(ip, lxc);
-    await batch('ip', [`link add ${lxc} type veth peer name eth0 netns ${ns}`, `link set ${lxc} address ${mac}`, `link set ${lxc} up`,
-      `route add ${ip}/32 dev ${lxc}`,
-      `rule add to ${ip} lookup main priority ${A.RULE_PRIO_TO_POD}`,
-      `rule add from ${ip} lookup ${A.ENI_TABLE} priority ${A.RULE_PRIO_FROM_POD}`], { ns: node.ns });
-    await batch('ip', ['link set lo up', `addr add ${ip}/32 dev eth0`, 'link set eth0 up',
-      `route add ${A.POD_GATEWAY} dev eth0 scope link`, `route add default via ${A.POD_GATEWAY} dev eth0`,
-      // Cilium answers the gateway's ARP from BPF; here a permanent neighbour does
-      `neigh replace ${A.POD_GATEWAY} lladdr ${mac} dev eth0 nud permanent`], { ns });
+    await batch(
+      'ip',
+      [
+        `link add ${lxc} type veth peer name eth0 netns ${ns}`,
+        `link set ${lxc} address ${mac}`,
+        `link set ${lxc} up`,
+        `route add ${ip}/32 dev ${lxc}`,
+        `rule add to ${ip} lookup main priority ${A.RULE_PRIO_TO_POD}`,
+        `rule add from ${ip} lookup ${A.ENI_TABLE} priority ${A.RULE_PRIO_FROM_POD}`,
+      ],
+      { ns: node.ns },
+    );
+    await batch(
+      'ip',
+      [
+        'link set lo up',
+        `addr add ${ip}/32 dev eth0`,
+        'link set eth0 up',
+        `route add ${A.POD_GATEWAY} dev eth0 scope link`,
+        `route add default via ${A.POD_GATEWAY} dev eth0`,
+        // Cilium answers the gateway's ARP from BPF; here a permanent neighbour does
+        `neigh replace ${A.POD_GATEWAY} lladdr ${mac} dev eth0 nud permanent`,
+      ],
+      { ns },
+    );
     return { name, ns, ip, nodeIndex: i };
   }
 
   /** Create a pod on a node and start the workload in it; resolves when its admin endpoint answers. */
-  async startPod(app: AppName, nodeName: string, args: readonly string[], runtimeArgs: readonly string[] = [], signal?: AbortSignal): Promise<LabPod> {
+  async startPod(
+    app: AppName,
+    nodeName: string,
+    args: readonly string[],
+    runtimeArgs: readonly string[] = [],
+    signal?: AbortSignal,
+  ): Promise<LabPod> {
     const { name, ns, ip, nodeIndex: i } = await this.plumbPod(app === 'metrics-service' ? 'ms' : 'ae', nodeName);
     const admin = `unix:${join(this.stateDir, `${name}.sock`)}`;
     const main = join(distDir, 'workloads', app, 'main.js');
     const proc = spawnLong('node', [...runtimeArgs, main, '--admin', admin, ...args], { ns, logFile: join(this.logDir, `${name}.log`) });
     const pod = new LabPod(name, app, nodeName, i, ip, ns, admin, proc, args, runtimeArgs);
     this.podList.push(pod);
-    await waitFor(`${app} pod ${name} (${ip}) to be ready`, async () => {
-      if (!pod.alive) throw new NotdnsError(`${app} in pod ${name} exited with code ${proc.exitCode}; its log: ${join(this.logDir, `${name}.log`)}`, { kind: 'harness' });
-      await pod.metrics();
-      return true;
-    }, { timeoutMs: 20_000, intervalMs: 100, signal });
+    await waitFor(
+      `${app} pod ${name} (${ip}) to be ready`,
+      async () => {
+        if (!pod.alive)
+          throw new NotdnsError(`${app} in pod ${name} exited with code ${proc.exitCode}; its log: ${join(this.logDir, `${name}.log`)}`, {
+            kind: 'harness',
+          });
+        await pod.metrics();
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, signal },
+    );
     void proc.then((r) => {
       if (pod.stopping || this.destroyed) return; // a graceful stop or the teardown: expected
       const how = r.signal ? `was killed by ${r.signal}` : `exited with code ${r.exitCode}`;
@@ -242,9 +385,14 @@ export class LabCluster implements Cluster {
     pod.stopping = true;
     pod.proc.kill('SIGTERM');
     events?.onPodStopping?.(pod);
-    const exited = pod.proc.then(() => true, () => true);
+    const exited = pod.proc.then(
+      () => true,
+      () => true,
+    );
     let timer: NodeJS.Timeout | undefined;
-    const killAfter = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), (graceSeconds + 5) * 1000); });
+    const killAfter = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), (graceSeconds + 5) * 1000);
+    });
     const inTime = await Promise.race([exited, killAfter]);
     clearTimeout(timer); // a pending timer would keep the harness alive long after an interrupted run is torn down
     if (!inTime) {
@@ -272,10 +420,14 @@ export class LabCluster implements Cluster {
     if (!this.topology.unreachableOnDelete) {
       await batch('ip', [`route del ${pod.ip}/32`], { ns: node.ns }).catch(() => undefined); // already gone with the veth
     }
-    await batch('ip', [
-      `rule del to ${pod.ip} lookup main priority ${A.RULE_PRIO_TO_POD}`,
-      `rule del from ${pod.ip} lookup ${A.ENI_TABLE} priority ${A.RULE_PRIO_FROM_POD}`,
-    ], { ns: node.ns });
+    await batch(
+      'ip',
+      [
+        `rule del to ${pod.ip} lookup main priority ${A.RULE_PRIO_TO_POD}`,
+        `rule del from ${pod.ip} lookup ${A.ENI_TABLE} priority ${A.RULE_PRIO_FROM_POD}`,
+      ],
+      { ns: node.ns },
+    );
   }
 
   private async killPod(pod: LabPod): Promise<void> {
@@ -308,7 +460,11 @@ export class LabCluster implements Cluster {
     this.destroyed = true;
     const errors = await this.teardowns.unwind();
     if (errors.length) {
-      throw new NotdnsError(`teardown was incomplete: ${errors.join('; ')}`, { kind: 'harness', phase: 'down', hint: 'Run `notdns down --all` to remove what is left.' });
+      throw new NotdnsError(`teardown was incomplete: ${errors.join('; ')}`, {
+        kind: 'harness',
+        phase: 'down',
+        hint: 'Run `notdns down --all` to remove what is left.',
+      });
     }
   }
 }
@@ -327,27 +483,38 @@ function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
 /** Kill every process in the namespaces, then delete them. */
 export async function deleteNamespaces(names: readonly string[]): Promise<void> {
   for (const sig of ['TERM', 'KILL'] as const) {
-    const pids = (await Promise.all(names.map((n) => run('ip', ['netns', 'pids', n], { reject: false }))))
-      .flatMap((r) => (r.exitCode === 0 ? r.stdout.split(/\s+/).filter(Boolean) : []));
+    const pids = (await Promise.all(names.map((n) => run('ip', ['netns', 'pids', n], { reject: false })))).flatMap((r) =>
+      r.exitCode === 0 ? r.stdout.split(/\s+/).filter(Boolean) : [],
+    );
     if (pids.length === 0) break;
     await run('kill', [`-${sig}`, ...pids], { reject: false });
     if (sig === 'TERM') await sleep(300);
   }
   const existing = new Set(await listNamespaces());
   const del = names.filter((n) => existing.has(n));
-  if (del.length) await batch('ip', del.map((n) => `netns del ${n}`)).catch(async () => {
-    for (const n of del) await run('ip', ['netns', 'del', n], { reject: false });
-  });
+  if (del.length)
+    await batch(
+      'ip',
+      del.map((n) => `netns del ${n}`),
+    ).catch(async () => {
+      for (const n of del) await run('ip', ['netns', 'del', n], { reject: false });
+    });
 }
 
 export async function listNamespaces(): Promise<string[]> {
   const r = await run('ip', ['netns', 'list'], { reject: false });
-  return r.stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean);
 }
 
 /** Unmount every mount below a directory (bpffs pins), deepest first. */
 export async function unmountBelow(dir: string): Promise<string[]> {
-  const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((l) => l.split(' ')[1]).filter((m): m is string => !!m && (m === dir || m.startsWith(dir + '/')));
+  const mounts = (await readFile('/proc/mounts', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[1])
+    .filter((m): m is string => !!m && (m === dir || m.startsWith(dir + '/')));
   for (const m of mounts.sort((a, b) => b.length - a.length)) await run('umount', ['-l', m], { reject: false });
   return mounts;
 }
@@ -386,24 +553,39 @@ export class LabProvider implements Provider {
   async sweep(runId?: string, opts: { force?: boolean } = {}): Promise<SweepResult> {
     const allNs = (await listNamespaces()).filter((n) => n.startsWith(PREFIX));
     const { readdir } = await import('node:fs/promises');
-    const ids = runId ? [runId] : [...new Set([...allNs.map((n) => runIdOf(n)).filter((x): x is string => !!x),
-      ...(await readdir(stateRoot).catch(() => [] as string[])).filter((d) => /^[0-9a-f]{6}$/.test(d))])];
+    const ids = runId
+      ? [runId]
+      : [
+          ...new Set([
+            ...allNs.map((n) => runIdOf(n)).filter((x): x is string => !!x),
+            ...(await readdir(stateRoot).catch(() => [] as string[])).filter((d) => /^[0-9a-f]{6}$/.test(d)),
+          ]),
+        ];
     const removed: string[] = [];
     const live: SweepResult['live'] = [];
     for (const id of ids) {
       const owner = await ownerAlive(id);
-      if (owner && !opts.force) { live.push({ runId: id, pid: owner }); continue; }
+      if (owner && !opts.force) {
+        live.push({ runId: id, pid: owner });
+        continue;
+      }
       const ns = allNs.filter((n) => n.startsWith(`${PREFIX}${id}-`));
       await deleteNamespaces(ns);
       removed.push(...ns.map((n) => `netns ${n}`));
       const dir = join(stateRoot, id);
       removed.push(...(await unmountBelow(dir)).map((m) => `mount ${m}`));
-      if (existsSync(dir)) { await rm(dir, { recursive: true, force: true }); removed.push(`dir ${dir}`); }
+      if (existsSync(dir)) {
+        await rm(dir, { recursive: true, force: true });
+        removed.push(`dir ${dir}`);
+      }
     }
     if (!runId) {
       // namespaces that are ours by prefix but carry no run id (e.g. tests' nd-test-*): only with force
       const odd = allNs.filter((n) => !runIdOf(n));
-      if (opts.force && odd.length) { await deleteNamespaces(odd); removed.push(...odd.map((n) => `netns ${n}`)); }
+      if (opts.force && odd.length) {
+        await deleteNamespaces(odd);
+        removed.push(...odd.map((n) => `netns ${n}`));
+      }
     }
     return { removed, live };
   }
@@ -413,5 +595,10 @@ export class LabProvider implements Provider {
 async function ownerAlive(runId: string): Promise<number | undefined> {
   const pid = Number(await readFile(join(stateRoot, runId, 'owner.pid'), 'utf8').catch(() => ''));
   if (!pid || pid === process.pid) return undefined;
-  try { process.kill(pid, 0); return pid; } catch { return undefined; }
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
 }

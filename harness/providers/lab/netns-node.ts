@@ -32,12 +32,16 @@ export class NetnsNode implements ClusterNode {
     this.sentinel = spawnLong('sleep', ['infinity'], { ns: this.ns });
     const p = this.sentinel;
     // `ip netns exec` execs in place: the pid we have is the sleep process, once it has entered the namespace.
-    await waitFor(`sentinel process in ${this.ns}`, async () => {
-      if (!p.pid) return false;
-      const link = await readlink(`/proc/${p.pid}/ns/net`).catch(() => '');
-      const self = await readlink('/proc/self/ns/net');
-      return link !== '' && link !== self;
-    }, { timeoutMs: 5000, intervalMs: 10 });
+    await waitFor(
+      `sentinel process in ${this.ns}`,
+      async () => {
+        if (!p.pid) return false;
+        const link = await readlink(`/proc/${p.pid}/ns/net`).catch(() => '');
+        const self = await readlink('/proc/self/ns/net');
+        return link !== '' && link !== self;
+      },
+      { timeoutMs: 5000, intervalMs: 10 },
+    );
   }
 
   get sentinelPid(): number | undefined {
