@@ -96,11 +96,9 @@ const TARGET_FORMS = `a target is ${TARGETS.join(' | ')} | a node name like node
 export const TargetSchema = z
   .union([
     z.enum(TARGETS),
-    z
-      .string()
-      .regex(/^(node\d+|[a-z][\w-]*)$/, {
-        error: (iss) => `${typeof iss.input === 'string' ? didYouMean(iss.input, TARGETS, { prefix: false }) : ''}${TARGET_FORMS}`,
-      }),
+    z.string().regex(/^(node\d+|[a-z][\w-]*)$/, {
+      error: (iss) => `${typeof iss.input === 'string' ? didYouMean(iss.input, TARGETS, { prefix: false }) : ''}${TARGET_FORMS}`,
+    }),
   ])
   .superRefine((t, ctx) => {
     // a name that is one typo away from a fixed target (flooded-node) would match no series: refuse it

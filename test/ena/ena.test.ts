@@ -129,7 +129,7 @@ describe('ENA conntrack allowance simulator @root', function () {
       assert.equal(flows.length, cap, 'the table itself holds cap entries');
       assert.equal(flows.filter((f) => f.state === 'unreplied' && f.to === `${IP.oldPod}:50051` && f.firstIngress).length, cap - 1);
       const e = flows.find((f) => f.state === 'established');
-      assert.ok(e && e.from.startsWith(`${IP.nEns6}:`) && e.to === `${IP.u}:${ECHO_PORT}` && e.firstFlags === 'SYN' && !e.firstIngress);
+      assert.ok(e?.from.startsWith(`${IP.nEns6}:`) && e.to === `${IP.u}:${ECHO_PORT}` && e.firstFlags === 'SYN' && !e.firstIngress);
 
       // no more packets: the GC timer alone expires the flood's entries (unreplied 5 s)
       await waitFor('flood entries expired', async () => (await readEnaStats(h)).trackedFlows === 1, { timeoutMs: 9000, intervalMs: 200 });

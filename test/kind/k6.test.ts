@@ -1,6 +1,6 @@
 // The k6 script type-checks against @types/k6 with its own tsconfig (the root tsconfig excludes it).
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { repoRoot } from '../../harness/paths.js';

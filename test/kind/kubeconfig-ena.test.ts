@@ -226,7 +226,8 @@ describe('kubeconfig: the ENA reader for the recorder (installEna)', () => {
     const rec = new Recorder(cluster(nodes), { intervalMs: 60_000, ena: ena.read, onSample: () => sampled() });
     rec.start();
     await first;
-    ifaces.ens5 = { driver: 'ena', text: ens((exceeded += 250), 0, 0) };
+    exceeded += 250;
+    ifaces.ens5 = { driver: 'ena', text: ens(exceeded, 0, 0) };
     await rec.stop();
     const series = new Map(rec.allSeries().map((s) => [`${s.probe}|${s.target}`, s.points.map((p) => p[1])]));
     assert.deepEqual(series.get('ena.allowanceExceeded|node-a'), [100, 350]);

@@ -26,7 +26,7 @@ import { ROLE_LABEL, kindDeleteArgv, kindGetClustersArgv } from '../../harness/p
 import { createKindProvider, keepModeOf } from '../../harness/providers/kind/kind.js';
 import { defaultDoctorDeps, type DoctorDeps } from '../../harness/providers/kind/doctor.js';
 import type { RunResult } from '../../harness/exec.js';
-import type { Topology } from '../../harness/providers/types.js';
+import type { SweepResult, Topology } from '../../harness/providers/types.js';
 import { validateObject } from './k8s-schema.js';
 import { installFakeTools } from './fake-tools.js';
 
@@ -285,7 +285,7 @@ describe('kind: NOTDNS_KEEP_CLUSTER', function () {
     const fake = await installFakeTools({ clusters: ['nd-abc123'] });
     process.env.NOTDNS_KEEP_CLUSTER = '1';
     await mkdir(join(state, 'abc123'));
-    let one, all;
+    let one: SweepResult, all: SweepResult;
     try {
       const p = createKindProvider({ stateRoot: state });
       one = await p.sweep('abc123');

@@ -45,7 +45,7 @@ function check(results: Results): Doc {
     const suite = suites.find((s) => s['@_name'] === `notdns.${results.experiment.name}.${name}`);
     assert.ok(suite, `suite for ${name}`);
     const mine = ex.filter((e) => e.variant === name);
-    const cases = suite['testcase'] ?? [];
+    const cases = suite.testcase ?? [];
     assert.equal(cases.length, mine.length);
     assert.equal(Number(suite['@_tests']), mine.length);
     assert.equal(Number(suite['@_failures']), mine.filter((e) => !e.pass).length);

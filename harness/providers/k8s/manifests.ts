@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { KubernetesObject, V1ConfigMap, V1DaemonSet, V1Deployment, V1Job, V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Namespace, V1Service } from '@kubernetes/client-node';
 import { NotdnsError } from '../../errors.js';
 import type { AppName, WorkloadDeployment } from '../types.js';
 import { manifestsDir } from '../../paths.js';

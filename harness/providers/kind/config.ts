@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { NotdnsError } from '../../errors.js';
 import { PREFIX } from '../../names.js';
-import { repoRoot } from '../../paths.js';
 import type { Topology } from '../types.js';
 
 import { manifestsDir } from '../../paths.js';
