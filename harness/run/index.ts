@@ -80,20 +80,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
       if (result.stopped) {
         // a stopped variant's measurements end early: its expectations are not evaluated, the run stops here
         const why = `not evaluated: the variant was stopped at t=${result.stopped.t}s (${result.stopped.label})`;
-        expectations.push(
-          ...(e.expect[name] ?? []).map((x) => ({
-            variant: name,
-            label: labelOf(x),
-            probe: x.probe,
-            stat: x.stat,
-            op: x.op,
-            threshold: x.value,
-            measured: null,
-            pass: false,
-            detail: x.why,
-            na: why,
-          })),
-        );
+        expectations.push(...(e.expect[name] ?? []).map((x) => notEvaluated(name, x, why)));
         const rest = names.slice(names.indexOf(name) + 1);
         if (rest.length) o.progress.log(`not run after the stop: ${rest.join(', ')}`);
         break;
@@ -126,22 +113,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
   ): ExpectationResult[] {
     const why = list.map((x) => notApplicable(x, o.provider.name));
     const judged = evaluateAll(list.filter((_, i) => !why[i]));
-    return list.map((x, i) =>
-      why[i]
-        ? {
-            variant,
-            label: labelOf(x),
-            probe: x.probe,
-            stat: x.stat,
-            op: x.op,
-            threshold: x.value,
-            measured: null,
-            pass: false,
-            detail: x.why,
-            na: why[i],
-          }
-        : judged.shift()!,
-    );
+    return list.map((x, i) => (why[i] ? notEvaluated(variant, x, why[i]) : judged.shift()!));
   }
 
   async function assemble(): Promise<Results> {
@@ -164,4 +136,20 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
     };
     return ResultsSchema.parse(r);
   }
+}
+
+/** The result of an expectation that was not evaluated (n/a on the provider, or its variant was stopped): why, in `na`. */
+function notEvaluated(variant: string, x: Expectation | CompareExpectation, na: string): ExpectationResult {
+  return {
+    variant,
+    label: labelOf(x),
+    probe: x.probe,
+    stat: x.stat,
+    op: x.op,
+    threshold: x.value,
+    measured: null,
+    pass: false,
+    detail: x.why,
+    na,
+  };
 }
