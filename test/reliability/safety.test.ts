@@ -57,7 +57,10 @@ describe('reliability: safety (target allow-list, bounded load, kubeconfig opt-i
       assert.ok(!args.includes('--allow-any-target'), cfg.name);
     }
     // the runner passes the provider's pod network, nothing else
-    assert.match(await readFile(join(repoRoot, 'harness/run/variant.ts'), 'utf8'), /alertingEngineArgs\(cfg, [^\n]*, cluster\.podCidr\)/);
+    assert.match(
+      await readFile(join(repoRoot, 'harness/run/variant.ts'), 'utf8'),
+      /alertingEngineArgs\(\s*cfg,[^;]*?,\s*cluster\.podCidr[,)]/,
+    );
     // grep level: nothing in the harness can turn the safety net off
     for (const f of ['harness/run/variant.ts', 'harness/run/workloads.ts', 'harness/providers/lab/lab.ts', 'harness/cli.ts']) {
       assert.doesNotMatch(await readFile(join(repoRoot, f), 'utf8'), /allow-any-target/, f);
@@ -80,7 +83,12 @@ describe('reliability: safety (target allow-list, bounded load, kubeconfig opt-i
       );
     }
     const runner = await readFile(join(repoRoot, 'harness/run/variant.ts'), 'utf8');
-    assert.match(runner, /estab-agent\.js'\),\s*[^\n]*String\(v\.maxSeconds\)\]/, 'the estab agent is started with the same bound');
+    // the agent's argv, whatever the formatter made of its lines: [agent.js, host, port, String(v.maxSeconds)]
+    assert.match(
+      runner,
+      /estab-agent\.js'\),\s*cluster\.echo!\.host,\s*String\(cluster\.echo!\.port\),\s*String\(v\.maxSeconds\),?\s*\]/,
+      'the estab agent is started with the same bound',
+    );
     assert.match(runner, /maxSeconds: plannedSeconds\(cfg\) \+ 120,/);
   });
 
