@@ -18,7 +18,7 @@ function unescapeLabel(v: string): string {
 function parseValue(v: string): number {
   if (v === '+Inf' || v === 'Inf') return Infinity;
   if (v === '-Inf') return -Infinity;
-  return Number(v); // NaN for "NaN" and for anything unreadable
+  return Number(v); // NaN for "NaN" (and for anything unreadable: such lines are skipped)
 }
 
 /** Every sample of a text exposition (comments and blank lines skipped; unreadable lines ignored). */
@@ -28,7 +28,7 @@ export function parsePromText(text: string): PromSample[] {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
     const m = SAMPLE.exec(line);
-    if (!m) continue;
+    if (!m || (m[3] !== 'NaN' && Number.isNaN(parseValue(m[3]!)))) continue;
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]!] = unescapeLabel(l[2]!);
     out.push({ name: m[1]!, labels, value: parseValue(m[3]!) });
