@@ -109,7 +109,8 @@ describe('probes: failed reads', () => {
     let failing = false;
     c.extraNodeProbes = async (node) => {
       if (failing && node.name === 'node2') throw new Error('curl: (7) Failed to connect to 127.0.0.1 port 9962');
-      return { 'cilium.staleIpDrops': (drops += 10), 'nld.upstreamFailures': 1 };
+      drops += 10;
+      return { 'cilium.staleIpDrops': drops, 'nld.upstreamFailures': 1 };
     };
     const errs: NotdnsError[] = [];
     const rec = new Recorder(c, { intervalMs: 60_000, onBroken: (e) => errs.push(e) });
