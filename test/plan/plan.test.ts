@@ -34,6 +34,30 @@ describe('plan: which expectations apply on which provider', () => {
     assert.match(renderPlan(p), new RegExp(`${p.expectations.length - na.length} apply, ${na.length} n/a on kind`));
   });
 
+  it("rollout-syn-flood-kind: the flagship plus kind's own mechanism (Cilium's stale-IP drops, node-local-dns health checks)", async () => {
+    const { experiment } = await loadExperiment('rollout-syn-flood-kind');
+    const lab = planOf(experiment, 'lab');
+    const kind = planOf(experiment, 'kind');
+    const flagship = planOf((await loadExperiment('rollout-syn-flood')).experiment, 'kind');
+    assert.equal(lab.expectations.length, 19 + 2);
+    assert.deepEqual(
+      lab.expectations.filter((x) => x.na).map((x) => [x.variant, x.na]),
+      [
+        ['baseline', 'n/a on lab: the experiment applies it on kind only'],
+        ['baseline', 'n/a on lab: the experiment applies it on kind only'],
+      ],
+    );
+    const applies = (p: typeof kind) => p.expectations.filter((x) => !x.na).map((x) => `${x.variant} ${x.label}`);
+    assert.deepEqual(
+      applies(kind).filter((l) => !applies(flagship).includes(l)),
+      [
+        'baseline total Cilium drops: stale or unroutable IP [flooded-nodes] >= 100',
+        'baseline total node-local DNS upstream health checks failed [flooded-nodes] >= 1',
+      ],
+    );
+    assert.ok(applies(kind).includes('cilium-unreachable total ICMP dest-unreachable received >= 1'));
+  });
+
   it('an expectation limited to other providers is n/a, with the providers named', () => {
     assert.equal(notApplicable({ probe: 'dns.errors', providers: ['kind'] }, 'kind'), undefined);
     assert.match(
