@@ -35,7 +35,8 @@ export interface ProbeDef {
 type Def = Omit<ProbeDef, 'id'>;
 
 const ALL_PROVIDERS = { lab: true, kind: true, kubeconfig: true } as const;
-const POD_NETNS = "reads the pod's own /proc/net: needs a pod network namespace the harness can enter (lab pods only)";
+const POD_NETNS =
+  "reads the pod's own /proc/net: needs a pod network namespace the harness can enter (lab pods, kind pods through their node container)";
 const ESTAB = "the estab agent runs in the node's network namespace: the runner starts it only where a node has one it can enter (lab)";
 const DIG_KIND =
   "not verified that a node's own dig goes through node-local DNS (Cilium's redirect policy is for pods): it may ask CoreDNS directly";
@@ -48,7 +49,18 @@ const ENA = ALL_PROVIDERS;
 const SIM_ONLY =
   'counted only by the ENA simulator; on an existing cluster it is attached only with --ena-simulator count|enforce (by default the real ENA counters are read)';
 const SIM = { lab: true, kind: true, kubeconfig: SIM_ONLY } as const;
-const LAB_POD = { lab: true, kind: POD_NETNS, kubeconfig: POD_NETNS } as const;
+const POD = { lab: true, kind: true, kubeconfig: POD_NETNS } as const;
+/** From the kind cluster's own agents (harness/providers/kind/node-metrics.ts): only kind reads them. */
+const CILIUM_KIND_ONLY = {
+  lab: 'the lab has no Cilium: its nodes drop these SYNs in rp_filter (martian.drops)',
+  kind: true,
+  kubeconfig: "Cilium's agent metrics could be read on an existing cluster that runs Cilium, but that is not wired",
+} as const;
+const NLD_KIND_ONLY = {
+  lab: "the lab's node-local DNS is unbound, not CoreDNS: its failures show in dnscheck.failed and dns.errors",
+  kind: true,
+  kubeconfig: "node-local-dns's CoreDNS metrics could be read on an existing cluster, but that is not wired",
+} as const;
 const LAB_ESTAB = { lab: true, kind: ESTAB, kubeconfig: ESTAB } as const;
 
 const counter = (label: string, unit: string, scope: ProbeScope, supplied: ProbeDef['supplied'], more: Partial<Def> = {}): Def => ({
@@ -91,8 +103,14 @@ const DEFS = {
     kubeconfig: true,
   }),
   // every pod's namespace; the Alerting Engine's are the ones that matter (its connects, the ICMP it gets back)
-  'tcp.activeOpens': counter('TCP connect attempts', 'connects', 'pod', LAB_POD),
-  'icmp.destUnreachIn': counter('ICMP dest-unreachable received', 'packets', 'pod', LAB_POD),
+  'tcp.activeOpens': counter('TCP connect attempts', 'connects', 'pod', POD),
+  'icmp.destUnreachIn': counter('ICMP dest-unreachable received', 'packets', 'pod', POD),
+  // Cilium's own count of the SYNs to a deleted pod's IP: on kind they die here instead of in rp_filter
+  'cilium.staleIpDrops': counter('Cilium drops: stale or unroutable IP', 'packets', 'node', CILIUM_KIND_ONLY),
+  // node-local-dns's CoreDNS: health checks of its upstream that failed (over TCP, force_tcp): it cannot connect
+  'nld.upstreamFailures': counter('node-local DNS upstream health checks failed', 'checks', 'node', NLD_KIND_ONLY, {
+    onlyWith: 'nodeLocalDns',
+  }),
   'dns.lookups': counter('DNS lookups', 'lookups', 'pod', ALL_PROVIDERS, ms),
   'dns.errors': counter('DNS errors', 'errors', 'pod', ALL_PROVIDERS, ms),
   'dns.timeouts': counter('DNS timeouts', 'errors', 'pod', ALL_PROVIDERS, ms),

@@ -50,6 +50,7 @@ const READERS = {
   netstat: { file: '/proc/net/netstat', probes: ['martian.drops'] },
   conntrack: { file: '/proc/net/stat/nf_conntrack', probes: ['ct.count'] },
   ena: { file: 'the ENA simulator maps (bpftool)', probes: ['ena.*', 'syn.*'] },
+  extra: { file: "the provider's own node metrics (Cluster.extraNodeProbes)", probes: ['cilium.staleIpDrops', 'nld.upstreamFailures'] },
 } as const;
 type Reader = keyof typeof READERS;
 
@@ -202,6 +203,7 @@ export class Recorder {
           netstat: await this.read('netstat', n, () => n.readProcNet('netstat').then(parseNetstat)),
           ct: await this.read('conntrack', n, () => n.readProcNet('stat/nf_conntrack').then(parseConntrackCount)),
           ena: this.opts.ena ? await this.read('ena', n, () => this.opts.ena!(n)) : undefined,
+          extra: this.cluster.extraNodeProbes ? await this.read('extra', n, () => this.cluster.extraNodeProbes!(n)) : undefined,
         })),
       ),
       Promise.all(this.cluster.pods().map(async (p) => ({ p, m: await p.metrics().catch(() => undefined), snmp: await podSnmp(p) }))),
@@ -211,6 +213,7 @@ export class Recorder {
       const name = d.n.name;
       if (d.netstat) this.put('martian.drops', name, t, d.netstat.TcpExtIPReversePathFilter ?? 0);
       if (d.ct !== undefined) this.put('ct.count', name, t, d.ct);
+      for (const [probe, v] of Object.entries(d.extra ?? {}) as [ProbeId, number][]) this.put(probe, name, t, v);
       if (d.ena) {
         const e = d.ena;
         this.put('ena.allowanceExceeded', name, t, e.allowanceExceeded);

@@ -11,7 +11,8 @@ export const LAB_CAPABILITIES: Capabilities = {
 
 const K8S_DEAD_WORKLOADS = "a watch on the run namespace's pods (a container that terminates or restarts)";
 
-export const KIND_CAPABILITIES: Capabilities = { nodeNetns: false, podNetns: false, enaPins: 'node', deadWorkloads: K8S_DEAD_WORKLOADS };
+/** podNetns: a pod's netns is entered from its node container (crictl finds it, nsenter enters it: kind/pod-netns.ts). */
+export const KIND_CAPABILITIES: Capabilities = { nodeNetns: false, podNetns: true, enaPins: 'node', deadWorkloads: K8S_DEAD_WORKLOADS };
 
 export const KUBECONFIG_CAPABILITIES: Capabilities = {
   nodeNetns: false,

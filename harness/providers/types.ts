@@ -4,6 +4,7 @@
 // some nodes/pods have (`netns`, `readProcNet` of a pod), never a cast around the interface.
 import type { RunOptions, RunResult } from '../exec.js';
 import type { WorkloadMetrics } from '../../workloads/common/metrics-types.js';
+import type { ProbeId } from '../probes/catalog.js';
 
 export type ProviderName = 'lab' | 'kind' | 'kubeconfig';
 export type AppName = 'metrics-service' | 'alerting-engine';
@@ -36,7 +37,8 @@ export interface PodHandle {
   /** Send a control request to the workload (e.g. the Alerting Engine's new backend set). */
   control(path: string, body: unknown): Promise<unknown>;
   /** The pod's own /proc/net files (its netns: TcpActiveOpens, IcmpInDestUnreachs), where the harness can enter
-   *  it (lab pods). Absent elsewhere: the probes that need it are not supplied there. */
+   *  it (lab pods; kind pods through their node container). Absent elsewhere: the probes that need it are not
+   *  supplied there. */
   readProcNet?(file: string): Promise<string>;
 }
 
@@ -89,6 +91,9 @@ export interface Cluster {
    *  teardown): a dead workload makes the measurements incomplete, the run stops as a harness error. Required of
    *  every provider (lab: the process exits; Kubernetes: a pod watch sees a container terminate or restart). */
   onUnexpectedExit(cb: UnexpectedExit): void;
+  /** Node probes only this provider can read (e.g. its CNI's or its DNS cache's own counters), read once per node
+   *  per sample: the recorder records what it returns; a failed read counts like any other node reader's. */
+  extraNodeProbes?(node: ClusterNode): Promise<Partial<Record<ProbeId, number>>>;
   /** Everything torn down, in reverse order of set-up. Idempotent. */
   destroy(): Promise<void>;
 }

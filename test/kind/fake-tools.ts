@@ -5,6 +5,7 @@
 import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CILIUM_METRICS, COREDNS_METRICS, CRICTL_INSPECTP, POD_SNMP } from './fixtures/agent-output.js';
 
 export interface FakeTools {
   dir: string;
@@ -92,6 +93,14 @@ if (argv[0] === 'exec' && (argv.includes('apt-get') || argv.includes('dpkg'))) {
   if (argv.includes('install') || tool === 'dpkg') fs.writeFileSync(path.join(${JSON.stringify(dir)}, 'tools-' + node), '');
   process.exit(0);
 }
+if (argv[0] === 'exec' && argv.includes('crictl')) {
+  if (argv.includes('pods')) { console.log('sb-' + argv[argv.indexOf('--name') + 1]); process.exit(0); }
+  if (argv.includes('inspectp')) { console.log(${JSON.stringify(CRICTL_INSPECTP)}); process.exit(0); }
+  process.exit(1);
+}
+if (argv[0] === 'exec' && argv.includes('nsenter')) { process.stdout.write(${JSON.stringify(POD_SNMP)}); process.exit(0); }
+if (argv[0] === 'exec' && argv.includes('curl') && argv[argv.length - 1].endsWith(':9962/metrics')) { process.stdout.write(${JSON.stringify(CILIUM_METRICS)}); process.exit(0); }
+if (argv[0] === 'exec' && argv.includes('curl') && argv[argv.length - 1].endsWith(':9253/metrics')) { process.stdout.write(${JSON.stringify(COREDNS_METRICS)}); process.exit(0); }
 if (argv[0] === 'exec' && argv.includes('curl')) {
   process.stdout.write(JSON.stringify({ echo: stdin || null, url: argv[argv.length - 1] }) + '\\n200');
   process.exit(0);

@@ -197,6 +197,14 @@ describe('kind: Cilium helm values', () => {
     assert.deepEqual(r.bpf, { enableTCX: false, masquerade: true });
     assert.deepEqual(r.extraConfig, { 'bpf-filter-priority': String(CILIUM_TC_PRIORITY), other: 'x' });
   });
+  it("the agent's Prometheus metrics on 9962 (cilium.staleIpDrops reads them), enforced by the rendered values", () => {
+    assert.deepEqual(v.prometheus, { enabled: true, port: 9962 });
+    const r = renderCiliumValues('nd-abc123', {
+      ...structuredClone(v),
+      prometheus: { enabled: false, serviceMonitor: { enabled: false } },
+    });
+    assert.deepEqual(r.prometheus, { enabled: true, port: 9962, serviceMonitor: { enabled: false } });
+  });
   it('routes natively inside the kind pod subnet (SYNs cross eth0 unencapsulated)', () => {
     assert.equal(v.routingMode, 'native');
     assert.equal(v.autoDirectNodeRoutes, true);

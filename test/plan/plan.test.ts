@@ -20,7 +20,7 @@ describe('plan: which expectations apply on which provider', () => {
     assert.match(renderPlan(p), /expectations: 19 apply\n/);
   });
 
-  it('the flagship on kind: martians, dig, estab and pod ICMP are n/a with the reason; SYNs, the allowance and DNS errors apply', async () => {
+  it('the flagship on kind: martians, dig and estab are n/a with the reason; SYNs, the allowance, DNS errors and pod ICMP apply', async () => {
     const { experiment } = await loadExperiment('rollout-syn-flood');
     const p = planOf(experiment, 'kind');
     const na = p.expectations.filter((x) => x.na);
@@ -30,9 +30,32 @@ describe('plan: which expectations apply on which provider', () => {
     for (const x of byLabel(/martian/)) assert.match(x.na ?? '', /rp_filter=0/, x.label);
     for (const x of byLabel(/dig \+tcp/)) assert.match(x.na ?? '', /dig/, x.label);
     for (const x of byLabel(/established-connection/)) assert.ok(x.na, x.label);
-    for (const x of byLabel(/ICMP/)) assert.ok(x.na, x.label);
-    for (const x of byLabel(/SYNs to old pod IPs|conntrack_allowance_exceeded|DNS errors/)) assert.equal(x.na, undefined, x.label);
+    for (const x of byLabel(/SYNs to old pod IPs|conntrack_allowance_exceeded|DNS errors|ICMP/)) assert.equal(x.na, undefined, x.label);
     assert.match(renderPlan(p), new RegExp(`${p.expectations.length - na.length} apply, ${na.length} n/a on kind`));
+  });
+
+  it("rollout-syn-flood-kind: the flagship plus kind's own mechanism (Cilium's stale-IP drops, node-local-dns health checks)", async () => {
+    const { experiment } = await loadExperiment('rollout-syn-flood-kind');
+    const lab = planOf(experiment, 'lab');
+    const kind = planOf(experiment, 'kind');
+    const flagship = planOf((await loadExperiment('rollout-syn-flood')).experiment, 'kind');
+    assert.equal(lab.expectations.length, 19 + 2);
+    assert.deepEqual(
+      lab.expectations.filter((x) => x.na).map((x) => [x.variant, x.na]),
+      [
+        ['baseline', 'n/a on lab: the experiment applies it on kind only'],
+        ['baseline', 'n/a on lab: the experiment applies it on kind only'],
+      ],
+    );
+    const applies = (p: typeof kind) => p.expectations.filter((x) => !x.na).map((x) => `${x.variant} ${x.label}`);
+    assert.deepEqual(
+      applies(kind).filter((l) => !applies(flagship).includes(l)),
+      [
+        'baseline total Cilium drops: stale or unroutable IP [flooded-nodes] >= 100',
+        'baseline total node-local DNS upstream health checks failed [flooded-nodes] >= 1',
+      ],
+    );
+    assert.ok(applies(kind).includes('cilium-unreachable total ICMP dest-unreachable received >= 1'));
   });
 
   it('an expectation limited to other providers is n/a, with the providers named', () => {

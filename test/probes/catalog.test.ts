@@ -31,7 +31,8 @@ import type { WorkloadMetrics } from '../../workloads/common/metrics-types.js';
 import { clone, makeResults } from '../report/helpers.js';
 
 /** A probe id in running text: not part of a longer word, path or file name (notdns.log, ena.bpf.c). */
-const PROBE_RE = /(?<![\w/.-])(syn|ena|ct|martian|tcp|icmp|dns|dnscheck|grpc|estab)\.[a-zA-Z0-9]+(?![\w/]|\.\w)((?:\\?\|[a-zA-Z0-9]+)*)/g;
+const PROBE_RE =
+  /(?<![\w/.-])(syn|ena|ct|martian|tcp|icmp|dns|dnscheck|grpc|estab|cilium|nld)\.[a-zA-Z0-9]+(?![\w/]|\.\w)((?:\\?\|[a-zA-Z0-9]+)*)/g;
 /** In code only string literals name probes (`syn.map(...)` is a variable named syn). */
 const QUOTED_PROBE_RE = new RegExp(`(?<=['"\`])${PROBE_RE.source.replace('(?<![\\w/.-])', '')}`, 'g');
 
@@ -84,12 +85,24 @@ describe('probe catalog', () => {
   it('says honestly what kind and existing clusters do not supply', () => {
     assert.match(String(probeSupplied('martian.drops', 'kind')), /rp_filter=0/);
     assert.equal(probeSupplied('martian.drops', 'kubeconfig'), true);
-    for (const id of ['estab.ok', 'estab.failed', 'icmp.destUnreachIn', 'tcp.activeOpens', 'dnscheck.ok', 'dnscheck.failed'] as const) {
+    for (const id of ['estab.ok', 'estab.failed', 'dnscheck.ok', 'dnscheck.failed'] as const) {
       assert.equal(probeSupplied(id, 'lab'), true, id);
       assert.equal(typeof probeSupplied(id, 'kind'), 'string', id);
       assert.equal(typeof probeSupplied(id, 'kubeconfig'), 'string', id);
     }
     assert.match(String(probeSupplied('dnscheck.ok', 'kind')), /dig/);
+    // pod netns: the lab's, and kind's through the node container
+    for (const id of ['icmp.destUnreachIn', 'tcp.activeOpens'] as const) {
+      assert.equal(probeSupplied(id, 'kind'), true, id);
+      assert.match(String(probeSupplied(id, 'kubeconfig')), /network namespace/, id);
+    }
+    // the kind cluster's own agents: n/a elsewhere, with the reason
+    for (const id of ['cilium.staleIpDrops', 'nld.upstreamFailures'] as const) {
+      assert.equal(probeSupplied(id, 'kind'), true, id);
+      assert.match(String(probeSupplied(id, 'kubeconfig')), /not wired/, id);
+    }
+    assert.match(String(probeSupplied('cilium.staleIpDrops', 'lab')), /no Cilium/);
+    assert.match(String(probeSupplied('nld.upstreamFailures', 'lab')), /unbound/);
   });
 
   it('labels unknown probes with their id', () => {

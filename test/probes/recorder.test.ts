@@ -102,4 +102,28 @@ describe('probes: failed reads', () => {
       `no drop and no jump: ${JSON.stringify(old.points)}`,
     );
   });
+
+  it("a provider's extra node probes (Cluster.extraNodeProbes) are recorded per node; failing 5 samples in a row is a broken harness", async () => {
+    const { c } = cluster(async () => 'TcpExt: IPReversePathFilter\nTcpExt: 0\n');
+    let drops = 0;
+    let failing = false;
+    c.extraNodeProbes = async (node) => {
+      if (failing && node.name === 'node2') throw new Error('curl: (7) Failed to connect to 127.0.0.1 port 9962');
+      drops += 10;
+      return { 'cilium.staleIpDrops': drops, 'nld.upstreamFailures': 1 };
+    };
+    const errs: NotdnsError[] = [];
+    const rec = new Recorder(c, { intervalMs: 60_000, onBroken: (e) => errs.push(e) });
+    await sampleTimes(rec, 3);
+    const s = rec.allSeries().find((x) => x.probe === 'cilium.staleIpDrops' && x.target === 'node1')!;
+    assert.equal(s.unit, 'packets');
+    assert.equal(s.kind, 'counter');
+    assert.equal(s.points.length, 3);
+    assert.equal(rec.allSeries().filter((x) => x.probe === 'nld.upstreamFailures').length, 2);
+    failing = true;
+    await sampleTimes(rec, 6);
+    assert.equal(errs.length, 1);
+    assert.match(errs[0]!.message, /^the cilium\.staleIpDrops, nld\.upstreamFailures probe could not be read on node node2 for 5 samples/);
+    assert.match(errs[0]!.message, /Failed to connect to 127\.0\.0\.1 port 9962/);
+  });
 });

@@ -28,7 +28,12 @@ export interface AdminTransport {
   request(pod: PodView & { app: AppName }, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: string }>;
 }
 
+/** How the harness reads a pod's own /proc/net files, where the provider can enter pods (Capabilities.podNetns). */
+export type PodProcNetReader = (pod: { name: string; node: string; namespace: string }, file: string) => Promise<string>;
+
 export class K8sPod implements PodHandle {
+  readonly readProcNet?: (file: string) => Promise<string>;
+
   constructor(
     readonly name: string,
     readonly app: AppName,
@@ -36,7 +41,10 @@ export class K8sPod implements PodHandle {
     readonly ip: string,
     readonly uid: string,
     private readonly transport: AdminTransport,
-  ) {}
+    procNet?: { read: PodProcNetReader; namespace: string },
+  ) {
+    if (procNet) this.readProcNet = (file) => procNet.read({ name, node, namespace: procNet.namespace }, file);
+  }
 
   private view(): PodView & { app: AppName } {
     return { name: this.name, uid: this.uid, node: this.node, ip: this.ip, ready: true, deleting: false, app: this.app };
@@ -91,6 +99,8 @@ export interface K8sClusterOptions {
   nodes: ClusterNode[];
   dns: { upstream: string; nodeLocal: string };
   transport: AdminTransport;
+  /** Pods' own /proc/net files (absent: PodHandle.readProcNet is not there). */
+  podProcNet?: PodProcNetReader;
   image: string;
   /** Time for a Deployment to become available (image pulls on real clusters). */
   deployTimeoutMs?: number;
@@ -109,6 +119,7 @@ export abstract class K8sCluster implements Cluster {
   readonly emulations: string[] = [];
   protected readonly podList: K8sPod[] = [];
   protected readonly transport: AdminTransport;
+  private readonly podProcNet?: PodProcNetReader;
   protected readonly image: string;
   private readonly deployTimeoutMs: number;
   private readonly exitWatchers: UnexpectedExit[] = [];
@@ -126,6 +137,7 @@ export abstract class K8sCluster implements Cluster {
     this.nodes = o.nodes;
     this.dns = o.dns;
     this.transport = o.transport;
+    this.podProcNet = o.podProcNet;
     this.image = o.image;
     this.deployTimeoutMs = o.deployTimeoutMs ?? 300_000;
   }
@@ -186,7 +198,8 @@ export abstract class K8sCluster implements Cluster {
   protected async afterPodReady(_pod: K8sPod): Promise<void> {}
 
   protected handle(app: AppName, v: PodView): K8sPod {
-    return new K8sPod(v.name, app, v.node, v.ip, v.uid, this.transport);
+    const procNet = this.podProcNet ? { read: this.podProcNet, namespace: this.namespace } : undefined;
+    return new K8sPod(v.name, app, v.node, v.ip, v.uid, this.transport, procNet);
   }
 
   async deploy(d: WorkloadDeployment): Promise<PodHandle[]> {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { manifestsDir, controlPlaneName } from './config.js';
+import { CILIUM_METRICS_PORT } from './node-metrics.js';
 
 /** Cilium version installed on kind (cilium-cli's kind CI pins the same line). Override: NOTDNS_CILIUM_VERSION. */
 export const CILIUM_VERSION = '1.18.3';
@@ -43,7 +44,8 @@ export function loadCiliumValues(file = join(manifestsDir, 'cilium', 'values.yam
 
 /**
  * The values for one kind cluster: the checked-in ones with k8sServiceHost = <name>-control-plane, classic tc
- * (no tcx) and Cilium's filters at CILIUM_TC_PRIORITY whatever the file says (the ENA simulator relies on both).
+ * (no tcx) and Cilium's filters at CILIUM_TC_PRIORITY whatever the file says (the ENA simulator relies on both),
+ * and the agent's metrics on CILIUM_METRICS_PORT (the cilium.staleIpDrops probe reads them).
  */
 export function renderCiliumValues(clusterName: string, base: CiliumValues = loadCiliumValues()): CiliumValues {
   const v = structuredClone(base);
@@ -53,6 +55,7 @@ export function renderCiliumValues(clusterName: string, base: CiliumValues = loa
     k8sServicePort: 6443,
     bpf: { ...v.bpf, enableTCX: false },
     extraConfig: { ...v.extraConfig, [CILIUM_TC_PRIORITY_FLAG]: String(CILIUM_TC_PRIORITY) },
+    prometheus: { ...(v.prometheus as Record<string, unknown> | undefined), enabled: true, port: CILIUM_METRICS_PORT },
   };
 }
 

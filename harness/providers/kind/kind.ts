@@ -11,7 +11,8 @@ import { run } from '../../exec.js';
 import { NotdnsError } from '../../errors.js';
 import { log } from '../../log.js';
 import { KIND_CAPABILITIES } from '../capabilities.js';
-import type { Provider, SweepResult, Topology, UpOptions } from '../types.js';
+import type { ClusterNode, Provider, SweepResult, Topology, UpOptions } from '../types.js';
+import type { ProbeId } from '../../probes/catalog.js';
 import {
   chooseInstaller,
   ciliumCliInstallArgv,
@@ -47,6 +48,16 @@ import { KubeClient, loadKubeConfig } from '../k8s/client.js';
 import { ADMIN_PORT, renderNamespace, runNamespace } from '../k8s/manifests.js';
 import { kubeDnsUpstreamService, renderLrp, renderNodeLocalDns } from './manifests.js';
 import { dockerBin, dockerInspectArgv, installNodeDebs, KindNode, removeUnreachableRouteArgv, unreachableRouteArgv } from './node.js';
+import {
+  CILIUM_METRICS_PORT,
+  ciliumStaleIpDrops,
+  metricsCurlArgv,
+  NODE_LOCAL_DNS_LABEL,
+  NODE_LOCAL_DNS_METRICS_PORT,
+  nodeLocalDnsUpstreamFailures,
+  podIpsByNode,
+} from './node-metrics.js';
+import { PodNetns } from './pod-netns.js';
 
 export const UNREACHABLE_EMULATION =
   "emulated: Cilium's flag has no effect with kind's IPAM — on pod deletion notdns runs " +
@@ -152,6 +163,40 @@ export class KindCluster extends K8sCluster {
   /** A node container by name, also the control plane (not in `nodes`). */
   nodeByName(name: string): KindNode {
     return (this.nodes.find((n) => n.name === name) as KindNode | undefined) ?? new KindNode(name, '');
+  }
+
+  /** node → pod IP of its node-local-dns pod (listed again when a node is missing or its read failed). */
+  private nldIps = new Map<string, string>();
+
+  private async nodeLocalDnsIp(node: string): Promise<string> {
+    let ip = this.nldIps.get(node);
+    if (!ip) {
+      this.nldIps = podIpsByNode((await this.client.listPods('kube-system', NODE_LOCAL_DNS_LABEL)).pods);
+      ip = this.nldIps.get(node);
+    }
+    if (!ip)
+      throw new NotdnsError(`no running node-local-dns pod on node ${node} (kube-system, ${NODE_LOCAL_DNS_LABEL})`, { kind: 'harness' });
+    return ip;
+  }
+
+  /** Cilium's drops of packets to stale pod IPs and node-local-dns's failed upstream health checks (node-metrics.ts). */
+  async extraNodeProbes(node: ClusterNode): Promise<Partial<Record<ProbeId, number>>> {
+    const n = this.nodeByName(node.name);
+    const [curl, ...args] = metricsCurlArgv('127.0.0.1', CILIUM_METRICS_PORT);
+    const out: Partial<Record<ProbeId, number>> = {
+      'cilium.staleIpDrops': ciliumStaleIpDrops((await n.exec(curl!, args, { timeoutMs: 5_000 })).stdout),
+    };
+    if (this.topology.nodeLocalDns) {
+      const ip = await this.nodeLocalDnsIp(node.name);
+      const [c, ...a] = metricsCurlArgv(ip, NODE_LOCAL_DNS_METRICS_PORT);
+      try {
+        out['nld.upstreamFailures'] = nodeLocalDnsUpstreamFailures((await n.exec(c!, a, { timeoutMs: 5_000 })).stdout);
+      } catch (e) {
+        this.nldIps.delete(node.name); // the pod may have been replaced: list again next time
+        throw e;
+      }
+    }
+    return out;
   }
 
   protected override async afterPodDeleted(pod: K8sPod): Promise<void> {
@@ -393,6 +438,7 @@ export class KindProvider implements Provider {
           return parseCurlOutput(r.stdout);
         },
       };
+      const podNetns = new PodNetns((n) => nodes.find((x) => x.name === n) ?? new KindNode(n, ''));
       progress(`kind cluster ${name} ready: ${nodes.map((n) => `${n.name} ${n.ip}`).join(', ')}`);
       return new KindCluster(
         {
@@ -405,6 +451,7 @@ export class KindProvider implements Provider {
           nodes,
           dns: { upstream, nodeLocal: kubeDns },
           transport,
+          podProcNet: (pod, file) => podNetns.readProcNet(pod, file),
           image,
         },
         name,
