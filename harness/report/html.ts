@@ -15,6 +15,8 @@ import {
   nodeNames,
   preferNodeSeries,
   seriesOf,
+  summaryHeadline,
+  summaryLabel,
   unitForExpectation,
   type Headline,
   type Point,
@@ -411,12 +413,14 @@ function summaryTable(results: Results): string {
       .join('');
     return `<tr><th scope="row">${esc(label)}</th>${cells}</tr>`;
   });
-  const summaryKeys = [...new Set(vs.flatMap((v) => Object.keys(v.summary)))];
+  // the summary repeats most headlines under another name: each number once, with its human label
+  const shown = new Set(keys.map((k) => k.key));
+  const summaryKeys = [...new Set(vs.flatMap((v) => Object.keys(v.summary)))].filter((k) => !shown.has(summaryHeadline(k)));
   if (summaryKeys.length) {
     rows.push(`<tr class="sub"><th colspan="${vs.length + 1}">reported by the harness</th></tr>`);
     for (const k of summaryKeys) {
       rows.push(
-        `<tr><th scope="row">${esc(k)}</th>${vs.map((v) => (k in v.summary ? `<td class="num">${esc(fmtNum(v.summary[k]!))}</td>` : '<td class="num muted">—</td>')).join('')}</tr>`,
+        `<tr><th scope="row" title="${esc(k)}">${esc(summaryLabel(k))}</th>${vs.map((v) => (k in v.summary ? `<td class="num">${esc(fmtNum(v.summary[k]!))}</td>` : '<td class="num muted">—</td>')).join('')}</tr>`,
       );
     }
   }

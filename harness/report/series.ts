@@ -10,6 +10,7 @@ import {
   headlineValue,
   nodeTargets,
   preferNodes,
+  summaryKey,
   probeDef,
   type HeadlineFormat,
   type ProbeId,
@@ -88,18 +89,12 @@ export function headlines(v: VariantResult): Headline[] {
  * same number, if there is one: a report shows that number once, as the headline.
  */
 export const SUMMARY_NUMBERS: Record<string, { label: string; headline?: string }> = {
-  synToOldPodIpsTotal: { label: 'SYNs to old pod IPs' },
-  synToOldPodIpsPeakPerSecond: { label: 'peak SYN/s to old pod IPs', headline: 'peakSynToOldPodIps' },
-  allowanceExceededFlooded: { label: 'ENA allowance exceeded (flooded nodes)' },
-  allowanceExceededAll: { label: 'ENA allowance exceeded (packets)', headline: 'allowanceExceeded' },
-  martianDrops: { label: 'martian drops', headline: 'martianDrops' },
-  dnsErrors: { label: 'DNS errors', headline: 'dnsErrors' },
-  dnsLookups: { label: 'DNS lookups' },
-  dnsCheckFailed: { label: 'failed DNS checks (dig)' },
-  grpcErrors: { label: 'gRPC errors', headline: 'grpcErrors' },
-  grpcCalls: { label: 'gRPC calls' },
-  connectAttempts: { label: 'gRPC connect attempts' },
-  estabFailed: { label: 'long-lived conn. failures', headline: 'estabFailures' },
+  ...Object.fromEntries(
+    HEADLINES.flatMap((h) => {
+      const k = summaryKey(h);
+      return k ? [[k, { label: h.label, ...(h.report ? { headline: h.key } : {}) }]] : [];
+    }),
+  ),
   samplesSkipped: { label: 'probe samples skipped' },
 };
 

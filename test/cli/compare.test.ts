@@ -49,7 +49,7 @@ describe('cli: compare shows each number once', function () {
       const heads = headlines(a.variants.find((x) => x.name === v)!).map((h) => h.label);
       assert.deepEqual(labels.slice(0, heads.length), heads, 'the headlines first');
       // the summary's own numbers that no headline shows
-      for (const l of ['SYNs to old pod IPs', 'ENA allowance exceeded (flooded nodes)', 'DNS lookups', 'gRPC calls'])
+      for (const l of ['SYNs to old pod IPs', 'ENA allowance exceeded on flooded nodes (packets)', 'DNS lookups', 'gRPC calls'])
         assert.ok(labels.includes(l), `${v}: ${l}`);
       for (const dup of ['martianDrops', 'dnsErrors', 'allowanceExceededAll', 'synToOldPodIpsPeakPerSecond']) {
         assert.ok(!c.numbers.some((n) => n.key === `summary.${dup}`), `${dup} is a headline already`);
