@@ -35,6 +35,7 @@ import { requireLabTools } from './preflight.js';
 import { NetnsNode } from './netns-node.js';
 import * as A from './addresses.js';
 import { startNodeLocal, startUpstream } from './dns.js';
+import { pidAlive } from '../../stop.js';
 
 export class LabPod implements PodHandle {
   stopping = false;
@@ -594,11 +595,5 @@ export class LabProvider implements Provider {
 /** The pid of a run's harness if it is still alive (and is not this process). */
 async function ownerAlive(runId: string): Promise<number | undefined> {
   const pid = Number(await readFile(join(stateRoot, runId, 'owner.pid'), 'utf8').catch(() => ''));
-  if (!pid || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+  return pid && pid !== process.pid && pidAlive(pid) ? pid : undefined;
 }
