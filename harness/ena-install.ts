@@ -20,7 +20,6 @@ import {
 import { NotdnsError } from './errors.js';
 import type { EnaSample } from './probes/recorder.js';
 import { isRealEnaNode, type NodeEnaCounters } from './providers/kubeconfig/ethtool.js';
-import type { EnaSimulatorMode } from './providers/kubeconfig/options.js';
 import type { Cluster, ClusterNode } from './providers/types.js';
 import type { VariantConfig } from './spec/schema.js';
 
@@ -39,9 +38,10 @@ export interface EnaMeasurement {
   realCounters: boolean;
 }
 
-/** lab and kind: the simulator as the experiment says. kubeconfig: --ena-simulator (default off). */
-export function enaMeasurementOf(cluster: Pick<Cluster, 'provider'> & { enaSimulator?: EnaSimulatorMode }): EnaMeasurement {
-  if (cluster.provider !== 'kubeconfig') return { simulator: 'experiment', realCounters: false };
+/** The simulator as the experiment says (lab, kind), or, where the real counters are the default (an existing
+ *  cluster), as --ena-simulator says (default off). */
+export function enaMeasurementOf(cluster: Pick<Cluster, 'capabilities' | 'enaSimulator'>): EnaMeasurement {
+  if (cluster.capabilities.enaDefault === 'simulator') return { simulator: 'experiment', realCounters: false };
   switch (cluster.enaSimulator ?? 'off') {
     case 'off':
       return { simulator: 'none', realCounters: true };
@@ -53,7 +53,7 @@ export function enaMeasurementOf(cluster: Pick<Cluster, 'provider'> & { enaSimul
 }
 
 export async function installEna(cluster: Cluster, cfg: VariantConfig, stateDir: string): Promise<EnaInstall> {
-  const how = enaMeasurementOf(cluster as Cluster & { enaSimulator?: EnaSimulatorMode });
+  const how = enaMeasurementOf(cluster);
   const sim =
     how.simulator === 'none'
       ? { handles: [] as EnaHandle[], remove: async () => undefined }
@@ -105,7 +105,7 @@ async function attachSimulator(
   // (Cilium mounts it there), under notdns/<run>/<node>, read on the node.
   const lab = cluster.capabilities.enaPins === 'host';
   // a real node (own kernel): refuse where tcx programs would run before the simulator and hide every packet from it
-  if (cluster.provider === 'kubeconfig') for (const n of cluster.nodes) await refuseTcx(n);
+  if (cluster.capabilities.foreignDatapath) for (const n of cluster.nodes) await refuseTcx(n);
   const bpffs = lab ? await ensureBpffs(enaBpffsDir(stateDir)) : `/sys/fs/bpf/notdns/${cluster.runId}`;
   const handles: EnaHandle[] = [];
   const remove = async () => {

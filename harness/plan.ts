@@ -77,7 +77,7 @@ export function planOf(e: Experiment, provider: ProviderName, opts: { variants?:
   const caps = capabilitiesOf(provider);
   const notes = [
     `dead workloads: ${caps.deadWorkloads}`,
-    provider === 'kubeconfig'
+    caps.enaDefault === 'real-counters'
       ? 'ENA: the real allowance counters (ethtool -S); the simulator only with --ena-simulator count|enforce'
       : `ENA simulator: loaded ${caps.enaPins === 'host' ? 'from this host (a private bpffs of the run)' : 'on each node (its /sys/fs/bpf)'}`,
   ];

@@ -7,18 +7,33 @@ export const LAB_CAPABILITIES: Capabilities = {
   podNetns: true,
   enaPins: 'host',
   deadWorkloads: 'each workload is a process of the harness: its exit is seen at once',
+  enaDefault: 'simulator',
+  foreignDatapath: false,
+  sharesHostFiles: true,
 };
 
 const K8S_DEAD_WORKLOADS = "a watch on the run namespace's pods (a container that terminates or restarts)";
 
 /** podNetns: a pod's netns is entered from its node container (crictl finds it, nsenter enters it: kind/pod-netns.ts). */
-export const KIND_CAPABILITIES: Capabilities = { nodeNetns: false, podNetns: true, enaPins: 'node', deadWorkloads: K8S_DEAD_WORKLOADS };
+/** foreignDatapath false: notdns installs kind's Cilium itself, on classic tc behind the simulator (kind/cilium.ts). */
+export const KIND_CAPABILITIES: Capabilities = {
+  nodeNetns: false,
+  podNetns: true,
+  enaPins: 'node',
+  deadWorkloads: K8S_DEAD_WORKLOADS,
+  enaDefault: 'simulator',
+  foreignDatapath: false,
+  sharesHostFiles: false,
+};
 
 export const KUBECONFIG_CAPABILITIES: Capabilities = {
   nodeNetns: false,
   podNetns: false,
   enaPins: 'node',
   deadWorkloads: K8S_DEAD_WORKLOADS,
+  enaDefault: 'real-counters',
+  foreignDatapath: true,
+  sharesHostFiles: false,
 };
 
 export const CAPABILITIES: Record<ProviderName, Capabilities> = {

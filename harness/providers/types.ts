@@ -87,6 +87,8 @@ export interface Cluster {
   pods(app?: AppName): PodHandle[];
   /** Replace every pod of `app` like a Deployment rollout: new pod ready, old pod graceful stop, old pod deleted. */
   rollout(app: AppName, opts: RolloutOptions, events?: RolloutEvents): Promise<void>;
+  /** --ena-simulator, where the provider takes it (capabilities.enaDefault 'real-counters'); default off. */
+  readonly enaSimulator?: EnaSimulatorMode;
   /** Call `cb` when a running workload exits although nothing asked it to (not a graceful stop in a rollout, not
    *  teardown): a dead workload makes the measurements incomplete, the run stops as a harness error. Required of
    *  every provider (lab: the process exits; Kubernetes: a pod watch sees a container terminate or restart). */
@@ -130,7 +132,19 @@ export interface Capabilities {
   readonly enaPins: 'host' | 'node';
   /** How a dead workload is noticed (Cluster.onUnexpectedExit), in words for the plan. */
   readonly deadWorkloads: string;
+  /** What measures the allowance unless told otherwise: the ENA simulator as the experiment says (lab, kind), or
+   *  the nodes' real ENA counters (`ethtool -S`, an existing cluster; the simulator only with Cluster.enaSimulator). */
+  readonly enaDefault: 'simulator' | 'real-counters';
+  /** The nodes are real machines whose tc hooks another datapath may own with tcx (Cilium on an existing cluster):
+   *  the simulator is refused on a node where tcx programs run, they would hide every packet from it. */
+  readonly foreignDatapath: boolean;
+  /** The workloads see this host's files (lab: processes of this host): the dead-man lease is a file they watch. */
+  readonly sharesHostFiles: boolean;
 }
+
+/** `--ena-simulator` of a provider whose default is the real counters: off, counting only, or enforcing. */
+export const ENA_SIMULATOR_MODES = ['off', 'count', 'enforce'] as const;
+export type EnaSimulatorMode = (typeof ENA_SIMULATOR_MODES)[number];
 
 /** What a sweep found: what it removed, and runs it left alone because their harness is still alive. */
 export interface SweepResult {

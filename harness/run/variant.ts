@@ -279,7 +279,7 @@ async function safety(v: VariantRun): Promise<void> {
     offSignal();
     await rm(join(v.stateDir, HARNESS_FILE), { force: true });
   });
-  if (cluster.provider !== 'lab') return; // pods of other providers do not share this file system
+  if (!cluster.capabilities.sharesHostFiles) return; // the workloads could not see the lease file
   const lease = join(v.stateDir, LEASE_FILE);
   await writeFile(lease, `${process.pid}\n`);
   v.lease = lease;

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import type { RunResult } from '../../harness/exec.js';
 import { enaMeasurementOf, installEna, realEnaSample } from '../../harness/ena-install.js';
+import { capabilitiesOf } from '../../harness/providers/index.js';
 import { tcxLinks } from '../../harness/ena/parse.js';
 import { Recorder, type EnaSample } from '../../harness/probes/recorder.js';
 import type { KubeClient } from '../../harness/providers/k8s/client.js';
@@ -193,12 +194,18 @@ describe('kubeconfig: the ENA reader for the recorder (installEna)', () => {
     ) as unknown as Cluster;
 
   it('what measures the allowance: lab and kind the simulator, kubeconfig the real counters unless --ena-simulator', () => {
-    assert.deepEqual(enaMeasurementOf({ provider: 'lab' }), { simulator: 'experiment', realCounters: false });
-    assert.deepEqual(enaMeasurementOf({ provider: 'kind' }), { simulator: 'experiment', realCounters: false });
-    assert.deepEqual(enaMeasurementOf({ provider: 'kubeconfig' }), { simulator: 'none', realCounters: true });
-    assert.deepEqual(enaMeasurementOf({ provider: 'kubeconfig', enaSimulator: 'off' }), { simulator: 'none', realCounters: true });
-    assert.deepEqual(enaMeasurementOf({ provider: 'kubeconfig', enaSimulator: 'count' }), { simulator: 'count', realCounters: true });
-    assert.deepEqual(enaMeasurementOf({ provider: 'kubeconfig', enaSimulator: 'enforce' }), {
+    assert.deepEqual(enaMeasurementOf({ capabilities: capabilitiesOf('lab') }), { simulator: 'experiment', realCounters: false });
+    assert.deepEqual(enaMeasurementOf({ capabilities: capabilitiesOf('kind') }), { simulator: 'experiment', realCounters: false });
+    assert.deepEqual(enaMeasurementOf({ capabilities: capabilitiesOf('kubeconfig') }), { simulator: 'none', realCounters: true });
+    assert.deepEqual(enaMeasurementOf({ capabilities: capabilitiesOf('kubeconfig'), enaSimulator: 'off' }), {
+      simulator: 'none',
+      realCounters: true,
+    });
+    assert.deepEqual(enaMeasurementOf({ capabilities: capabilitiesOf('kubeconfig'), enaSimulator: 'count' }), {
+      simulator: 'count',
+      realCounters: true,
+    });
+    assert.deepEqual(enaMeasurementOf({ capabilities: capabilitiesOf('kubeconfig'), enaSimulator: 'enforce' }), {
       simulator: 'experiment',
       realCounters: false,
     });

@@ -16,8 +16,8 @@ export const ENA_SIMULATOR_FLAG = '--ena-simulator';
  * count and enforce put a tc filter at pref 1 on a real ENI, in front of the CNI (harness/ena/README.md "Order"):
  * with Cilium's default tcx attachment it would see nothing and be deleted by Cilium; hence the explicit flag.
  */
-export const ENA_SIMULATOR_MODES = ['off', 'count', 'enforce'] as const;
-export type EnaSimulatorMode = (typeof ENA_SIMULATOR_MODES)[number];
+import { ENA_SIMULATOR_MODES, type EnaSimulatorMode } from '../types.js';
+export { ENA_SIMULATOR_MODES, type EnaSimulatorMode };
 
 export interface KubeconfigProviderOptions {
   /** Set by --i-know-this-is-not-a-test-cluster. Without it the provider refuses to do anything. */
