@@ -4,7 +4,8 @@
 // A separate experiment, not `providers: [kind]` lines in the flagship: there they would be n/a in every lab run's
 // verdict and JUnit, and the flagship's lab numbers (19 expectations, all passing) are measured and quoted.
 // On the lab the two kind-only expectations are n/a; everything else is the flagship's, unchanged. The flagship's
-// cilium-unreachable ICMP expectation applies on kind as it is (kind now reads pods' own counters).
+// cilium-unreachable ICMP expectation applies on kind as it is (kind now reads pods' own counters). Cilium's
+// conntrack map on the client node stands in for the ENA's view of "every reconnect is a new flow".
 import { defineExperiment } from '../harness/spec/schema.js';
 import flagship from './rollout-syn-flood.js';
 
@@ -13,7 +14,7 @@ const expect = flagship.expect ?? {};
 export default defineExperiment({
   ...flagship,
   name: 'rollout-syn-flood-kind',
-  description: `${flagship.description} (with the expectations that hold on kind: Cilium's stale-IP drops instead of martians, node-local-dns's failed upstream health checks)`,
+  description: `${flagship.description} (with the expectations that hold on kind: Cilium's stale-IP drops instead of martians, node-local-dns's failed upstream health checks, Cilium's conntrack entries on the client node)`,
   expect: {
     ...expect,
     baseline: [
@@ -36,6 +37,33 @@ export default defineExperiment({
         providers: ['kind'],
         why: 'node-local DNS cannot open TCP connections upstream: its health checks (TCP, force_tcp) fail',
       },
+      // Cilium's conntrack: every reconnect attempt is a new flow leaving the client pod, and bpf_lxc creates a CT
+      // entry for a new egress flow (CT_NEW) before the packet is routed, whether or not the destination still
+      // exists; with no reply it stays for the SYN timeout (60 s). So the entries pile up on the Alerting Engine's
+      // node (other-nodes). Not on the flooded node: the old pod's endpoint program is gone and the packet is
+      // dropped as "Stale or unroutable IP" without a CT entry.
+      {
+        probe: 'cilium.ctEntries',
+        target: 'other-nodes',
+        stat: 'max',
+        op: '>=',
+        value: 1000,
+        providers: ['kind'],
+        why: "each reconnect to the deleted IP is a new flow in the client node's Cilium conntrack map (SYN timeout 60 s)",
+      },
     ],
   },
+  compare: [
+    ...(flagship.compare ?? []),
+    {
+      ratio: ['baseline', 'fix'],
+      probe: 'cilium.ctEntries',
+      target: 'other-nodes',
+      stat: 'max',
+      op: '>=',
+      value: 3,
+      providers: ['kind'],
+      why: "the fix's few attempts (1 s initial backoff, 20 s connect timeout) leave the client node's conntrack map small",
+    },
+  ],
 });

@@ -139,6 +139,14 @@ const DEFS = {
   'grpc.channelsConnecting': gauge('gRPC channels connecting', 'channels', 'pod', 'max', ALL_PROVIDERS, ae),
   'estab.ok': counter('established-connection pings ok', 'pings', 'node', LAB_ESTAB, { onlyWith: 'nodeLocalDns' }),
   'estab.failed': counter('established-connection pings failed', 'pings', 'node', LAB_ESTAB, { onlyWith: 'nodeLocalDns' }),
+  // kind: Cilium's conntrack map size (issue 16). Its BPF CT map is where a pod's new connections are tracked on kind
+  // (Cilium creates an entry for every new outgoing flow of a pod, the SYNs to an old IP included); the lab has the
+  // kernel's conntrack instead (ct.count)
+  'cilium.ctEntries': gauge('Cilium conntrack entries (TCP)', 'entries', 'node', 'max', {
+    lab: "the lab has no Cilium: its nodes' conntrack is the kernel's (ct.count)",
+    kind: true,
+    kubeconfig: "Cilium's agent metrics could be read on an existing cluster that runs Cilium, but that is not wired",
+  }),
 } as const satisfies Record<string, Def>;
 
 export type ProbeId = keyof typeof DEFS;

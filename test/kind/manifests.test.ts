@@ -15,7 +15,7 @@ import {
   clusterName,
   kindConfigYaml,
 } from '../../harness/providers/kind/config.js';
-import { CILIUM_TC_PRIORITY, loadCiliumValues, renderCiliumValues } from '../../harness/providers/kind/cilium.js';
+import { CILIUM_CT_GC_INTERVAL, CILIUM_TC_PRIORITY, loadCiliumValues, renderCiliumValues } from '../../harness/providers/kind/cilium.js';
 import {
   ADMIN_PORT,
   GRPC_PORT,
@@ -204,6 +204,11 @@ describe('kind: Cilium helm values', () => {
       prometheus: { enabled: false, serviceMonitor: { enabled: false } },
     });
     assert.deepEqual(r.prometheus, { enabled: true, port: 9962, serviceMonitor: { enabled: false } });
+  });
+  it('a fixed conntrack GC interval (cilium.ctEntries is set by each GC pass; the adaptive one starts at 5 min)', () => {
+    assert.equal(v.conntrackGCInterval, CILIUM_CT_GC_INTERVAL);
+    const r = renderCiliumValues('nd-abc123', { ...structuredClone(v), conntrackGCInterval: '' });
+    assert.equal(r.conntrackGCInterval, CILIUM_CT_GC_INTERVAL);
   });
   it('routes natively inside the kind pod subnet (SYNs cross eth0 unencapsulated)', () => {
     assert.equal(v.routingMode, 'native');

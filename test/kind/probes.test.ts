@@ -8,6 +8,7 @@ import { KIND_CAPABILITIES } from '../../harness/providers/capabilities.js';
 import { K8sPod } from '../../harness/providers/k8s/cluster.js';
 import { KindCluster } from '../../harness/providers/kind/kind.js';
 import {
+  ciliumCtEntries,
   ciliumStaleIpDrops,
   metricsCurlArgv,
   nodeLocalDnsUpstreamFailures,
@@ -96,6 +97,16 @@ describe("kind: the agents' own counters", () => {
     assert.equal(ciliumStaleIpDrops(CILIUM_METRICS.replace(/.*Stale.*\n/g, '')), 0, 'no such drop yet: the series is absent, 0');
   });
 
+  it("cilium.ctEntries: the TCP map's alive entries at the last GC pass, not the deleted ones or non-TCP", () => {
+    assert.equal(ciliumCtEntries(CILIUM_METRICS), 4711);
+    // the agent sets the gauge only when a GC pass completes: before that there is no sample, a failed read, not 0
+    assert.throws(
+      () => ciliumCtEntries(CILIUM_METRICS.replace(/.*TCP",status="alive".*\n/g, '')),
+      /no conntrack GC pass has completed yet/,
+    );
+    assert.throws(() => ciliumCtEntries(''), /no cilium_\* metric/);
+  });
+
   it('nld.upstreamFailures: coredns_proxy_healthcheck_failures_total over upstreams', () => {
     assert.equal(nodeLocalDnsUpstreamFailures(COREDNS_METRICS), 7 + 2);
   });
@@ -152,8 +163,8 @@ describe("kind: the agents' own counters", () => {
       fake.restore();
     }
     assert.deepEqual(v, [
-      { 'cilium.staleIpDrops': 1300, 'nld.upstreamFailures': 9 },
-      { 'cilium.staleIpDrops': 1300, 'nld.upstreamFailures': 9 },
+      { 'cilium.staleIpDrops': 1300, 'cilium.ctEntries': 4711, 'nld.upstreamFailures': 9 },
+      { 'cilium.staleIpDrops': 1300, 'cilium.ctEntries': 4711, 'nld.upstreamFailures': 9 },
     ]);
     assert.deepEqual(listed, ['kube-system k8s-app=node-local-dns'], 'the pod IP is looked up once');
     assert.deepEqual((await fake.calls()).map((x) => x.slice(1)).slice(0, 2), [

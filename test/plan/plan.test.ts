@@ -34,17 +34,19 @@ describe('plan: which expectations apply on which provider', () => {
     assert.match(renderPlan(p), new RegExp(`${p.expectations.length - na.length} apply, ${na.length} n/a on kind`));
   });
 
-  it("rollout-syn-flood-kind: the flagship plus kind's own mechanism (Cilium's stale-IP drops, node-local-dns health checks)", async () => {
+  it("rollout-syn-flood-kind: the flagship plus kind's own mechanism (Cilium's stale-IP drops and conntrack, node-local-dns health checks)", async () => {
     const { experiment } = await loadExperiment('rollout-syn-flood-kind');
     const lab = planOf(experiment, 'lab');
     const kind = planOf(experiment, 'kind');
     const flagship = planOf((await loadExperiment('rollout-syn-flood')).experiment, 'kind');
-    assert.equal(lab.expectations.length, 19 + 2);
+    assert.equal(lab.expectations.length, 19 + 4);
     assert.deepEqual(
       lab.expectations.filter((x) => x.na).map((x) => [x.variant, x.na]),
       [
         ['baseline', 'n/a on lab: the experiment applies it on kind only'],
         ['baseline', 'n/a on lab: the experiment applies it on kind only'],
+        ['baseline', 'n/a on lab: the experiment applies it on kind only'],
+        ['compare', 'n/a on lab: the experiment applies it on kind only'],
       ],
     );
     const applies = (p: typeof kind) => p.expectations.filter((x) => !x.na).map((x) => `${x.variant} ${x.label}`);
@@ -53,6 +55,8 @@ describe('plan: which expectations apply on which provider', () => {
       [
         'baseline total Cilium drops: stale or unroutable IP [flooded-nodes] >= 100',
         'baseline total node-local DNS upstream health checks failed [flooded-nodes] >= 1',
+        'baseline max Cilium conntrack entries (TCP) [other-nodes] >= 1000',
+        'compare max Cilium conntrack entries (TCP) [other-nodes]: baseline/fix >= 3',
       ],
     );
     assert.ok(applies(kind).includes('cilium-unreachable total ICMP dest-unreachable received >= 1'));

@@ -26,6 +26,8 @@ export function ciliumVersion(): string {
 export const CILIUM_TC_PRIORITY = 2;
 /** The agent flag behind CILIUM_TC_PRIORITY (pkg/option: TCFilterPriority = "bpf-filter-priority"). */
 export const CILIUM_TC_PRIORITY_FLAG = 'bpf-filter-priority';
+/** Helm conntrackGCInterval (agent flag conntrack-gc-interval): how often cilium.ctEntries' gauge is refreshed. */
+export const CILIUM_CT_GC_INTERVAL = '10s';
 
 export type CiliumValues = Record<string, unknown> & {
   kubeProxyReplacement: boolean | string;
@@ -45,7 +47,8 @@ export function loadCiliumValues(file = join(manifestsDir, 'cilium', 'values.yam
 /**
  * The values for one kind cluster: the checked-in ones with k8sServiceHost = <name>-control-plane, classic tc
  * (no tcx) and Cilium's filters at CILIUM_TC_PRIORITY whatever the file says (the ENA simulator relies on both),
- * and the agent's metrics on CILIUM_METRICS_PORT (the cilium.staleIpDrops probe reads them).
+ * the agent's metrics on CILIUM_METRICS_PORT (the cilium.staleIpDrops probe reads them) and a fixed conntrack GC
+ * interval (the cilium.ctEntries probe's gauge is set by each GC pass).
  */
 export function renderCiliumValues(clusterName: string, base: CiliumValues = loadCiliumValues()): CiliumValues {
   const v = structuredClone(base);
@@ -56,6 +59,7 @@ export function renderCiliumValues(clusterName: string, base: CiliumValues = loa
     bpf: { ...v.bpf, enableTCX: false },
     extraConfig: { ...v.extraConfig, [CILIUM_TC_PRIORITY_FLAG]: String(CILIUM_TC_PRIORITY) },
     prometheus: { ...(v.prometheus as Record<string, unknown> | undefined), enabled: true, port: CILIUM_METRICS_PORT },
+    conntrackGCInterval: CILIUM_CT_GC_INTERVAL,
   };
 }
 

@@ -50,6 +50,7 @@ import { kubeDnsUpstreamService, renderLrp, renderNodeLocalDns } from './manifes
 import { dockerBin, dockerInspectArgv, installNodeDebs, KindNode, removeUnreachableRouteArgv, unreachableRouteArgv } from './node.js';
 import {
   CILIUM_METRICS_PORT,
+  ciliumCtEntries,
   ciliumStaleIpDrops,
   metricsCurlArgv,
   NODE_LOCAL_DNS_LABEL,
@@ -179,12 +180,15 @@ export class KindCluster extends K8sCluster {
     return ip;
   }
 
-  /** Cilium's drops of packets to stale pod IPs and node-local-dns's failed upstream health checks (node-metrics.ts). */
+  /** Cilium's drops of packets to stale pod IPs and its conntrack map size, node-local-dns's failed upstream health
+   *  checks (node-metrics.ts). */
   async extraNodeProbes(node: ClusterNode): Promise<Partial<Record<ProbeId, number>>> {
     const n = this.nodeByName(node.name);
     const [curl, ...args] = metricsCurlArgv('127.0.0.1', CILIUM_METRICS_PORT);
+    const cilium = (await n.exec(curl!, args, { timeoutMs: 5_000 })).stdout;
     const out: Partial<Record<ProbeId, number>> = {
-      'cilium.staleIpDrops': ciliumStaleIpDrops((await n.exec(curl!, args, { timeoutMs: 5_000 })).stdout),
+      'cilium.staleIpDrops': ciliumStaleIpDrops(cilium),
+      'cilium.ctEntries': ciliumCtEntries(cilium),
     };
     if (this.topology.nodeLocalDns) {
       const ip = await this.nodeLocalDnsIp(node.name);

@@ -9,8 +9,13 @@
 //   forward starts a health check of the upstream; with force_tcp the health check goes over TCP too, fails the
 //   same way, and counts coredns_proxy_healthcheck_failures_total (every 0.5 s while the upstream stays
 //   unreachable). That counter, summed over upstreams, is the probe.
+// - cilium.ctEntries: the size of Cilium's own TCP conntrack map (cilium_ct4_global), the gauge
+//   cilium_datapath_conntrack_gc_entries{family="ipv4",protocol="TCP",status="alive"} (on by default). The agent
+//   sets it at the end of each completed GC pass of the map (ctmap gcStats.finish), so it is the size as of the
+//   last pass: the Cilium values fix that interval (conntrackGCInterval, CILIUM_CT_GC_INTERVAL) instead of the
+//   adaptive one that starts at 5 minutes. Before any pass has completed there is no sample: a failed read, not 0.
 import type { V1Pod } from '@kubernetes/client-node';
-import { promSum } from '../../probes/prom-text.js';
+import { parsePromText, promSum } from '../../probes/prom-text.js';
 
 export const CILIUM_METRICS_PORT = 9962;
 export const NODE_LOCAL_DNS_METRICS_PORT = 9253;
@@ -23,6 +28,22 @@ export function metricsCurlArgv(host: string, port: number): string[] {
 
 export function ciliumStaleIpDrops(metrics: string): number {
   return promSum(metrics, 'cilium_drop_count_total', { reason: 'Stale or unroutable IP' }, 'cilium_');
+}
+
+/** The gauge behind cilium.ctEntries and the labels of the TCP map's alive entries. */
+export const CILIUM_CT_ENTRIES_METRIC = 'cilium_datapath_conntrack_gc_entries';
+const CT_ALIVE_TCP4 = { family: 'ipv4', protocol: 'TCP', status: 'alive' } as const;
+
+export function ciliumCtEntries(metrics: string): number {
+  const samples = parsePromText(metrics);
+  if (!samples.some((s) => s.name.startsWith('cilium_')))
+    throw new Error(`no cilium_* metric in the page read (${metrics.length} bytes): not the expected /metrics`);
+  const alive = samples.filter(
+    (s) => s.name === CILIUM_CT_ENTRIES_METRIC && Object.entries(CT_ALIVE_TCP4).every(([k, v]) => s.labels[k] === v),
+  );
+  if (alive.length === 0)
+    throw new Error(`no ${CILIUM_CT_ENTRIES_METRIC}{family="ipv4",protocol="TCP",status="alive"}: no conntrack GC pass has completed yet`);
+  return alive.reduce((sum, s) => sum + s.value, 0);
 }
 
 export function nodeLocalDnsUpstreamFailures(metrics: string): number {
