@@ -1,11 +1,12 @@
 // .github/workflows/nightly-kind.yml: the steps docs/kind.md promises, in an order that can work.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { repoRoot } from '../../harness/paths.js';
+import { loadExperiment } from '../../harness/spec/load.js';
 import { INOTIFY_MIN } from '../../harness/providers/kind/doctor.js';
 import { CILIUM_VERSION } from '../../harness/providers/kind/cilium.js';
 
@@ -46,7 +47,7 @@ describe('kind: nightly workflow', () => {
     );
   });
 
-  it('the pick step, run for real against this checkout: the flagship in, the lab-only rp-filter-edge-case out', function () {
+  it('the pick step, run for real against this checkout: the flagship as its kind edition, the lab-only rp-filter-edge-case out', function () {
     this.timeout(60_000);
     const pick = (wf.jobs.plan.steps as Step[]).find((s) => s.id === 'pick')!;
     const dir = mkdtempSync(join(tmpdir(), 'nd-wf-'));
@@ -60,7 +61,8 @@ describe('kind: nightly workflow', () => {
       assert.equal(r.status, 0, r.stderr);
       const line = readFileSync(out, 'utf8').trim();
       const picked = JSON.parse(line.replace(/^experiments=/, '')) as string[];
-      assert.ok(picked.includes('rollout-syn-flood'), line);
+      assert.ok(picked.includes('rollout-syn-flood-kind'), line);
+      assert.ok(!picked.includes('rollout-syn-flood'), `the flagship runs once, as its kind edition: ${line}`);
       assert.ok(!picked.includes('rp-filter-edge-case'), line);
       for (const e of picked)
         assert.equal(spawnSync(join(repoRoot, 'bin', 'notdns'), ['plan', e, '--provider', 'kind'], { encoding: 'utf8' }).status, 0, e);
@@ -73,6 +75,32 @@ describe('kind: nightly workflow', () => {
       assert.match(readFileSync(out, 'utf8'), /experiments=\["a"\]\n$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a kind edition (<name>-kind) is <name> with more expectations: the same run, so the nightly runs only the edition', async () => {
+    const editions = readdirSync(join(repoRoot, 'experiments')).filter((f) => /-kind\.ts$/.test(f));
+    assert.ok(editions.length >= 1);
+    for (const f of editions) {
+      const { experiment: ed } = await loadExperiment(f.replace(/\.ts$/, ''));
+      const { experiment: base } = await loadExperiment(f.replace(/-kind\.ts$/, ''));
+      const { name: _a, description: _b, expect: ee, compare: ec, ...edRun } = ed;
+      const { name: _c, description: _d, expect: be, compare: bc, ...baseRun } = base;
+      assert.deepEqual(edRun, baseRun, `${f}: variants, topology, workloads, steps, abort as ${base.name}'s`);
+      const key = (x: unknown) => JSON.stringify(x);
+      for (const [v, list] of Object.entries(be)) {
+        const have = new Set((ee[v] ?? []).map(key));
+        for (const x of list) assert.ok(have.has(key(x)), `${f}: ${v} lacks ${key(x)}`);
+      }
+      const have = new Set(ec.map(key));
+      for (const x of bc) assert.ok(have.has(key(x)), `${f}: compare lacks ${key(x)}`);
+      // and whatever the edition adds is for kind only: on the lab the base experiment stays the one to run
+      const added = [
+        ...Object.entries(ee).flatMap(([v, l]) => l.filter((x) => !(be[v] ?? []).map(key).includes(key(x)))),
+        ...ec.filter((x) => !bc.map(key).includes(key(x))),
+      ];
+      assert.ok(added.length > 0, `${f} adds nothing`);
+      for (const x of added) assert.deepEqual(x.providers, ['kind'], key(x));
     }
   });
 
