@@ -1,0 +1,61 @@
+// The established-connection probe (estab.ok / estab.failed) where the harness's Node agent (probes/estab-agent.ts)
+// cannot run: a kind node has no node binary, but it has bash (kindest/base), and bash's /dev/tcp keeps a TCP
+// connection open on a file descriptor. ESTAB_AGENT_SH is the same agent in bash, run with `docker exec` in the
+// node container (the node's own netns, or a pod's through nsenter): it connects once, sends "ping <n>\n" and waits
+// up to 1 s for that line to come back (ok), else counts a failure; a closed connection is never reopened, so from
+// then on every tick is a failure. It prints the Node agent's line, {"ok":N,"failed":M,"connected":bool}, once a
+// second, and stops after MAX_SECONDS or on SIGTERM.
+// One difference from the Node agent: pings are sequential (one outstanding at a time, 200 ms apart when answered),
+// so while echoes are lost it counts one failure per 1.2 s where the Node agent counts five per second. Zero or
+// not zero, which is what the expectations ask, is the same.
+// A `docker exec` client that is killed does not kill its process in the container: the agent writes its pid to
+// PIDFILE and estabStopArgv kills it there.
+
+/** bash -c ESTAB_AGENT_SH estab HOST PORT MAX_SECONDS [PIDFILE] */
+export const ESTAB_AGENT_SH = [
+  'trap "" PIPE',
+  'host=$1 port=$2 max=${3:-600} pidfile=$4',
+  '[ -n "$pidfile" ] && echo $$ > "$pidfile"',
+  'ok=0 failed=0 connected=false seq=0',
+  'report() { printf \'{"ok":%d,"failed":%d,"connected":%s}\\n\' "$ok" "$failed" "$connected"; }',
+  "trap 'report; exit 0' TERM INT",
+  'exec 3<>"/dev/tcp/$host/$port" && connected=true',
+  'end=$((SECONDS + max)) last=$SECONDS',
+  'while [ "$SECONDS" -lt "$end" ]; do',
+  '  if $connected; then',
+  '    seq=$((seq + 1)) got=false rc=0',
+  '    if printf "ping %d\\n" "$seq" >&3; then',
+  '      while :; do read -r -t 1 line <&3; rc=$?; [ "$rc" -ne 0 ] && break; [ "$line" = "ping $seq" ] && { got=true; break; }; done',
+  '    else rc=1; fi',
+  '    if $got; then ok=$((ok + 1)); else failed=$((failed + 1))',
+  // read's status: > 128 a timeout (the connection may still be there), else end of file or an error: it is gone
+  '      if [ "$rc" -le 128 ]; then connected=false; exec 3>&-; fi; fi',
+  '  else failed=$((failed + 1)); fi',
+  '  [ "$SECONDS" -ne "$last" ] && { report; last=$SECONDS; }',
+  '  sleep 0.2',
+  'done',
+  'report',
+].join('\n');
+
+/** argv (inside a node: `docker exec <node> ...`) of the agent, in the node's netns or, with `netns`, a pod's. */
+export function estabAgentArgv(o: { host: string; port: number; maxSeconds: number; pidfile: string; netns?: string }): string[] {
+  const a = ['bash', '-c', ESTAB_AGENT_SH, 'estab', o.host, String(o.port), String(Math.ceil(o.maxSeconds)), o.pidfile];
+  return o.netns ? ['nsenter', `--net=${o.netns}`, ...a] : a;
+}
+
+/** argv (inside the node) stopping the agent that wrote `pidfile` (its last line is printed on the way out). */
+export function estabStopArgv(pidfile: string): string[] {
+  return ['sh', '-c', '[ -f "$1" ] && kill -TERM "$(cat "$1")" 2>/dev/null; rm -f "$1"; true', 'sh', pidfile];
+}
+
+export interface EstabLine {
+  ok: number;
+  failed: number;
+  connected: boolean;
+}
+
+/** One line of the agent's output, or undefined for anything else (a partial line, bash's own error). */
+export function parseEstabLine(line: string): EstabLine | undefined {
+  const m = /^\{"ok":(\d+),"failed":(\d+),"connected":(true|false)\}$/.exec(line.trim());
+  return m ? { ok: Number(m[1]), failed: Number(m[2]), connected: m[3] === 'true' } : undefined;
+}
