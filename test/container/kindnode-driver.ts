@@ -4,7 +4,10 @@
 // unreachable-route argv) and nothing needs root on this machine. It prints one JSON DriverReport on stdout; the
 // test makes the assertions. Usage: node dist/test/container/kindnode-driver.js '<DriverArgs as JSON>'
 import { attachEna, detachEna, readEnaStats, type EnaStats } from '../../harness/ena/index.js';
+import { spawn } from 'node:child_process';
 import {
+  dockerBin,
+  dockerExecArgv,
   installNodeDebs,
   KindNode,
   nsenterNetArgv,
@@ -12,11 +15,15 @@ import {
   unreachableRouteArgv,
 } from '../../harness/providers/kind/node.js';
 import { parseNetstat } from '../../harness/probes/procnet.js';
+import { estabAgentArgv, estabStopArgv, parseEstabLine, type EstabLine } from '../../harness/providers/kind/estab.js';
+import { run } from '../../harness/exec.js';
 import {
   CLOSED_PORT,
   CONNECT_LOOP,
   CONNECT_ONCE,
   DEAD_POD_IP,
+  ECHO_PORT,
+  ECHO_SH,
   POD_NS,
   podNodeLines,
   podNsLines,
@@ -24,6 +31,7 @@ import {
   type Counters,
   type DriverArgs,
   type DriverReport,
+  type EstabReport,
 } from './lookalike.js';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as DriverArgs;
@@ -49,6 +57,62 @@ function enaCounters(s: EnaStats): Counters {
     trackedFlows: s.trackedFlows,
     readMs: Math.round(s.readMs),
   };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The estab agent (harness/providers/kind/estab.ts) in the pod netns of the node, through the same docker exec and
+ * nsenter the kind provider uses, holding one connection to an echo in the peer look-alike: answering; the node
+ * blackholes the peer (the established flow's packets dropped, as a full ENA allowance would drop a new flow's);
+ * the route removed (TCP retransmits, the same connection answers again); the echo killed (closed for good).
+ */
+async function estab(node: KindNode, podNet: string): Promise<EstabReport> {
+  const peer = new KindNode(args.peer, args.peerIp);
+  const echoPid = '/tmp/notdns-echo.pid',
+    agentPid = '/tmp/notdns-estab.pid';
+  await run(dockerBin(), ['exec', '-d', args.peer, 'sh', '-c', ECHO_SH, 'sh', echoPid, String(ECHO_PORT)]);
+  await sleep(500);
+  const argv = estabAgentArgv({ host: args.peerIp, port: ECHO_PORT, maxSeconds: 40, pidfile: agentPid, netns: podNet });
+  const agent = spawn(dockerBin(), dockerExecArgv(node.container, argv[0]!, argv.slice(1)), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: EstabLine[] = [];
+  let buf = '',
+    stderr = '';
+  agent.stdout.on('data', (d: Buffer) => {
+    const ls = (buf + d.toString()).split('\n');
+    buf = ls.pop() ?? '';
+    for (const l of ls) {
+      const x = parseEstabLine(l);
+      if (x) lines.push(x);
+    }
+  });
+  agent.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((r) => agent.on('exit', (c) => r(c)));
+  const last = () => lines[lines.length - 1] ?? { ok: -1, failed: -1, connected: false };
+  const blackhole = ['route', 'replace', 'blackhole', `${args.peerIp}/32`];
+  try {
+    await sleep(3000);
+    const answering = last();
+    await node.exec('ip', blackhole);
+    await sleep(3500);
+    const blackholed = last();
+    await node.exec('ip', ['route', 'del', 'blackhole', `${args.peerIp}/32`]);
+    await sleep(5000);
+    const restored = last();
+    await peer.exec('sh', ['-c', 'kill "$(cat "$1")"; rm -f "$1"', 'sh', echoPid]);
+    await sleep(3000);
+    const closed = last();
+    await node.exec(estabStopArgv(agentPid)[0]!, estabStopArgv(agentPid).slice(1));
+    const exitCode = await Promise.race([exited, sleep(5000).then(() => -1)]);
+    return { answering, blackholed, restored, closed, lines: lines.length, exitCode, stderr: stderr.slice(-500) };
+  } finally {
+    agent.kill('SIGKILL');
+    await node.exec('ip', ['route', 'del', 'blackhole', `${args.peerIp}/32`], { reject: false });
+    await node.exec('sh', ['-c', '[ -f "$1" ] && kill -9 "$(cat "$1")"; rm -f "$1"; true', 'sh', agentPid], { reject: false });
+    await peer.exec('sh', ['-c', '[ -f "$1" ] && kill -9 "$(cat "$1")"; rm -f "$1"; true', 'sh', echoPid], { reject: false });
+  }
 }
 
 async function main(): Promise<DriverReport> {
@@ -100,6 +164,7 @@ async function main(): Promise<DriverReport> {
     // only asked, never sent: with the route gone the node would send it to the docker bridge's gateway
     const g2 = await node.exec('ip', ['route', 'get', DEAD_POD_IP], { reject: false });
     const showAfter = (await node.exec('ip', ['route', 'show', `${DEAD_POD_IP}/32`])).stdout.trim();
+    const estabReport = await timed('estab', () => estab(node, podNet));
 
     report = {
       uid: process.getuid!(),
@@ -129,6 +194,7 @@ async function main(): Promise<DriverReport> {
         showAfter,
       },
       afterDetach: { ingress: '', egress: '', qdisc: '', pinsLeft: '', progsAlive: [] },
+      estab: estabReport,
       ms,
     };
   } finally {

@@ -6,7 +6,8 @@
 // installNodeDebs brings bpftool and dig from .deb files fetched on this machine (the bridge has no egress here),
 // attachEna loads the ENA simulator on the node's eth0 through docker exec, a pod netns inside the node sends
 // bounded SYNs to the peer, readEnaStats counts them, the pod's /proc/net/snmp is read through nsenter, the
-// #18505 unreachable route is installed and removed, and detachEna leaves nothing behind.
+// #18505 unreachable route is installed and removed, the bash estab agent holds a connection from the pod netns to
+// an echo in the peer, and detachEna leaves nothing behind.
 // Skips with the reason where Docker cannot start, the Debian mirror cannot be reached, or not root.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -100,7 +101,7 @@ describe("kind-node look-alike driven by the kind provider's node code from a no
     const found = new Set(String(t.stdout).split('\n'));
     tools = Object.fromEntries([...PRESENT, ...ABSENT].map((x) => [x, found.has(x)]));
 
-    args = { node: nodeName, nodeIp, peerIp, debDir: debs.ok, runId, syns: SYNS, allowance: ALLOWANCE };
+    args = { node: nodeName, nodeIp, peer: peerName, peerIp, debDir: debs.ok, runId, syns: SYNS, allowance: ALLOWANCE };
     const driver = join(distDir, 'test', 'container', 'kindnode-driver.js');
     const r = await step('driver', () =>
       execa('runuser', ['-u', CI_USER, '--', process.execPath, '--enable-source-maps', driver, JSON.stringify(args)], {
@@ -187,6 +188,17 @@ describe("kind-node look-alike driven by the kind provider's node code from a no
     assert.equal(u.getAfter.exitCode, 0, u.getAfter.out);
     assert.match(u.getAfter.out, /dev eth0/);
     assert.equal(u.showAfter, '');
+  });
+
+  it('estab on kind: the bash agent in the pod netns (docker exec + nsenter) sees its connection answer, fail while blackholed, answer again, and close', () => {
+    const e = report.estab;
+    assert.ok(e.answering.connected && e.answering.ok >= 5 && e.answering.failed === 0, `answering: ${JSON.stringify(e)}`);
+    assert.ok(e.blackholed.connected, `a blackholed established connection is still open: ${JSON.stringify(e.blackholed)}`);
+    assert.ok(e.blackholed.failed >= 1, `its pings fail: ${JSON.stringify(e.blackholed)}`);
+    assert.ok(e.restored.connected && e.restored.ok > e.blackholed.ok, `the same connection answers again: ${JSON.stringify(e.restored)}`);
+    assert.equal(e.closed.connected, false, `the echo gone, the connection is closed: ${JSON.stringify(e.closed)}`);
+    assert.ok(e.closed.failed > e.restored.failed, JSON.stringify(e.closed));
+    assert.equal(e.exitCode, 0, `stopped through its pidfile (stderr: ${e.stderr})`);
   });
 
   it('detachEna leaves nothing: no tc filter, no clsact, no pins, both programs freed', () => {

@@ -23,6 +23,8 @@ export const CLOSED_PORT = 50051;
 export interface DriverArgs {
   node: string;
   nodeIp: string;
+  /** The peer look-alike's container name (the echo runs there) and address. */
+  peer: string;
   peerIp: string;
   debDir: string;
   /** /sys/fs/bpf/notdns/<runId>/<node> */
@@ -64,6 +66,7 @@ export interface DriverReport {
     showAfter: string;
   };
   afterDetach: { ingress: string; egress: string; qdisc: string; pinsLeft: string; progsAlive: number[] };
+  estab: EstabReport;
   ms: Record<string, number>;
 }
 
@@ -98,6 +101,23 @@ export const CONNECT_LOOP =
 
 /** bash -c SCRIPT bash HOST PORT: one connect; prints bash's error (e.g. "No route to host") or "connected". */
 export const CONNECT_ONCE = '{ : 3<>"/dev/tcp/$1/$2"; } 2>&1 && echo connected; true';
+
+/** The estab agent's peer: a one-connection TCP echo in the peer look-alike (perl-base is in every Debian root). */
+export const ECHO_PORT = 7007;
+/** sh -c ECHO_SH sh PIDFILE PORT: writes its pid, then echoes every line of the first connection back. */
+export const ECHO_SH =
+  'echo $$ > "$1"; exec perl -MIO::Socket::INET -e \'$s = IO::Socket::INET->new(LocalPort => $ARGV[0], Listen => 1, ReuseAddr => 1) or die "listen: $!"; $c = $s->accept; $c->autoflush(1); print $c $_ while <$c>;\' "$2"';
+
+/** The agent's last line at each step of the test: answering, blackholed, answering again, echo gone. */
+export interface EstabReport {
+  answering: { ok: number; failed: number; connected: boolean };
+  blackholed: { ok: number; failed: number; connected: boolean };
+  restored: { ok: number; failed: number; connected: boolean };
+  closed: { ok: number; failed: number; connected: boolean };
+  lines: number;
+  exitCode: number | null;
+  stderr: string;
+}
 
 /** Pick the counters of /proc/net/snmp the test looks at. */
 export function snmpCounters(all: Record<string, number>): Counters {
