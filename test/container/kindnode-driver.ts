@@ -15,7 +15,14 @@ import {
   unreachableRouteArgv,
 } from '../../harness/providers/kind/node.js';
 import { parseNetstat } from '../../harness/probes/procnet.js';
-import { estabAgentArgv, estabStopArgv, parseEstabLine, type EstabLine } from '../../harness/providers/kind/estab.js';
+import {
+  echoServerArgv,
+  echoStopArgv,
+  estabAgentArgv,
+  estabStopArgv,
+  parseEstabLine,
+  type EstabLine,
+} from '../../harness/providers/kind/estab.js';
 import { run } from '../../harness/exec.js';
 import {
   CLOSED_PORT,
@@ -23,7 +30,6 @@ import {
   CONNECT_ONCE,
   DEAD_POD_IP,
   ECHO_PORT,
-  ECHO_SH,
   POD_NS,
   podNodeLines,
   podNsLines,
@@ -71,7 +77,7 @@ async function estab(node: KindNode, podNet: string): Promise<EstabReport> {
   const peer = new KindNode(args.peer, args.peerIp);
   const echoPid = '/tmp/notdns-echo.pid',
     agentPid = '/tmp/notdns-estab.pid';
-  await run(dockerBin(), ['exec', '-d', args.peer, 'sh', '-c', ECHO_SH, 'sh', echoPid, String(ECHO_PORT)]);
+  await run(dockerBin(), ['exec', '-d', args.peer, ...echoServerArgv(echoPid, ECHO_PORT, 60)]);
   await sleep(500);
   const argv = estabAgentArgv({ host: args.peerIp, port: ECHO_PORT, maxSeconds: 40, pidfile: agentPid, netns: podNet });
   const agent = spawn(dockerBin(), dockerExecArgv(node.container, argv[0]!, argv.slice(1)), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -101,7 +107,7 @@ async function estab(node: KindNode, podNet: string): Promise<EstabReport> {
     await node.exec('ip', ['route', 'del', 'blackhole', `${args.peerIp}/32`]);
     await sleep(5000);
     const restored = last();
-    await peer.exec('sh', ['-c', 'kill "$(cat "$1")"; rm -f "$1"', 'sh', echoPid]);
+    await peer.exec(echoStopArgv(echoPid)[0]!, echoStopArgv(echoPid).slice(1));
     await sleep(3000);
     const closed = last();
     await node.exec(estabStopArgv(agentPid)[0]!, estabStopArgv(agentPid).slice(1));
@@ -111,7 +117,7 @@ async function estab(node: KindNode, podNet: string): Promise<EstabReport> {
     agent.kill('SIGKILL');
     await node.exec('ip', ['route', 'del', 'blackhole', `${args.peerIp}/32`], { reject: false });
     await node.exec('sh', ['-c', '[ -f "$1" ] && kill -9 "$(cat "$1")"; rm -f "$1"; true', 'sh', agentPid], { reject: false });
-    await peer.exec('sh', ['-c', '[ -f "$1" ] && kill -9 "$(cat "$1")"; rm -f "$1"; true', 'sh', echoPid], { reject: false });
+    await peer.exec(echoStopArgv(echoPid)[0]!, echoStopArgv(echoPid).slice(1), { reject: false });
   }
 }
 

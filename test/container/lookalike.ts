@@ -102,11 +102,8 @@ export const CONNECT_LOOP =
 /** bash -c SCRIPT bash HOST PORT: one connect; prints bash's error (e.g. "No route to host") or "connected". */
 export const CONNECT_ONCE = '{ : 3<>"/dev/tcp/$1/$2"; } 2>&1 && echo connected; true';
 
-/** The estab agent's peer: a one-connection TCP echo in the peer look-alike (perl-base is in every Debian root). */
+/** The estab agent's peer port (the echo is the harness's own, harness/providers/kind/estab.ts). */
 export const ECHO_PORT = 7007;
-/** sh -c ECHO_SH sh PIDFILE PORT: writes its pid, then echoes every line of the first connection back. */
-export const ECHO_SH =
-  'echo $$ > "$1"; exec perl -MIO::Socket::INET -e \'$s = IO::Socket::INET->new(LocalPort => $ARGV[0], Listen => 1, ReuseAddr => 1) or die "listen: $!"; $c = $s->accept; $c->autoflush(1); print $c $_ while <$c>;\' "$2"';
 
 /** The agent's last line at each step of the test: answering, blackholed, answering again, echo gone. */
 export interface EstabReport {

@@ -7,7 +7,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ESTAB_AGENT_SH, estabAgentArgv, estabStopArgv, parseEstabLine, type EstabLine } from '../../harness/providers/kind/estab.js';
+import {
+  ESTAB_AGENT_SH,
+  echoServerArgv,
+  echoStopArgv,
+  estabAgentArgv,
+  estabStopArgv,
+  parseEstabLine,
+  type EstabLine,
+} from '../../harness/providers/kind/estab.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -94,6 +102,47 @@ describe('kind: the bash estab agent', () => {
     } finally {
       agent.kill('SIGKILL');
       server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the perl echo (the agents' peer on kind): one child per connection, two agents answered, both closed when it stops", async function () {
+    this.timeout(20_000);
+    const dir = mkdtempSync(join(tmpdir(), 'nd-echo-'));
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const echoPid = join(dir, 'echo.pid');
+    const [ec, ...ea] = echoServerArgv(echoPid, port, 30);
+    spawn(ec!, ea, { stdio: 'ignore', detached: false });
+    await sleep(700);
+    const agents = [1, 2].map((i) => {
+      const [cmd, ...args] = estabAgentArgv({ host: '127.0.0.1', port, maxSeconds: 15, pidfile: join(dir, `a${i}.pid`) });
+      const p = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+      const lines: EstabLine[] = [];
+      p.stdout.on('data', (d: Buffer) => {
+        for (const l of d.toString().split('\n')) {
+          const x = parseEstabLine(l);
+          if (x) lines.push(x);
+        }
+      });
+      return { p, lines };
+    });
+    try {
+      await sleep(2500);
+      for (const a of agents) {
+        const x = a.lines[a.lines.length - 1]!;
+        assert.ok(x.connected && x.ok >= 3 && x.failed === 0, JSON.stringify(x));
+      }
+      const [sc, ...sa] = echoStopArgv(echoPid);
+      spawnSync(sc!, sa);
+      await sleep(2000);
+      for (const a of agents) assert.equal(a.lines[a.lines.length - 1]!.connected, false);
+    } finally {
+      for (const a of agents) a.p.kill('SIGKILL');
+      const [sc, ...sa] = echoStopArgv(echoPid);
+      spawnSync(sc!, sa);
       rmSync(dir, { recursive: true, force: true });
     }
   });

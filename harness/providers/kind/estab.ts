@@ -10,6 +10,9 @@
 // not zero, which is what the expectations ask, is the same.
 // A `docker exec` client that is killed does not kill its process in the container: the agent writes its pid to
 // PIDFILE and estabStopArgv kills it there.
+// Its peer (the lab's is an echo on the upstream DNS host): ECHO_SERVER_SH, a TCP echo in perl (perl-base is
+// Essential in Debian, so in kindest/node too) started in the control-plane node container, so that the agents'
+// connections leave the Metrics Service nodes through their eth0, where the ENA simulator sees an established flow.
 
 /** bash -c ESTAB_AGENT_SH estab HOST PORT MAX_SECONDS [PIDFILE] */
 export const ESTAB_AGENT_SH = [
@@ -58,4 +61,20 @@ export interface EstabLine {
 export function parseEstabLine(line: string): EstabLine | undefined {
   const m = /^\{"ok":(\d+),"failed":(\d+),"connected":(true|false)\}$/.exec(line.trim());
   return m ? { ok: Number(m[1]), failed: Number(m[2]), connected: m[3] === 'true' } : undefined;
+}
+
+/** sh -c ECHO_SERVER_SH sh PIDFILE PORT MAX_SECONDS: a TCP echo, one child per connection, listening MAX_SECONDS. */
+export const ECHO_SERVER_SH =
+  'echo $$ > "$1"; exec perl -MIO::Socket::INET -e \'$SIG{CHLD} = "IGNORE"; alarm $ARGV[1]; ' +
+  '$s = IO::Socket::INET->new(LocalPort => $ARGV[0], Listen => 16, ReuseAddr => 1) or die "listen: $!"; ' +
+  'while (1) { $c = $s->accept or next; if (!fork) { close $s; $c->autoflush(1); print $c $_ while <$c>; exit 0 } close $c }\' "$2" "$3"';
+
+/** argv (inside a node) starting the echo detached from the exec (`docker exec -d`). */
+export function echoServerArgv(pidfile: string, port: number, maxSeconds: number): string[] {
+  return ['sh', '-c', ECHO_SERVER_SH, 'sh', pidfile, String(port), String(Math.ceil(maxSeconds))];
+}
+
+/** argv (inside the node) stopping the echo and its connections' children (pgrep is in procps). */
+export function echoStopArgv(pidfile: string): string[] {
+  return ['sh', '-c', '[ -f "$1" ] && p=$(cat "$1") && kill $(pgrep -P "$p") "$p" 2>/dev/null; rm -f "$1"; true', 'sh', pidfile];
 }
