@@ -96,6 +96,13 @@ export interface Cluster {
   /** Node probes only this provider can read (e.g. its CNI's or its DNS cache's own counters), read once per node
    *  per sample: the recorder records what it returns; a failed read counts like any other node reader's. */
   extraNodeProbes?(node: ClusterNode): Promise<Partial<Record<ProbeId, number>>>;
+  /** The established-connection probe's agent where a node has no netns to start the harness's own in (kind: bash
+   *  in the node container); `onUpdate` gets its counts; resolves to the function that stops it. */
+  startEstabAgent?(
+    node: ClusterNode,
+    maxSeconds: number,
+    onUpdate: (v: { ok: number; failed: number }) => void,
+  ): Promise<() => Promise<void>>;
   /** Everything torn down, in reverse order of set-up. Idempotent. */
   destroy(): Promise<void>;
 }

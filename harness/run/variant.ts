@@ -439,10 +439,16 @@ async function probes(v: VariantRun): Promise<void> {
           : [],
       )
     : [];
+  // where a node has no netns of its own here (kind), the provider runs the agent itself
+  const stops: (() => Promise<void>)[] = [];
   v.stack.push('probes', async () => {
     await rec.stop().catch(() => undefined);
     await Promise.all(agents.map((a) => stopProcess(a, 500)));
+    await Promise.all(stops.map((s) => s().catch(() => undefined)));
   });
+  if (cluster.startEstabAgent)
+    for (const n of dnsChecked.filter((x) => !x.netns))
+      stops.push(await cluster.startEstabAgent(n, v.maxSeconds, (x) => rec.estabUpdate(n.name, x)));
   rec.start();
 }
 

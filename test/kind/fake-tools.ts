@@ -98,6 +98,7 @@ if (argv[0] === 'exec' && argv.includes('crictl')) {
   if (argv.includes('inspectp')) { console.log(${JSON.stringify(CRICTL_INSPECTP)}); process.exit(0); }
   process.exit(1);
 }
+if (argv[0] === 'exec' && argv.includes('bash') && argv.includes('estab')) { console.log('{"ok":3,"failed":0,"connected":true}'); process.exit(0); }
 if (argv[0] === 'exec' && argv.includes('nsenter')) { process.stdout.write(${JSON.stringify(POD_SNMP)}); process.exit(0); }
 if (argv[0] === 'exec' && argv.includes('curl') && argv[argv.length - 1].endsWith(':9962/metrics')) { process.stdout.write(${JSON.stringify(CILIUM_METRICS)}); process.exit(0); }
 if (argv[0] === 'exec' && argv.includes('curl') && argv[argv.length - 1].endsWith(':9253/metrics')) { process.stdout.write(${JSON.stringify(COREDNS_METRICS)}); process.exit(0); }

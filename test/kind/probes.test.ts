@@ -172,4 +172,54 @@ describe("kind: the agents' own counters", () => {
       ['exec', node.name, ...metricsCurlArgv('10.244.1.5', 9253)],
     ]);
   });
+
+  it('KindCluster.startEstabAgent: the echo in the control-plane container (once), the bash agent in the node container, stopped by its pidfile', async () => {
+    const fake = await installFakeTools();
+    const nodes = [new KindNode('nd-abc123-worker', '172.18.0.11'), new KindNode('nd-abc123-worker2', '172.18.0.12')];
+    const c = new KindCluster(
+      {
+        provider: 'kind',
+        capabilities: KIND_CAPABILITIES,
+        podCidr: '10.244.0.0/16',
+        runId: 'abc123',
+        namespace: 'notdns-abc123',
+        client: {} as KubeClient,
+        nodes,
+        dns: { upstream: '10.96.0.11', nodeLocal: '10.96.0.10' },
+        transport: noTransport,
+        image: 'x',
+      },
+      'nd-abc123',
+      { nodes: 2, serverNodes: 2, eniHasAddress: false, unreachableOnDelete: false, nodeLocalDns: true },
+      '/nonexistent/kubeconfig',
+      'none',
+    );
+    const seen: { node: string; ok: number; failed: number }[] = [];
+    try {
+      const stops = [];
+      for (const n of nodes) stops.push(await c.startEstabAgent(n, 90, (v) => seen.push({ node: n.name, ok: v.ok, failed: v.failed })));
+      await new Promise((r) => setTimeout(r, 1500));
+      for (const s of stops) await s();
+    } finally {
+      fake.restore();
+    }
+    assert.deepEqual(
+      seen.map((x) => x.node).sort(),
+      nodes.map((n) => n.name),
+    );
+    assert.ok(seen.every((x) => x.ok === 3 && x.failed === 0));
+    const calls = (await fake.calls()).filter((x) => x[0] === 'docker').map((x) => x.slice(1));
+    const echo = calls.filter((x) => x[0] === 'exec' && x[1] === '-d');
+    assert.equal(echo.length, 1, 'one echo for all agents');
+    assert.deepEqual(echo[0]!.slice(0, 5), ['exec', '-d', 'nd-abc123-control-plane', 'sh', '-c']);
+    for (const n of nodes) {
+      const agent = calls.find((x) => x[0] === 'exec' && x[1] === n.name && x[2] === 'bash')!;
+      // control-plane address from docker inspect, the echo's port, the run's bound, the pidfile in the node
+      assert.deepEqual(agent.slice(-5), ['estab', '172.18.0.11', '7007', '90', '/tmp/notdns/estab.pid']);
+      assert.ok(
+        calls.some((x) => x[0] === 'exec' && x[1] === n.name && x[2] === 'sh' && x.includes('/tmp/notdns/estab.pid')),
+        'stopped',
+      );
+    }
+  });
 });

@@ -63,6 +63,9 @@ export function parseEstabLine(line: string): EstabLine | undefined {
   return m ? { ok: Number(m[1]), failed: Number(m[2]), connected: m[3] === 'true' } : undefined;
 }
 
+/** The echo's port in the control-plane container (the control plane's own ports are 6443, 10250, 10257, 10259, 2379-2381). */
+export const KIND_ECHO_PORT = 7007;
+
 /** sh -c ECHO_SERVER_SH sh PIDFILE PORT MAX_SECONDS: a TCP echo, one child per connection, listening MAX_SECONDS. */
 export const ECHO_SERVER_SH =
   'echo $$ > "$1"; exec perl -MIO::Socket::INET -e \'$SIG{CHLD} = "IGNORE"; alarm $ARGV[1]; ' +
@@ -77,4 +80,15 @@ export function echoServerArgv(pidfile: string, port: number, maxSeconds: number
 /** argv (inside the node) stopping the echo and its connections' children (pgrep is in procps). */
 export function echoStopArgv(pidfile: string): string[] {
   return ['sh', '-c', '[ -f "$1" ] && p=$(cat "$1") && kill $(pgrep -P "$p") "$p" 2>/dev/null; rm -f "$1"; true', 'sh', pidfile];
+}
+
+/** argv (inside the node) that waits up to 5 s until the echo accepts a connection on loopback. */
+export function echoReadyArgv(port: number): string[] {
+  return [
+    'bash',
+    '-c',
+    'for i in $(seq 50); do { : 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null && exit 0; sleep 0.1; done; exit 1',
+    'bash',
+    String(port),
+  ];
 }

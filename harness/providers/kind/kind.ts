@@ -7,7 +7,7 @@
 // (ipam.mode=kubernetes) Cilium's --enable-unreachable-routes has no effect.
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../../exec.js';
+import { run, spawnLong, stopProcess } from '../../exec.js';
 import { NotdnsError } from '../../errors.js';
 import { log } from '../../log.js';
 import { KIND_CAPABILITIES } from '../capabilities.js';
@@ -25,6 +25,7 @@ import {
 import {
   clusterName,
   clustersToSweep,
+  controlPlaneName,
   kindBin,
   kindConfigYaml,
   kindContext,
@@ -47,7 +48,17 @@ import { stateRoot as defaultStateRoot } from '../../paths.js';
 import { KubeClient, loadKubeConfig } from '../k8s/client.js';
 import { ADMIN_PORT, renderNamespace, runNamespace } from '../k8s/manifests.js';
 import { kubeDnsUpstreamService, renderLrp, renderNodeLocalDns } from './manifests.js';
-import { dockerBin, dockerInspectArgv, installNodeDebs, KindNode, removeUnreachableRouteArgv, unreachableRouteArgv } from './node.js';
+import {
+  dockerBin,
+  dockerExecArgv,
+  dockerInspectArgv,
+  installNodeDebs,
+  KindNode,
+  NODE_FILE_DIR,
+  removeUnreachableRouteArgv,
+  unreachableRouteArgv,
+} from './node.js';
+import { echoReadyArgv, echoServerArgv, estabAgentArgv, estabStopArgv, KIND_ECHO_PORT, parseEstabLine } from './estab.js';
 import {
   CILIUM_METRICS_PORT,
   ciliumCtEntries,
@@ -201,6 +212,45 @@ export class KindCluster extends K8sCluster {
       }
     }
     return out;
+  }
+
+  /** The estab agents' echo in the control-plane container (estab.ts): its address, once it accepts connections. */
+  private echoHost?: Promise<string>;
+
+  private startEcho(maxSeconds: number): Promise<string> {
+    this.echoHost ??= (async () => {
+      const cp = this.nodeByName(controlPlaneName(this.name));
+      const ip = (
+        await run(dockerBin(), dockerInspectArgv(cp.container, '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'))
+      ).stdout.trim();
+      if (!ip) throw new NotdnsError(`no address of the control-plane container ${cp.container}`, { kind: 'harness' });
+      await run(dockerBin(), ['exec', '-d', cp.container, ...echoServerArgv(`${NODE_FILE_DIR}/echo.pid`, KIND_ECHO_PORT, maxSeconds)]);
+      const ready = echoReadyArgv(KIND_ECHO_PORT);
+      await cp.exec(ready[0]!, ready.slice(1), { timeoutMs: 15_000 });
+      return ip;
+    })();
+    return this.echoHost;
+  }
+
+  /** The established-connection probe on kind: the bash agent in the node container (the node's netns), holding one
+   *  connection to the echo in the control-plane container across the node's eth0 (estab.ts). */
+  async startEstabAgent(node: ClusterNode, maxSeconds: number, onUpdate: (v: { ok: number; failed: number }) => void) {
+    const host = await this.startEcho(maxSeconds + 60);
+    const n = this.nodeByName(node.name);
+    const pidfile = `${NODE_FILE_DIR}/estab.pid`;
+    await n.exec('mkdir', ['-p', NODE_FILE_DIR]);
+    const argv = estabAgentArgv({ host, port: KIND_ECHO_PORT, maxSeconds, pidfile });
+    const p = spawnLong(dockerBin(), dockerExecArgv(n.container, argv[0]!, argv.slice(1)), {
+      onLine: (l) => {
+        const x = parseEstabLine(l);
+        if (x) onUpdate(x);
+      },
+    });
+    return async () => {
+      const stop = estabStopArgv(pidfile);
+      await n.exec(stop[0]!, stop.slice(1), { reject: false, timeoutMs: 10_000 }).catch(() => undefined);
+      await stopProcess(p, 2000);
+    };
   }
 
   protected override async afterPodDeleted(pod: K8sPod): Promise<void> {
