@@ -224,6 +224,7 @@ export class KindCluster extends K8sCluster {
         await run(dockerBin(), dockerInspectArgv(cp.container, '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'))
       ).stdout.trim();
       if (!ip) throw new NotdnsError(`no address of the control-plane container ${cp.container}`, { kind: 'harness' });
+      await cp.exec('mkdir', ['-p', NODE_FILE_DIR]);
       await run(dockerBin(), ['exec', '-d', cp.container, ...echoServerArgv(`${NODE_FILE_DIR}/echo.pid`, KIND_ECHO_PORT, maxSeconds)]);
       const ready = echoReadyArgv(KIND_ECHO_PORT);
       await cp.exec(ready[0]!, ready.slice(1), { timeoutMs: 15_000 });
