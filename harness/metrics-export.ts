@@ -45,7 +45,7 @@ export function parseListen(s: string): ListenAddress {
       kind: 'usage',
       hint: 'Give HOST:PORT with an IP literal, e.g. --metrics-listen 127.0.0.1:9464, or :0 for a free loopback port (printed at the start).',
     });
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]*))?:?(\d{1,5})$/.exec(s.trim());
+  const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^[\]:]*)):)?(\d{1,5})$/.exec(s.trim());
   if (!m) throw bad('not HOST:PORT');
   const host = m[1] ?? (m[2] || '127.0.0.1');
   const port = Number(m[3]);

@@ -147,27 +147,28 @@ export const BudgetSchema = z.strictObject({
 });
 
 /** Parse with `withKey` when the object has `key`, else with `other`: each keeps its own precise errors (a plain
- *  union would report both forms' errors for one typo). */
-function routed<A extends z.ZodType, B extends z.ZodType>(key: string, withKey: A, other: B) {
+ *  union would report both forms' errors for one typo). An object with a `refused` key gets that key's message. */
+function routed<A extends z.ZodType, B extends z.ZodType>(key: string, withKey: A, other: B, refused?: { key: string; message: string }) {
   return z
     .custom<z.input<A> | z.input<B>>(() => true)
     .transform((x, ctx): z.output<A> | z.output<B> => {
-      const r = (x !== null && typeof x === 'object' && key in x ? withKey : other).safeParse(x);
+      const obj = x !== null && typeof x === 'object';
+      if (refused && obj && refused.key in x) {
+        ctx.addIssue({ code: 'custom', path: [refused.key], message: refused.message, input: x });
+        return z.NEVER;
+      }
+      const r = (obj && key in x ? withKey : other).safeParse(x);
       if (r.success) return r.data as z.output<A> | z.output<B>;
       for (const i of r.error.issues) ctx.addIssue({ ...i } as never);
       return z.NEVER;
     });
 }
 
-/** A stop condition: the expectation form above, or a budget ({budget, value}). */
-export const StopConditionSchema = routed('budget', BudgetSchema, ProbeStopConditionSchema).superRefine((c, ctx) => {
-  if (c && typeof c === 'object' && 'promql' in c)
-    ctx.addIssue({
-      code: 'custom',
-      path: ['promql'],
-      message:
-        'a stop condition cannot be a promql query (promql is evaluated after the run): use a probe, e.g. {probe: dns.errors, stat: total, op: ">", value: 0}, and put the query under prometheus.expect',
-    });
+/** A stop condition: the expectation form above, or a budget ({budget, value}). Not a promql query (post-run only). */
+export const StopConditionSchema = routed('budget', BudgetSchema, ProbeStopConditionSchema, {
+  key: 'promql',
+  message:
+    'a stop condition cannot be a promql query (promql is evaluated after the run): use a probe, e.g. {probe: dns.errors, stat: total, op: ">", value: 0}, and put the query under prometheus.expect',
 });
 
 /** A Prometheus server the user names: http(s) URL with no credentials, query or fragment. */
