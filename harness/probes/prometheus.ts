@@ -56,7 +56,7 @@ export async function queryRange(
   const q = new URLSearchParams({ query: expr, start: start.toFixed(3), end: end.toFixed(3), step: '1' });
   const res = await fetch(`${url}/api/v1/query_range?${q}`, { signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
   const body = (await res.json().catch(() => undefined)) as MatrixResponse | undefined;
-  if (!body || body.status !== 'success' || !body.data)
+  if (body?.status !== 'success' || !body.data)
     throw new Error(`Prometheus ${url} answered ${res.status}${body?.error ? `: ${body.errorType ?? 'error'}: ${body.error}` : ''}`);
   if (body.data.resultType !== 'matrix') throw new Error(`Prometheus answered a ${body.data.resultType}, not a matrix`);
   return body.data.result.map((r) => ({
