@@ -331,6 +331,7 @@ async function up(v: VariantRun): Promise<void> {
     signal: o.signal,
     onProgress: (l) => o.progress.log(`  ${l}`),
     logDir: v.logDir,
+    maxSeconds: v.maxSeconds,
   });
   v.cluster = cluster;
   v.stack.push('cluster', () => cluster.destroy());
