@@ -56,7 +56,8 @@ export function parseListen(s: string): ListenAddress {
 
 export class MetricsExporter {
   readonly registry = new Registry();
-  private readonly latest = new Map<string, { labels: Record<string, string>; value: number }>();
+  /** probe → series key → the latest point (a scrape of one metric reads only its probe's series). */
+  private readonly latest = new Map<string, Map<string, { labels: Record<string, string>; value: number }>>();
   private readonly stopped = new Map<string, boolean>();
   private server?: Server;
   private readonly experiment: string;
@@ -70,11 +71,10 @@ export class MetricsExporter {
       const name = metricName(p.id);
       const collect = function (this: Counter | Gauge) {
         this.reset();
-        for (const { labels, value } of self.latest.values())
-          if (labels.probe === p.id) {
-            if (this instanceof Counter) this.inc(labels, Math.max(0, value));
-            else (this as Gauge).set(labels, value);
-          }
+        for (const { labels, value } of self.latest.get(p.id)?.values() ?? []) {
+          if (this instanceof Counter) this.inc(labels, Math.max(0, value));
+          else (this as Gauge).set(labels, value);
+        }
       };
       const cfg = { name, help: `${p.label} (${p.unit}); notdns probe ${p.id}`, labelNames: LABELS, registers: [this.registry], collect };
       if (p.kind === 'counter') new Counter(cfg);
@@ -97,10 +97,12 @@ export class MetricsExporter {
 
   /** One sample of one series (the recorder's sink): the latest value is what a scrape sees. */
   sample(run: string, variant: string, probe: string, target: string, value: number): void {
-    const k = `${run}|${variant}|${probe}|${target}`;
-    const cur = this.latest.get(k);
+    let byKey = this.latest.get(probe);
+    if (!byKey) this.latest.set(probe, (byKey = new Map()));
+    const k = `${run}|${variant}|${target}`;
+    const cur = byKey.get(k);
     if (cur) cur.value = value;
-    else this.latest.set(k, { labels: { experiment: this.experiment, run, variant, probe, target }, value });
+    else byKey.set(k, { labels: { experiment: this.experiment, run, variant, probe, target }, value });
   }
 
   /** The variant started (0) or was stopped (1). */
