@@ -98,7 +98,10 @@ export class MetricsExporter {
   /** One sample of one series (the recorder's sink): the latest value is what a scrape sees. */
   sample(run: string, variant: string, probe: string, target: string, value: number): void {
     let byKey = this.latest.get(probe);
-    if (!byKey) this.latest.set(probe, (byKey = new Map()));
+    if (!byKey) {
+      byKey = new Map();
+      this.latest.set(probe, byKey);
+    }
     const k = `${run}|${variant}|${target}`;
     const cur = byKey.get(k);
     if (cur) cur.value = value;
