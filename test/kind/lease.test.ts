@@ -6,7 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { KIND_CAPABILITIES } from '../../harness/providers/capabilities.js';
+import { K8sCluster } from '../../harness/providers/k8s/cluster.js';
+import type { KubeClient } from '../../harness/providers/k8s/client.js';
 import { ENA_TC_HANDLE, ENA_TC_PREF } from '../../harness/ena/index.js';
 import {
   AGENT_RENEW_ARGV,
@@ -191,5 +194,96 @@ describe('kubernetes dead-man lease: the renewer', () => {
     ) as { deployment: V1Deployment };
     assert.equal(deployment.metadata?.ownerReferences, undefined);
     assert.equal(deployment.spec!.template.spec!.activeDeadlineSeconds, undefined);
+  });
+});
+
+describe('kubernetes dead-man lease: K8sCluster wiring (fake client)', () => {
+  class TestCluster extends K8sCluster {
+    torn = false;
+    protected async teardown(): Promise<void> {
+      this.torn = true;
+    }
+  }
+
+  function fakeClient() {
+    const applied: KubernetesObject[] = [],
+      calls: string[] = [];
+    const pod = (name: string, app: string): V1Pod => ({
+      metadata: { name, uid: `uid-${name}`, labels: { app } },
+      spec: { nodeName: 'n1', containers: [] },
+      status: { podIP: '10.0.0.9', conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+    const client = {
+      async apply(objs: KubernetesObject[]) {
+        applied.push(...objs);
+      },
+      async waitDeploymentAvailable() {},
+      async listPods(_ns: string, selector: string) {
+        return { pods: [pod(`${selector.slice(4)}-1`, selector.slice(4))] };
+      },
+      async exec(ns: string, p: string, c: string, cmd: readonly string[]) {
+        calls.push(`exec ${ns}/${p}/${c} ${cmd[0]}`);
+        return { exitCode: 0 };
+      },
+      async patchConfigMapData(ns: string, name: string) {
+        calls.push(`patch ${ns}/${name}`);
+      },
+      async deleteConfigMap(ns: string, name: string) {
+        calls.push(`delete ${ns}/${name}`);
+        return true;
+      },
+    };
+    return { client: client as unknown as KubeClient, applied, calls };
+  }
+
+  function cluster(client: KubeClient, withOwner: boolean): TestCluster {
+    return new TestCluster({
+      provider: 'kind',
+      capabilities: KIND_CAPABILITIES,
+      podCidr: '10.0.0.0/16',
+      runId: 'abc123',
+      namespace: 'nd-abc123',
+      client,
+      nodes: [],
+      dns: { upstream: '', nodeLocal: '' },
+      transport: { request: async () => ({ status: 200, body: '' }) },
+      image: 'img:1',
+      runOwner: withOwner ? owner : undefined,
+    });
+  }
+
+  it('deploy: the Alerting Engine gets the lease flags, an owner reference and its deadline; destroy deletes the owner first', async () => {
+    const f = fakeClient();
+    const c = cluster(f.client, true);
+    await c.deploy({ app: 'alerting-engine', replicas: 1, nodes: ['n1'], args: ['--max-duration-seconds', '150'] });
+    await c.deploy({ app: 'metrics-service', replicas: 1, nodes: ['n1'], args: ['--max-duration-seconds', '150'] });
+    const ae = f.applied.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'alerting-engine') as V1Deployment;
+    assert.equal(ae.metadata?.ownerReferences?.[0]?.uid, owner.uid);
+    assert.equal(ae.spec!.template.spec!.activeDeadlineSeconds, 150 + DEADLINE_MARGIN_SECONDS);
+    assert.ok(ae.spec!.template.spec!.containers[0]!.args!.includes('--lease-file'));
+    assert.ok(ae.spec!.template.spec!.initContainers?.some((x) => x.name === 'lease-init'));
+    const ms = f.applied.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'metrics-service') as V1Deployment;
+    assert.equal(ms.spec!.template.spec!.activeDeadlineSeconds, 150 + DEADLINE_MARGIN_SECONDS);
+    assert.equal(ms.spec!.template.spec!.initContainers, undefined);
+    assert.ok(!ms.spec!.template.spec!.containers[0]!.args!.includes('--lease-file'));
+    const svc = f.applied.find((o) => o.kind === 'Service');
+    assert.equal(svc?.metadata?.ownerReferences?.[0]?.name, owner.name);
+    await c.destroy();
+    assert.deepEqual(
+      f.calls.filter((x) => x.startsWith('delete')),
+      [`delete nd-abc123/${owner.name}`],
+    );
+    assert.ok(c.torn);
+  });
+
+  it('without an owner (the provider made none) nothing changes', async () => {
+    const f = fakeClient();
+    const c = cluster(f.client, false);
+    await c.deploy({ app: 'alerting-engine', replicas: 1, nodes: [], args: ['--max-duration-seconds', '150'] });
+    const ae = f.applied[0] as V1Deployment;
+    assert.equal(ae.metadata?.ownerReferences, undefined);
+    assert.ok(!ae.spec!.template.spec!.containers[0]!.args!.includes('--lease-file'));
+    await c.destroy();
+    assert.deepEqual(f.calls, []);
   });
 });
