@@ -25,6 +25,8 @@ import { installSignalHandlers } from './signals.js';
 import { keepLongProcessesAfterExit } from './exec.js';
 import { outputColumns, tolerateClosedOutput, twoColumns, wrapText } from './stdio.js';
 import { closestName } from './suggest.js';
+import { MetricsExporter, parseListen } from './metrics-export.js';
+import { resolvePrometheusUrl } from './probes/prometheus.js';
 
 // before anything writes: output into a reader that went away (`| head`) must not end in a stack trace
 tolerateClosedOutput();
@@ -116,12 +118,19 @@ program
       "provider kubeconfig: off = read the nodes' real ENA counters (ethtool -S), attach nothing (default); count = also the simulator, counting only; enforce = the simulator as on kind",
     ).choices(['off', 'count', 'enforce']),
   )
+  .option(
+    '--metrics-listen <addr>',
+    'serve every live series as Prometheus text on HOST:PORT while the run is on (IP literal; :0 = a free loopback port, printed); docs/prometheus.md',
+  )
+  .option('--prometheus-url <url>', "the Prometheus server of the experiment's promql expectations (overrides prometheus.url)")
   .option('-v, --verbose', 'print every command and debug logs (they are always saved to <out>/notdns.log)')
   .option('-q, --quiet', 'print only failures and the verdict')
   .action(
     async (
       exp: string,
       o: {
+        metricsListen?: string;
+        prometheusUrl?: string;
         variant?: string[];
         out?: string;
         provider: ProviderName;
@@ -139,6 +148,8 @@ program
       const variants = selectVariants(experiment, o.variant);
       const plan = planOf(experiment, o.provider, { variants, fast: o.fast });
       assertSomethingApplies(plan);
+      const listen = o.metricsListen !== undefined ? parseListen(o.metricsListen) : undefined;
+      const prometheusUrl = resolvePrometheusUrl(experiment, o.prometheusUrl);
       const provider = await createProvider(o.provider, {
         iKnowThisIsNotATestCluster: o.iKnowThisIsNotATestCluster,
         context: o.context,
@@ -158,10 +169,28 @@ program
       const progress = new ProgressView({ quiet: o.quiet });
       for (const l of renderPlan(plan, { brief: true }).split('\n')) progress.log(l);
       const ctl = installSignalHandlers(progress, provider);
+      const metrics = listen ? new MetricsExporter({ experiment: experiment.name }) : undefined;
       try {
+        if (metrics && listen) {
+          const at = await metrics.listen(listen);
+          progress.log(
+            `metrics: http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}/metrics (Prometheus text, while the run is on)`,
+          );
+        }
         let results: Results;
         try {
-          results = await runExperiment({ experiment, file, provider, variants, fast: o.fast, outDir, progress, signal: ctl.signal });
+          results = await runExperiment({
+            experiment,
+            file,
+            provider,
+            variants,
+            fast: o.fast,
+            outDir,
+            progress,
+            signal: ctl.signal,
+            metrics,
+            prometheusUrl,
+          });
         } catch (e) {
           const partial = (e as { partial?: Parameters<typeof writeReports>[0] }).partial;
           if (partial) await writeReports(partial, outDir).catch(() => undefined);
@@ -188,6 +217,7 @@ program
       } catch (e) {
         throw ctl.crash ?? e; // an internal error aborted the run: report it (exit 3), not "interrupted"
       } finally {
+        await metrics?.close();
         ctl.dispose();
       }
     },

@@ -5,6 +5,7 @@
 import { NotdnsError } from './errors.js';
 import { labelOf } from './expect.js';
 import { probeSupplied } from './probes/catalog.js';
+import { promqlLabel } from './probes/prometheus.js';
 import { plannedSeconds } from './run/steps.js';
 import { expandVariant } from './spec/load.js';
 import type { CompareExpectation, Expectation, Experiment } from './spec/schema.js';
@@ -73,6 +74,8 @@ export function planOf(e: Experiment, provider: ProviderName, opts: { variants?:
   const expectations = [
     ...names.flatMap((n) => (e.expect[n] ?? []).map((x) => row(n, x))),
     ...e.compare.filter((c) => c.ratio.every((n) => ran.has(n))).map((c) => row('compare', c)),
+    // read from the Prometheus server the user names: the same on every provider
+    ...names.flatMap((n) => (e.prometheus?.expect[n] ?? []).map((x) => ({ variant: n, label: promqlLabel(x) }))),
   ];
   const caps = capabilitiesOf(provider);
   const notes = [

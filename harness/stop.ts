@@ -15,7 +15,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { holds, labelOf, measure, type TargetContext } from './expect.js';
 import type { Marker, Series, VariantResult } from './results.js';
-import type { StopCondition } from './spec/schema.js';
+import type { Budget, StopCondition } from './spec/schema.js';
 
 /** Exit code of a run stopped by a stop condition or by `notdns stop`. */
 export const EXIT_STOPPED = 4;
@@ -43,14 +43,31 @@ export function checkStopConditions(
   if (conditions.length === 0) return undefined;
   const v = { series: live.series, markers: live.markers, durationSeconds: live.now } as VariantResult;
   for (const c of conditions) {
+    if ('budget' in c) {
+      const spent = budgetSpent(c, v, live.now, ctx);
+      if (spent !== null && spent >= c.value) return { condition: c, label: stopLabel(c), value: spent };
+      continue;
+    }
     const m = measure(v, c, ctx);
     if (m !== null && holds(m, c.op, c.value)) return { condition: c, label: stopLabel(c), value: m };
   }
   return undefined;
 }
 
-/** "stop if <expectation label>". */
+/** What a budget has spent so far: maxFaultSeconds = seconds since the probes started (the workloads' load and the
+ *  ENA simulator are in place from then until the stop removes them); maxSynsSent = pure SYNs sent by every node
+ *  (syn.out, counted by the ENA simulator; no data = no trip). */
+export function budgetSpent(b: Budget, v: VariantResult, now: number, ctx: TargetContext): number | null {
+  if (b.budget === 'maxFaultSeconds') return now;
+  return measure(v, { probe: BUDGET_PROBE.maxSynsSent, target: 'sum', stat: 'total', window: 'all' }, ctx);
+}
+
+/** The probe a budget is measured on (none: the harness' own clock). */
+export const BUDGET_PROBE = { maxFaultSeconds: undefined, maxSynsSent: 'syn.out' } as const;
+
+/** "stop if <expectation label>", or "stop if budget maxSynsSent (50000) is spent". */
 export function stopLabel(c: StopCondition): string {
+  if ('budget' in c) return `stop if budget ${c.budget} (${c.value}${c.budget === 'maxFaultSeconds' ? ' s' : ''}) is spent`;
   return `stop if ${labelOf({ ...c })}`;
 }
 

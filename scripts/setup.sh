@@ -2,7 +2,8 @@
 # Prepare a fresh Debian 12 machine (as root) for notdns: Debian packages, npm dependencies, build.
 #   bash scripts/setup.sh              what `notdns run` needs on the lab
 #   bash scripts/setup.sh --test       plus what the test suite needs (chromium for the report test,
-#                                      docker.io + debootstrap for the workload-image tests, hping3)
+#                                      docker.io + debootstrap for the workload-image tests, hping3,
+#                                      prometheus for the --metrics-listen scrape test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=0; [ "${1:-}" = "--test" ] && want_test=1
@@ -17,7 +18,7 @@ fi
 # the lab: iproute2 (ip, tc, nstat), nftables, conntrack, the BPF toolchain for the ENA simulator,
 # unbound (node-local DNS) + nsd (upstream), dig, socat (echo service)
 pkgs=(iproute2 nftables conntrack clang llvm libbpf-dev bpftool unbound nsd dnsutils socat procps util-linux)
-[ $want_test = 1 ] && pkgs+=(hping3 chromium docker.io debootstrap)
+[ $want_test = 1 ] && pkgs+=(hping3 chromium docker.io debootstrap prometheus)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -28,7 +29,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Debian starts the packaged daemons in the root namespace on install where systemd runs: the lab runs its own
 # copies inside its namespaces, so stop the system ones (they would only listen on the host's loopback).
-for svc in unbound nsd; do
+# The same for prometheus (--test): the scrape test runs its own instance on a free 127.0.0.1 port.
+for svc in unbound nsd prometheus; do
   if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
 done
 

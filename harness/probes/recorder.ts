@@ -43,6 +43,8 @@ export interface RecorderOptions {
   maxFailedReads?: number;
   /** Called once when a reader has failed maxFailedReads times in a row (the run stops as a harness error). */
   onBroken?(err: NotdnsError): void;
+  /** Every recorded point as it is taken (`--metrics-listen`: harness/metrics-export.ts). */
+  sink?(probe: ProbeId, target: string, v: number): void;
 }
 
 /** What each node reader feeds, for the error that names the probe. */
@@ -64,6 +66,8 @@ export class Recorder {
   private readonly series = new Map<Key, Series>();
   private readonly oldIps = new Map<string, number>(); // ip → SYN count at the moment it became old
   private readonly t0 = performance.now();
+  /** Wall-clock time (ms) of t = 0 on the series' time axis (promql expectations query Prometheus with it). */
+  readonly epochMs = Date.now();
   private timer?: NodeJS.Timeout;
   private busy = false;
   skipped = 0;
@@ -162,6 +166,7 @@ export class Recorder {
       this.series.set(k, s);
     }
     s.points.push([t, v]);
+    this.opts.sink?.(probe, target, v);
   }
 
   /** One read of a node: a failure is a gap in the series; `maxFailedReads` in a row is a broken harness. */

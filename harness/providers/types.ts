@@ -126,6 +126,8 @@ export interface UpOptions {
   signal?: AbortSignal;
   /** Called with progress lines for long steps. */
   onProgress?(line: string): void;
+  /** The longest the variant can run (its load loops stop by themselves then): Kubernetes pods' activeDeadlineSeconds. */
+  maxSeconds?: number;
 }
 
 /** What a provider can do, known before anything is created (plans, expectations, the ENA installer read it). */

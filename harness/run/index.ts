@@ -11,10 +11,13 @@ import { ResultsSchema, RESULTS_SCHEMA_VERSION, type ExpectationResult, type Res
 import { evaluate, evaluateCompare, labelOf, type TargetContext } from '../expect.js';
 import { notApplicable } from '../plan.js';
 import { expandVariant } from '../spec/load.js';
-import type { CompareExpectation, Expectation, Experiment, VariantConfig } from '../spec/schema.js';
+import type { CompareExpectation, Expectation, Experiment, PromqlExpectation, VariantConfig } from '../spec/schema.js';
 import { configuredFaults } from '../faults.js';
 import { didYouMean } from '../suggest.js';
 import { runVariant } from './variant.js';
+import type { MetricsExporter } from '../metrics-export.js';
+import { BUDGET_PROBE, stopLabel } from '../stop.js';
+import { evaluatePromql, promqlLabel } from '../probes/prometheus.js';
 export { plannedSeconds } from './steps.js';
 
 export interface Progress {
@@ -34,6 +37,10 @@ export interface RunExperimentOptions {
   outDir: string;
   progress: Progress;
   signal?: AbortSignal;
+  /** `--metrics-listen`: every live series and the stop state go to this exporter (harness/metrics-export.ts). */
+  metrics?: MetricsExporter;
+  /** The Prometheus server of the experiment's promql expectations (harness/probes/prometheus.ts). */
+  prometheusUrl?: string;
   /** Per-variant hook with the live cluster (tests use it to look inside). */
   onCluster?(cluster: Cluster, variant: VariantConfig): Promise<void> | void;
 }
@@ -67,25 +74,33 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
   const runId = newRunId();
   // a stop condition on a probe this provider does not supply would silently never trip: say so before the run
   for (const c of e.abort) {
-    const why = notApplicable(c, o.provider.name);
-    if (why) o.progress.log(`warning: stop condition "${labelOf(c)}" can never trip here (${why})`);
+    const probe = 'budget' in c ? BUDGET_PROBE[c.budget] : c.probe;
+    const why = probe && notApplicable({ probe }, o.provider.name);
+    if (why) o.progress.log(`warning: stop condition "${stopLabel(c)}" can never trip here (${why})`);
   }
   try {
     for (const name of names) {
       o.signal?.throwIfAborted();
       const cfg = expandVariant(e, name, { fast: o.fast });
-      const { result, ctx } = await runVariant(cfg, runId, o);
+      const { result, ctx, epochMs } = await runVariant(cfg, runId, o);
       variants.push(result);
       ctxs[name] = ctx;
       if (result.stopped) {
         // a stopped variant's measurements end early: its expectations are not evaluated, the run stops here
         const why = `not evaluated: the variant was stopped at t=${result.stopped.t}s (${result.stopped.label})`;
         expectations.push(...(e.expect[name] ?? []).map((x) => notEvaluated(name, x, why)));
+        expectations.push(...(e.prometheus?.expect[name] ?? []).map((x) => promqlNotEvaluated(name, x, why)));
         const rest = names.slice(names.indexOf(name) + 1);
         if (rest.length) o.progress.log(`not run after the stop: ${rest.join(', ')}`);
         break;
       }
       expectations.push(...judge(name, e.expect[name] ?? [], (list) => evaluate(result, list, ctx)));
+      const promql = e.prometheus?.expect[name] ?? [];
+      if (promql.length) {
+        const url = o.prometheusUrl ?? e.prometheus?.url;
+        if (url && epochMs !== undefined) expectations.push(...(await evaluatePromql(url, result, epochMs, promql)));
+        else expectations.push(...promql.map((x) => promqlNotEvaluated(name, x, 'not evaluated: no Prometheus URL or no time axis')));
+      }
     }
     // a comparison needs both of its variants: with --variant it may have only one, then it is not evaluated
     const ran = new Set(variants.filter((v) => !v.stopped).map((v) => v.name));
@@ -136,6 +151,21 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
     };
     return ResultsSchema.parse(r);
   }
+}
+
+function promqlNotEvaluated(variant: string, x: PromqlExpectation, na: string): ExpectationResult {
+  return {
+    variant,
+    label: promqlLabel(x),
+    probe: 'promql',
+    stat: x.stat,
+    op: x.op,
+    threshold: x.value,
+    measured: null,
+    pass: false,
+    detail: x.why,
+    na,
+  };
 }
 
 /** The result of an expectation that was not evaluated (n/a on the provider, or its variant was stopped): why, in `na`. */

@@ -94,7 +94,7 @@ export async function runVariant(
   cfg: VariantConfig,
   runId: string,
   o: RunExperimentOptions,
-): Promise<{ result: VariantResult; ctx: TargetContext }> {
+): Promise<{ result: VariantResult; ctx: TargetContext; epochMs?: number }> {
   // each variant gets its own cluster (run id + variant index keep names distinct and sweepable)
   const vid = `${runId.slice(0, 4)}${(Object.keys(o.experiment.variants).indexOf(cfg.name) + 16).toString(16).slice(-2)}`;
   const broken = new AbortController();
@@ -160,7 +160,7 @@ export async function runVariant(
   }
 }
 
-function assembleResult(v: VariantRun, startedAt: string): { result: VariantResult; ctx: TargetContext } {
+function assembleResult(v: VariantRun, startedAt: string): { result: VariantResult; ctx: TargetContext; epochMs?: number } {
   const { cfg } = v,
     rec = v.recorder,
     cluster = v.cluster;
@@ -179,7 +179,7 @@ function assembleResult(v: VariantRun, startedAt: string): { result: VariantResu
     ...(v.stopped ? { stopped: v.stopped } : {}),
   };
   if (rec && !v.stopped) v.o.progress.done(`${cfg.name}: ${rec.samples} samples${rec.skipped ? `, ${rec.skipped} skipped` : ''}`);
-  return { result, ctx };
+  return { result, ctx, epochMs: rec?.epochMs };
 }
 
 /** The targets of the expectations and stop conditions, as far as the run has got. */
@@ -201,6 +201,7 @@ function stopVariant(v: VariantRun, by: Stopped['by'], label: string, value: num
     t = rec?.now() ?? 0;
   const stopped: Stopped = { by, label, t, value, faultRemovedAt: null };
   v.stopped = stopped;
+  v.o.metrics?.setStopped(v.runId, v.cfg.name, true);
   rec?.mark(
     'stop-condition',
     `${by === 'condition' ? 'stop condition' : 'notdns stop'}: ${label}${value !== null ? ` (measured ${round(value)})` : ''}`,
@@ -330,6 +331,7 @@ async function up(v: VariantRun): Promise<void> {
     signal: o.signal,
     onProgress: (l) => o.progress.log(`  ${l}`),
     logDir: v.logDir,
+    maxSeconds: v.maxSeconds,
   });
   v.cluster = cluster;
   v.stack.push('cluster', () => cluster.destroy());
@@ -404,6 +406,7 @@ async function probes(v: VariantRun): Promise<void> {
       o.progress.update(Object.fromEntries(Object.entries(h).map(([k, x]) => [k, Math.round(x)])));
       checkLive(v);
     },
+    sink: o.metrics ? (probe, target, x) => o.metrics!.sample(v.runId, cfg.name, probe, target, x) : undefined,
     // a reader that keeps failing is a broken harness (exit 3), never zeros or a verdict on missing data
     onBroken: (err) => {
       err.phase = v.phase;
@@ -411,6 +414,7 @@ async function probes(v: VariantRun): Promise<void> {
     },
   });
   v.recorder = rec;
+  o.metrics?.setStopped(v.runId, cfg.name, false);
   // the established-connection probe: an agent in the node's namespace keeps one TCP connection to the echo service
   const agents = cluster.echo
     ? dnsChecked.flatMap((n) =>

@@ -87,6 +87,13 @@ export function validateExperiment(raw: unknown, file: string): Experiment {
         `Rename the key under expect to one of: ${variants.join(', ')}.`,
       );
   }
+  for (const v of Object.keys(e.prometheus?.expect ?? {}))
+    if (!variants.includes(v))
+      throw specError(
+        file,
+        `prometheus.expect.${v}: there is no variant named "${v}": ${didYouMean(v, variants)}variants: ${variants.join(', ')}`,
+        `Rename the key under prometheus.expect to one of: ${variants.join(', ')}.`,
+      );
   for (const [i, c] of e.compare.entries())
     for (const [j, v] of c.ratio.entries()) {
       if (!variants.includes(v))
@@ -97,7 +104,9 @@ export function validateExperiment(raw: unknown, file: string): Experiment {
         );
     }
   for (const v of variants) checkResources(expandVariant(e, v), file);
-  const windows = new Set([...Object.values(e.expect).flat(), ...e.compare].map((x) => x.window));
+  const windows = new Set(
+    [...Object.values(e.expect).flat(), ...e.compare, ...Object.values(e.prometheus?.expect ?? {}).flat()].map((x) => x.window),
+  );
   if (!e.steps.some((s) => 'rollout' in s) && (windows.has('rollout') || windows.has('after-rollout'))) {
     throw specError(
       file,

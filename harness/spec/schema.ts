@@ -133,7 +133,77 @@ export const ExpectationSchema = z.strictObject({
  * the run is on (window up to now). It TRIPS when it holds, e.g. {probe: dns.errors, target: other-nodes, stat:
  * total, op: '>', value: 0}: the fault is removed first, then the variant is torn down (harness/stop.ts).
  */
-export const StopConditionSchema = ExpectationSchema.omit({ providers: true });
+export const ProbeStopConditionSchema = ExpectationSchema.omit({ providers: true });
+
+// ---- Run it near production (issue #14): harness-side budgets, promql expectations ----
+
+/** The harness' own budgets (harness/stop.ts): a run stops once it has spent one. */
+export const BUDGETS = ['maxFaultSeconds', 'maxSynsSent'] as const;
+/** A budget as a stop condition, e.g. {budget: 'maxSynsSent', value: 50000}: trips when the spent amount >= value. */
+export const BudgetSchema = z.strictObject({
+  budget: z.enum(BUDGETS, { error: `unknown budget; one of ${BUDGETS.join(', ')} (e.g. {budget: 'maxFaultSeconds', value: 60})` }),
+  value: z.number({ error: 'value must be a number' }).positive('a budget must be > 0'),
+  why: z.string().optional(),
+});
+
+/** Parse with `withKey` when the object has `key`, else with `other`: each keeps its own precise errors (a plain
+ *  union would report both forms' errors for one typo). An object with a `refused` key gets that key's message. */
+function routed<A extends z.ZodType, B extends z.ZodType>(key: string, withKey: A, other: B, refused?: { key: string; message: string }) {
+  return z
+    .custom<z.input<A> | z.input<B>>(() => true)
+    .transform((x, ctx): z.output<A> | z.output<B> => {
+      const obj = x !== null && typeof x === 'object';
+      if (refused && obj && refused.key in x) {
+        ctx.addIssue({ code: 'custom', path: [refused.key], message: refused.message, input: x });
+        return z.NEVER;
+      }
+      const r = (obj && key in x ? withKey : other).safeParse(x);
+      if (r.success) return r.data as z.output<A> | z.output<B>;
+      for (const i of r.error.issues) ctx.addIssue({ ...i } as never);
+      return z.NEVER;
+    });
+}
+
+/** A stop condition: the expectation form above, or a budget ({budget, value}). Not a promql query (post-run only). */
+export const StopConditionSchema = routed('budget', BudgetSchema, ProbeStopConditionSchema, {
+  key: 'promql',
+  message:
+    'a stop condition cannot be a promql query (promql is evaluated after the run): use a probe, e.g. {probe: dns.errors, stat: total, op: ">", value: 0}, and put the query under prometheus.expect',
+});
+
+/** A Prometheus server the user names: http(s) URL with no credentials, query or fragment. */
+export const PrometheusUrlSchema = z.string({ error: "must be a URL like 'http://127.0.0.1:9090'" }).refine((u) => {
+  try {
+    const x = new URL(u);
+    return (x.protocol === 'http:' || x.protocol === 'https:') && !x.username && !x.password && !x.search && !x.hash;
+  } catch {
+    return false;
+  }
+}, "must be an http(s) URL of a Prometheus server with no credentials, query or fragment, like 'http://127.0.0.1:9090'");
+
+/** An expectation read from Prometheus (harness/probes/prometheus.ts): `promql` is range-queried (step 1 s) over
+ *  the expectation's window after the variant ran, the result is one series, judged with stat/op/value. */
+export const PromqlExpectationSchema = z.strictObject({
+  promql: z.string({ error: "promql must be a PromQL expression string, like 'max(notdns_ct_count)'" }).min(1, 'promql is empty'),
+  /** The query returns several series: they are summed (the only target). */
+  target: z
+    .literal('sum', { error: "a promql expectation's target is 'sum' (its series are summed); aggregate in the query instead" })
+    .default('sum'),
+  stat: z.enum(STATS, { error: `unknown stat; one of ${STATS.join(', ')}` }),
+  window: z.enum(WINDOWS, { error: `unknown window; one of ${WINDOWS.join(', ')}` }).default('all'),
+  op: z.enum(OPS, { error: `op must be one of ${OPS.join(' ')}` }),
+  value: z.number({ error: 'value must be a number' }),
+  /** Counter or gauge arithmetic for the stat (total/peakRate/meanRate need counter, max/min/mean/last any). */
+  kind: z.enum(['counter', 'gauge']).default('gauge'),
+  why: z.string().optional(),
+});
+
+export const PrometheusSchema = z.strictObject({
+  /** The server (overridden by `notdns run --prometheus-url`). */
+  url: PrometheusUrlSchema.optional(),
+  /** Per variant, like `expect`. */
+  expect: z.record(z.string(), z.array(PromqlExpectationSchema)).default({}),
+});
 
 export const CompareSchema = ExpectationSchema.extend({
   /** measured = stat(variant a) / stat(variant b); the denominator is floored at 1 (counts). */
@@ -169,6 +239,8 @@ export const ExperimentSchema = z.strictObject({
   compare: z.array(CompareSchema).default([]),
   /** Stop conditions of every variant (harness/stop.ts): one that holds on the live series stops the run. */
   abort: z.array(StopConditionSchema).default([]),
+  /** Expectations read from a Prometheus server after each variant (docs/prometheus.md). */
+  prometheus: PrometheusSchema.optional(),
   /** --fast multiplies every duration (steps, grace period, propagation delay, ENA idle timeouts) by this. */
   fastTimeScale: z.number().gt(0).max(1).default(0.5),
 });
@@ -178,6 +250,9 @@ export type Experiment = z.output<typeof ExperimentSchema>;
 export type Expectation = z.output<typeof ExpectationSchema>;
 export type CompareExpectation = z.output<typeof CompareSchema>;
 export type StopCondition = z.output<typeof StopConditionSchema>;
+export type ProbeStopCondition = z.output<typeof ProbeStopConditionSchema>;
+export type Budget = z.output<typeof BudgetSchema>;
+export type PromqlExpectation = z.output<typeof PromqlExpectationSchema>;
 export type Step = z.output<typeof StepSchema>;
 
 export type Reconnect = z.output<typeof ReconnectSchema>;

@@ -8,6 +8,7 @@ import type { TargetContext } from '../../harness/expect.js';
 import { ResultsSchema, VariantResultSchema, type Series } from '../../harness/results.js';
 import { expandVariant, validateExperiment } from '../../harness/spec/load.js';
 import { checkStopConditions, findRunning, HARNESS_FILE, stopLabel, stopRequested, STOP_REQUEST } from '../../harness/stop.js';
+import type { ProbeStopCondition } from '../../harness/spec/schema.js';
 
 const base = {
   name: 'stop-test',
@@ -28,7 +29,7 @@ describe('stop conditions: schema', () => {
       'x.yaml',
     );
     assert.equal(expandVariant(e, 'a').abort.length, 1);
-    const b = expandVariant(e, 'b').abort;
+    const b = expandVariant(e, 'b').abort as ProbeStopCondition[];
     assert.deepEqual(
       b.map((c) => c.probe),
       ['dns.errors', 'grpc.errors'],

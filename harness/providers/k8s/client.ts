@@ -12,6 +12,7 @@ import {
   PatchStrategy,
   Watch,
   type KubernetesObject,
+  type V1ConfigMap,
   type V1Pod,
   type V1Status,
 } from '@kubernetes/client-node';
@@ -90,6 +91,42 @@ export class KubeClient {
       } catch (e) {
         throw new NotdnsError(`server-side apply of ${objectRef(o)} failed: ${apiErrorMessage(e)}`, { kind: 'command', cause: e });
       }
+    }
+  }
+
+  /** Create a ConfigMap (the run's owner object, k8s/lease.ts); its uid is what ownerReferences need. */
+  async createConfigMap(cm: V1ConfigMap): Promise<{ name: string; uid: string }> {
+    try {
+      const r = await this.core.createNamespacedConfigMap({ namespace: cm.metadata!.namespace!, body: cm });
+      return { name: r.metadata!.name!, uid: r.metadata!.uid! };
+    } catch (e) {
+      throw new NotdnsError(`creating ConfigMap ${cm.metadata?.namespace}/${cm.metadata?.name} failed: ${apiErrorMessage(e)}`, {
+        kind: 'command',
+        cause: e,
+      });
+    }
+  }
+
+  /** Merge `data` into a ConfigMap (the lease's renewedAt). */
+  async patchConfigMapData(namespace: string, name: string, data: Record<string, string>): Promise<void> {
+    await this.objects.patch(
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data } as KubernetesObject,
+      undefined,
+      undefined,
+      FIELD_MANAGER,
+      undefined,
+      PatchStrategy.MergePatch,
+    );
+  }
+
+  /** Delete a ConfigMap with foreground propagation (its dependents go with it); false if it was not there. */
+  async deleteConfigMap(namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.core.deleteNamespacedConfigMap({ name, namespace, propagationPolicy: 'Foreground' });
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
     }
   }
 

@@ -20,7 +20,17 @@ import type {
   WorkloadDeployment,
 } from '../types.js';
 import type { KubeClient } from './client.js';
-import { renderWorkload, rolloutPatch } from './manifests.js';
+import { flagValue, renderWorkload, rolloutPatch } from './manifests.js';
+import {
+  alertingEngineLeaseArgs,
+  deadlineFor,
+  LeaseRenewer,
+  type LeaseTarget,
+  NODE_RENEW_ARGV,
+  ownerReference,
+  type RunOwner,
+  withRunLease,
+} from './lease.js';
 import { podView, RolloutTracker, type PodView } from './rollout.js';
 
 /** How the harness talks HTTP to a pod's admin port. */
@@ -104,6 +114,8 @@ export interface K8sClusterOptions {
   image: string;
   /** Time for a Deployment to become available (image pulls on real clusters). */
   deployTimeoutMs?: number;
+  /** The run's owner object (k8s/lease.ts): the workloads become its dependents and get the dead-man lease. */
+  runOwner?: RunOwner;
 }
 
 export abstract class K8sCluster implements Cluster {
@@ -126,6 +138,9 @@ export abstract class K8sCluster implements Cluster {
   private readonly reported = new Set<string>();
   private stopExitWatch?: () => void;
   private destroyed = false;
+  /** The dead-man lease (k8s/lease.ts), when the provider created the run's owner object. */
+  readonly runOwner?: RunOwner;
+  private renewer?: LeaseRenewer;
 
   constructor(o: K8sClusterOptions) {
     this.provider = o.provider;
@@ -140,6 +155,21 @@ export abstract class K8sCluster implements Cluster {
     this.podProcNet = o.podProcNet;
     this.image = o.image;
     this.deployTimeoutMs = o.deployTimeoutMs ?? 300_000;
+    this.runOwner = o.runOwner;
+  }
+
+  /** The pods whose lease file the harness renews: every Alerting Engine pod (kubeconfig adds its node agents). */
+  protected leaseTargets(): LeaseTarget[] {
+    return this.podList
+      .filter((p) => p.app === 'alerting-engine')
+      .map((p) => ({ pod: p.name, container: 'alerting-engine', argv: NODE_RENEW_ARGV }));
+  }
+
+  /** Start renewing the lease (idempotent); the first renewal is one RENEW_SECONDS away, well inside the lease. */
+  startLease(): void {
+    if (!this.runOwner || this.renewer) return;
+    this.renewer = new LeaseRenewer(this.client, this.namespace, this.runOwner, () => this.leaseTargets());
+    this.renewer.start();
   }
 
   /** Remove what the provider created (the kind cluster, the run's namespace). */
@@ -149,6 +179,12 @@ export abstract class K8sCluster implements Cluster {
     if (this.destroyed) return;
     this.destroyed = true;
     this.stopExitWatch?.();
+    this.renewer?.stop();
+    // the owner first: its dependents (workloads, node agents) are garbage-collected with it
+    if (this.runOwner)
+      await this.client
+        .deleteConfigMap(this.namespace, this.runOwner.name)
+        .catch((e) => log.warn({ err: e }, 'deleting the run owner failed'));
     await this.teardown();
   }
 
@@ -203,13 +239,22 @@ export abstract class K8sCluster implements Cluster {
   }
 
   async deploy(d: WorkloadDeployment): Promise<PodHandle[]> {
+    const owner = this.runOwner;
+    if (owner && d.app === 'alerting-engine' && !d.args.includes('--lease-file'))
+      d = { ...d, args: [...d.args, ...alertingEngineLeaseArgs()] };
     const { deployment, service } = renderWorkload(d, { namespace: this.namespace, runId: this.runId, image: this.image, maxSurge: 1 });
+    if (owner) {
+      const max = Number(flagValue(d.args, '--max-duration-seconds'));
+      withRunLease(deployment, { owner, deadlineSeconds: max > 0 ? deadlineFor(max) : undefined, initLease: d.app === 'alerting-engine' });
+      if (service) service.metadata = { ...service.metadata, ownerReferences: [ownerReference(owner)] };
+    }
     await this.client.apply(service ? [deployment, service] : [deployment]);
     await this.client.waitDeploymentAvailable(this.namespace, d.app, this.deployTimeoutMs);
     const pods = await this.livePods(d.app);
     const handles = pods.map((p) => this.handle(d.app, p));
     for (let i = this.podList.length - 1; i >= 0; i--) if (this.podList[i]!.app === d.app) this.podList.splice(i, 1);
     this.podList.push(...handles);
+    this.startLease();
     return handles;
   }
 

@@ -47,6 +47,7 @@ import { PREFIX } from '../../names.js';
 import { stateRoot as defaultStateRoot } from '../../paths.js';
 import { KubeClient, loadKubeConfig } from '../k8s/client.js';
 import { ADMIN_PORT, renderNamespace, runNamespace } from '../k8s/manifests.js';
+import { renderRunOwner } from '../k8s/lease.js';
 import { kubeDnsUpstreamService, renderLrp, renderNodeLocalDns } from './manifests.js';
 import {
   dockerBin,
@@ -462,6 +463,8 @@ export class KindProvider implements Provider {
       }
       const namespace = runNamespace(runId);
       await client.apply([renderNamespace(runId)]);
+      // the dead-man lease's owner object (k8s/lease.ts): every workload becomes its dependent
+      const runOwner = await client.createConfigMap(renderRunOwner(namespace, runId));
 
       const nodes = await Promise.all(
         workers.map(async (n) => {
@@ -508,6 +511,7 @@ export class KindProvider implements Provider {
           transport,
           podProcNet: (pod, file) => podNetns.readProcNet(pod, file),
           image,
+          runOwner,
         },
         name,
         topology,

@@ -16,6 +16,7 @@ import { K8sCluster, type AdminTransport } from '../k8s/cluster.js';
 import { KubeClient, loadKubeConfig } from '../k8s/client.js';
 import { ADMIN_PORT, RUN_LABEL, renderNamespace, runNamespace } from '../k8s/manifests.js';
 import { renderNodeAgent } from './manifests.js';
+import { AGENT_RENEW_ARGV, deadlineFor, type LeaseTarget, renderRunOwner } from '../k8s/lease.js';
 import { waitFor } from '../../wait.js';
 import {
   enaCounters,
@@ -139,6 +140,14 @@ export class KubeconfigCluster extends K8sCluster {
   /** --ena-simulator (default off: the nodes' real ENA counters, nothing attached); read by harness/ena-install.ts. */
   enaSimulator: EnaSimulatorMode = 'off';
 
+  /** The Alerting Engine pods and every node agent (its lease loop detaches the ENA simulator: k8s/lease.ts). */
+  protected override leaseTargets(): LeaseTarget[] {
+    const agents = this.nodes.flatMap((n) =>
+      n instanceof AgentNode ? [{ pod: n.agentPod, container: AGENT_CONTAINER, argv: AGENT_RENEW_ARGV }] : [],
+    );
+    return [...super.leaseTargets(), ...agents];
+  }
+
   protected async teardown(): Promise<void> {
     await this.client.deleteNamespace(this.namespace);
   }
@@ -191,7 +200,13 @@ export class KubeconfigProvider implements Provider {
       chosen.map((n) => n.spec?.podCIDR),
     );
     const namespace = runNamespace(runId);
-    const ds = renderNodeAgent(namespace, runId);
+    await client.apply([renderNamespace(runId)]);
+    // the dead-man lease's owner object (k8s/lease.ts): the node agents and the workloads become its dependents
+    const runOwner = await client.createConfigMap(renderRunOwner(namespace, runId));
+    const ds = renderNodeAgent(namespace, runId, {
+      owner: runOwner,
+      deadlineSeconds: up.maxSeconds ? deadlineFor(up.maxSeconds) : undefined,
+    });
     const podSpec = ds.spec!.template.spec!;
     if (this.opts.agentImage) podSpec.containers[0]!.image = this.opts.agentImage;
     podSpec.affinity = {
@@ -211,7 +226,7 @@ export class KubeconfigProvider implements Provider {
         },
       },
     };
-    await client.apply([renderNamespace(runId), ds]);
+    await client.apply([ds]);
     const cluster = async (): Promise<KubeconfigCluster> => {
       await client.waitDaemonSetReady(namespace, ds.metadata!.name!, 300_000, up.signal);
       const agents = await waitFor(
@@ -260,7 +275,9 @@ export class KubeconfigProvider implements Provider {
         dns: { upstream, nodeLocal: kubeDns },
         transport,
         image,
+        runOwner,
       });
+      c.startLease(); // the node agents' leases run from their start: renew them before the ENA simulator exists
       c.enaSimulator = this.opts.enaSimulator ?? 'off';
       if (topology.unreachableOnDelete)
         c.emulations.push(
