@@ -2,7 +2,7 @@
 // notdns — reproduce "It wasn't DNS" (gRPC reconnect SYN floods → rp_filter martians → ENA conntrack allowance
 // → node-local DNS errors) and prove fixes. See README.md.
 import { Command, Option } from 'commander';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { configureLog, log } from './log.js';
 import { formatError, NotdnsError } from './errors.js';
@@ -26,7 +26,7 @@ import { keepLongProcessesAfterExit } from './exec.js';
 import { outputColumns, tolerateClosedOutput, twoColumns, wrapText } from './stdio.js';
 import { closestName } from './suggest.js';
 import { chooseVariant, estimate, expandGrid, parseSets, pointExperiment, settablePaths } from './sweep/grid.js';
-import { renderSweepTable, runSweep, writeSweep, type Sweep } from './sweep/run.js';
+import { loadSweep, renderSweepTable, runSweep, writeSweep, type Sweep } from './sweep/run.js';
 import { renderSweepHtml } from './sweep/html.js';
 import { fmtClock } from './report/format.js';
 
@@ -471,10 +471,19 @@ program
 
 program
   .command('report')
-  .description('re-render junit.xml and report.html (and the verdict) from a saved results.json')
-  .argument('<results.json>')
+  .description(
+    're-render junit.xml and report.html (and the verdict) from a saved results.json, or sweep.html (and the table) from a sweep.json',
+  )
+  .argument('<results.json|sweep.json>')
   .option('--out <dir>', 'where to write (default: next to results.json)')
   .action(async (file: string, o: { out?: string }) => {
+    if (/"kind":\s*"notdns-sweep"/.test((await readFile(file, 'utf8').catch(() => '')).slice(0, 200))) {
+      // a sweep.json: its table and sweep.html re-rendered
+      const sweep = await loadSweep(file);
+      const files = await writeSweep(sweep, resolve(o.out ?? join(file, '..')), renderSweepHtml);
+      process.stdout.write(`${renderSweepTable(sweep)}\nreport: ${files.html}\n`);
+      return;
+    }
     const results = await loadResults(file);
     const files = await writeReports(results, resolve(o.out ?? join(file, '..')));
     process.stdout.write(renderVerdict(results, { color: process.stdout.isTTY }) + `\nreport: ${files.html}\njunit:  ${files.junit}\n`);

@@ -141,7 +141,13 @@ export async function runSweep(o: RunSweepOptions): Promise<Sweep> {
         signal: o.signal,
       });
     } catch (e) {
-      const ne = e instanceof NotdnsError ? e : new NotdnsError(String((e as Error)?.message ?? e), { kind: 'harness', cause: e });
+      // aborted between points (throwIfAborted throws the signal's reason): an interruption, as inside a run
+      const ne =
+        e instanceof NotdnsError
+          ? e
+          : o.signal?.aborted
+            ? new NotdnsError('the sweep was interrupted; everything it created was torn down.', { kind: 'interrupted', cause: e })
+            : new NotdnsError(String((e as Error)?.message ?? e), { kind: 'harness', cause: e });
       const reason =
         ne.kind === 'interrupted' || o.signal?.aborted
           ? `interrupted during point ${i + 1}/${n} (${settingsLabel(p.settings)}); ${done.length} point(s) finished`
