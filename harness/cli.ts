@@ -45,10 +45,7 @@ const EXAMPLES: [string, string][] = [
   ['notdns run rollout-syn-flood --fast --variant baseline', 'one variant, every duration shortened'],
   ['notdns report notdns-out/rollout-syn-flood/results.json', 'the verdict of a saved run, its reports re-rendered'],
   ['notdns compare last-night/results.json tonight/results.json', 'what changed between two runs'],
-  [
-    'notdns sweep rollout-syn-flood --variant baseline --set workloads.alertingEngine.channelsPerBackend=50,100,200',
-    'one variant over a grid of settings: sweep.json, sweep.html',
-  ],
+  ['notdns sweep --help', 'one variant over a grid of settings, a heat map per outcome: an example'],
   ['notdns stop 1a2b10', 'from another terminal: remove the fault of that run now, then tear it down (exit 4)'],
   ['notdns down --all', 'remove anything a killed run left behind'],
 ];
@@ -220,11 +217,15 @@ program
   .addHelpText(
     'after',
     () =>
-      `\nExample (3×3 = 9 points of about 45 s each on the lab):\n  notdns sweep rollout-syn-flood --variant baseline \\\n` +
-      `    --set workloads.alertingEngine.reconnect.maxMs=300,1000,5000 \\\n    --set workloads.alertingEngine.channelsPerBackend=50,100,200\n\n` +
-      `Every point is a fresh run of the variant with those settings merged in, validated like an experiment file before\n` +
-      `anything starts; the time the sweep will take is printed first. Ctrl-C stops it and keeps the finished points\n` +
-      `(sweep.json and sweep.html are written, exit 130). Runs on the lab (root). Exit 0 when every point ran.\n\n` +
+      `\nExample (3×3 = 9 points of about 45 s each on the lab):\n` +
+      `  notdns sweep rollout-syn-flood --variant baseline \\\n` +
+      `    --set workloads.alertingEngine.reconnect.maxMs=300,1000,5000 \\\n` +
+      `    --set workloads.alertingEngine.channelsPerBackend=50,100,200\n\n` +
+      `Each point is a fresh run of the variant with its settings merged in, validated\n` +
+      `like an experiment file before anything starts; the time the sweep will take\n` +
+      `is printed first. Ctrl-C stops it and keeps the finished points (sweep.json\n` +
+      `and sweep.html are written, exit 130). Runs on the lab (root). Exit 0 when\n` +
+      `every point ran, whatever the points measured.\n\n` +
       `Settable paths:\n${settablePaths()
         .map((p) => `  ${p}`)
         .join('\n')}`,
@@ -474,7 +475,7 @@ program
   .description(
     're-render junit.xml and report.html (and the verdict) from a saved results.json, or sweep.html (and the table) from a sweep.json',
   )
-  .argument('<results.json|sweep.json>')
+  .argument('<results.json>', 'a results.json, or a sweep.json of `notdns sweep`')
   .option('--out <dir>', 'where to write (default: next to results.json)')
   .action(async (file: string, o: { out?: string }) => {
     if (/"kind":\s*"notdns-sweep"/.test((await readFile(file, 'utf8').catch(() => '')).slice(0, 200))) {

@@ -53,6 +53,7 @@ export type Sweep = z.infer<typeof SweepSchema>;
 /** The outcome numbers shown per point (the run's summary keys: harness/probes/catalog.ts HEADLINES). */
 export const OUTCOMES = [
   { key: 'synPeak', summary: 'synToOldPodIpsPeakPerSecond', label: 'peak SYN/s to old pod IPs', badWhenHigh: true },
+  { key: 'synTotal', summary: 'synToOldPodIpsTotal', label: 'SYNs to old pod IPs', badWhenHigh: true },
   { key: 'allowance', summary: 'allowanceExceededFlooded', label: 'ENA allowance exceeded (flooded nodes)', badWhenHigh: true },
   { key: 'dnsErrors', summary: 'dnsErrors', label: 'DNS errors', badWhenHigh: true },
 ] as const;
