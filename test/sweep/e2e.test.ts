@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/paths.js';
 import { listNamespaces } from '../../harness/providers/lab/lab.js';
-import { SweepSchema } from '../../harness/sweep/run.js';
+import { OUTCOMES, SweepSchema } from '../../harness/sweep/run.js';
 
 const CLI = join(repoRoot, 'bin', 'notdns');
 const FIXTURE = join(repoRoot, 'test', 'sweep', 'fixtures', 'tiny-sweep.yaml');
@@ -99,7 +99,11 @@ describe('notdns sweep end to end on the lab @root', function () {
     assert.ok(p.wallSeconds <= s.announcedSeconds + 5, `process ${p.wallSeconds}s within announced ${s.announcedSeconds}s (+5 s start-up)`);
 
     const html = await readFile(join(dir, 'sweep.html'), 'utf8');
-    assert.equal((html.match(/data-kind="heatmap" data-cells="4"/g) ?? []).length, 4, 'four heat maps of 4 cells');
+    assert.equal(
+      (html.match(/data-kind="heatmap" data-cells="4"/g) ?? []).length,
+      OUTCOMES.length + 1,
+      'a heat map of 4 cells per outcome',
+    );
     assert.match(p.stdout, /maxMs\s+channelsPerBackend\s+peak SYN\/s/);
     assert.equal(p.stdout.match(/^(300|1000)\s+(10|20)\s/gm)?.length, 4, 'a table row per point');
     for (let i = 1; i <= 4; i++) assert.ok(existsSync(join(dir, 'points', String(i), 'results.json')), `points/${i}/results.json`);

@@ -11,6 +11,7 @@ import { fmtNum } from '../../harness/report/format.js';
 import { renderSweepHtml } from '../../harness/sweep/html.js';
 import { loadSweep, OUTCOMES, outcomeOf, renderSweepTable, SweepSchema, writeSweep, type Sweep } from '../../harness/sweep/run.js';
 import { artifactsDir, makeResults } from '../report/helpers.js';
+import { notdns } from '../cli/helpers.js';
 
 const CHROMIUM = process.env.NOTDNS_CHROMIUM ?? '/usr/bin/chromium';
 const AE = 'workloads.alertingEngine';
@@ -97,6 +98,20 @@ describe('sweep: sweep.json and sweep.html (static checks)', () => {
     assert.match(html, /2\/6 points: interrupted during point 3\/6/);
     assert.match(html, /4 point\(s\) not run: maxMs=300 channelsPerBackend=200; maxMs=1000 channelsPerBackend=50;/);
     assert.ok(html.includes('data-cells="2"'), 'heat maps with the points that ran');
+  });
+
+  it('notdns report re-renders a sweep.json: the table on stdout, sweep.html next to it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'notdns-sweep-report-'));
+    try {
+      await writeFile(join(dir, 'sweep.json'), await readFile(REAL, 'utf8'));
+      const r = notdns(['report', join(dir, 'sweep.json')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /9\/9 points in 6:26 \(announced 7:53\)/);
+      assert.equal(r.stdout.match(/^(300|1000|5000)\s+(50|100|200)\s/gm)?.length, 9);
+      assert.match(await readFile(join(dir, 'sweep.html'), 'utf8'), /data-kind="heatmap" data-cells="9"/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('the terminal table: a row per point with its settings and outcomes, announced vs actual time', () => {
