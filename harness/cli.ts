@@ -25,10 +25,9 @@ import { installSignalHandlers } from './signals.js';
 import { keepLongProcessesAfterExit } from './exec.js';
 import { outputColumns, tolerateClosedOutput, twoColumns, wrapText } from './stdio.js';
 import { closestName } from './suggest.js';
-import { chooseVariant, estimate, expandGrid, parseSets, pointExperiment, settablePaths } from './sweep/grid.js';
-import { loadSweep, renderSweepTable, runSweep, writeSweep, type Sweep } from './sweep/run.js';
+import { loadSweep, renderSweepTable, writeSweep } from './sweep/run.js';
 import { renderSweepHtml } from './sweep/html.js';
-import { fmtClock } from './report/format.js';
+import { sweepCommand, sweepHelp, type SweepCommandOptions } from './sweep/command.js';
 
 // before anything writes: output into a reader that went away (`| head`) must not end in a stack trace
 tolerateClosedOutput();
@@ -214,97 +213,8 @@ program
   .option('--out <dir>', 'output folder (default: ./notdns-out/sweep-<experiment>-<time>)')
   .option('-v, --verbose', 'print every command and debug logs (they are always saved to <out>/notdns.log)')
   .option('-q, --quiet', 'print only failures and the table')
-  .addHelpText(
-    'after',
-    () =>
-      `\nExample (3×3 = 9 points of about 45 s each on the lab):\n` +
-      `  notdns sweep rollout-syn-flood --variant baseline \\\n` +
-      `    --set workloads.alertingEngine.reconnect.maxMs=300,1000,5000 \\\n` +
-      `    --set workloads.alertingEngine.channelsPerBackend=50,100,200\n\n` +
-      `Each point is a fresh run of the variant with its settings merged in, validated\n` +
-      `like an experiment file before anything starts; the time the sweep will take\n` +
-      `is printed first. Ctrl-C stops it and keeps the finished points (sweep.json\n` +
-      `and sweep.html are written, exit 130). Runs on the lab (root). Exit 0 when\n` +
-      `every point ran, whatever the points measured.\n\n` +
-      `Settable paths:\n${settablePaths()
-        .map((p) => `  ${p}`)
-        .join('\n')}`,
-  )
-  .action(
-    async (exp: string, o: { variant?: string; set?: string[]; full?: boolean; out?: string; verbose?: boolean; quiet?: boolean }) => {
-      const { experiment, file } = await loadExperiment(exp);
-      // everything that can be refused is refused before anything is created: variant, paths, values, every point
-      const dimensions = parseSets(o.set ?? []);
-      const variant = chooseVariant(experiment, o.variant);
-      const fast = !o.full;
-      const points = expandGrid(dimensions).map((settings) => ({
-        settings,
-        experiment: pointExperiment(experiment, file, variant, settings),
-      }));
-      const est = estimate(
-        points.map((p) => p.experiment),
-        variant,
-        { fast },
-      );
-      requireRoot('notdns sweep');
-      const provider = await createProvider('lab', {});
-      await provider.preflight(points.map((p) => expandVariant(p.experiment, variant).topology));
-      const outDir = resolve(o.out ?? join('notdns-out', `sweep-${experiment.name}-${stamp()}`));
-      await mkdir(outDir, { recursive: true }).catch((e: Error) => {
-        throw new NotdnsError(`cannot create the output folder ${outDir}: ${e.message}`, {
-          kind: 'environment',
-          cause: e,
-          hint: 'Choose a writable folder with --out.',
-        });
-      });
-      configureLog({ verbose: o.verbose, file: join(outDir, 'notdns.log') });
-      const progress = new ProgressView({ quiet: o.quiet });
-      process.stderr.write(
-        `sweep ${experiment.name} --variant ${variant}: ${points.length} points (${dimensions.map((d) => d.values.length).join('×')}), ${fast ? 'fast' : 'normal'} profile; ` +
-          `it will take about ${fmtClock(est.totalSeconds)} (planned steps ${fmtClock(est.planned.reduce((a, b) => a + b, 0))} + ${est.overheadPerPoint}s per point to bring the lab up and down)\n`,
-      );
-      const ctl = installSignalHandlers(progress, provider);
-      const write = async (s: Sweep) =>
-        writeSweep(s, outDir, renderSweepHtml).catch((e: unknown) => {
-          throw outputError(e, outDir, 'sweep.json and sweep.html');
-        });
-      try {
-        let sweep: Sweep;
-        try {
-          sweep = await runSweep({
-            experiment,
-            file,
-            variant,
-            dimensions,
-            points,
-            estimate: est,
-            provider,
-            fast,
-            outDir,
-            progress,
-            signal: ctl.signal,
-          });
-        } catch (e) {
-          const partial = (e as { sweep?: Sweep }).sweep;
-          if (partial) {
-            const files = await write(partial);
-            process.stdout.write(`${renderSweepTable(partial)}\nsweep:  ${files.json}\nreport: ${files.html}\n`);
-          }
-          throw e;
-        }
-        const files = await write(sweep);
-        process.stdout.write(`${renderSweepTable(sweep)}\nsweep:  ${files.json}\nreport: ${files.html}\n`);
-        if (ctl.signal.aborted)
-          throw new NotdnsError(`the sweep was interrupted after its last point; the results were written to ${outDir}.`, {
-            kind: 'interrupted',
-          });
-      } catch (e) {
-        throw ctl.crash ?? e;
-      } finally {
-        ctl.dispose();
-      }
-    },
-  );
+  .addHelpText('after', sweepHelp)
+  .action((exp: string, o: SweepCommandOptions) => sweepCommand(exp, o, { outputError, stamp }));
 
 program
   .command('plan')

@@ -208,6 +208,7 @@ ${banner}
 ${rows.join('\n')}
 </tbody></table>
 ${notRun ? `<p class="sub">${notRun} point(s) not run: ${esc(settingsNotRun(s).join('; '))}</p>` : ''}
+<p class="sub">pass/fail: whether all of the ${esc(s.variant)} variant's own expectations held at that point (for a variant that expects the storm, pass means it reproduced).</p>
 <p class="sub">Each point is one run of the variant with the settings merged in; its results.json and report.html are in points/&lt;n&gt;/. Announced time = planned step seconds + ${fmtNum(s.overheadPerPointSeconds)} s per point for bring-up and teardown.</p>
 </body></html>
 `;
