@@ -2,7 +2,7 @@
 // notdns — reproduce "It wasn't DNS" (gRPC reconnect SYN floods → rp_filter martians → ENA conntrack allowance
 // → node-local DNS errors) and prove fixes. See README.md.
 import { Command, Option } from 'commander';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { configureLog, log } from './log.js';
 import { formatError, NotdnsError } from './errors.js';
@@ -27,6 +27,9 @@ import { outputColumns, tolerateClosedOutput, twoColumns, wrapText } from './std
 import { closestName } from './suggest.js';
 import { MetricsExporter, parseListen } from './metrics-export.js';
 import { resolvePrometheusUrl } from './probes/prometheus.js';
+import { loadSweep, renderSweepTable, writeSweep } from './sweep/run.js';
+import { renderSweepHtml } from './sweep/html.js';
+import { sweepCommand, sweepHelp, type SweepCommandOptions } from './sweep/command.js';
 
 // before anything writes: output into a reader that went away (`| head`) must not end in a stack trace
 tolerateClosedOutput();
@@ -43,6 +46,7 @@ const EXAMPLES: [string, string][] = [
   ['notdns run rollout-syn-flood --fast --variant baseline', 'one variant, every duration shortened'],
   ['notdns report notdns-out/rollout-syn-flood/results.json', 'the verdict of a saved run, its reports re-rendered'],
   ['notdns compare last-night/results.json tonight/results.json', 'what changed between two runs'],
+  ['notdns sweep --help', 'one variant over a grid of settings, a heat map per outcome: an example'],
   ['notdns stop 1a2b10', 'from another terminal: remove the fault of that run now, then tear it down (exit 4)'],
   ['notdns down --all', 'remove anything a killed run left behind'],
 ];
@@ -224,6 +228,25 @@ program
   );
 
 program
+  .command('sweep')
+  .description(
+    'run one variant of an experiment over a grid of settings (the cartesian product of the --set values), fast profile by default; print the outcome per point, write sweep.json and sweep.html (heat maps)',
+  )
+  .argument('<experiment>', 'a built-in experiment name or a path to an experiment file')
+  .option('--variant <name>', 'the variant to sweep (required when the experiment has several)')
+  .option(
+    '--set <path=v1,v2,...>',
+    'a dotted path into the variant configuration and the values to try (repeatable; the first is the heat map rows, the second its columns)',
+    (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
+  )
+  .option('--full', 'the normal profile (default: --fast, every duration scaled by the experiment fastTimeScale)')
+  .option('--out <dir>', 'output folder (default: ./notdns-out/sweep-<experiment>-<time>)')
+  .option('-v, --verbose', 'print every command and debug logs (they are always saved to <out>/notdns.log)')
+  .option('-q, --quiet', 'print only failures and the table')
+  .addHelpText('after', sweepHelp)
+  .action((exp: string, o: SweepCommandOptions) => sweepCommand(exp, o, { outputError, stamp }));
+
+program
   .command('plan')
   .description('show what a run would create on a provider and which expectations apply there (n/a ones with the reason); creates nothing')
   .argument('<experiment>', 'a built-in experiment name or a path to an experiment file')
@@ -389,10 +412,19 @@ program
 
 program
   .command('report')
-  .description('re-render junit.xml and report.html (and the verdict) from a saved results.json')
-  .argument('<results.json>')
+  .description(
+    're-render junit.xml and report.html (and the verdict) from a saved results.json, or sweep.html (and the table) from a sweep.json',
+  )
+  .argument('<results.json>', 'a results.json, or a sweep.json of `notdns sweep`')
   .option('--out <dir>', 'where to write (default: next to results.json)')
   .action(async (file: string, o: { out?: string }) => {
+    if (/"kind":\s*"notdns-sweep"/.test((await readFile(file, 'utf8').catch(() => '')).slice(0, 200))) {
+      // a sweep.json: its table and sweep.html re-rendered
+      const sweep = await loadSweep(file);
+      const files = await writeSweep(sweep, resolve(o.out ?? join(file, '..')), renderSweepHtml);
+      process.stdout.write(`${renderSweepTable(sweep)}\nreport: ${files.html}\n`);
+      return;
+    }
     const results = await loadResults(file);
     const files = await writeReports(results, resolve(o.out ?? join(file, '..')));
     process.stdout.write(renderVerdict(results, { color: process.stdout.isTTY }) + `\nreport: ${files.html}\njunit:  ${files.junit}\n`);
@@ -419,7 +451,6 @@ program
 
 /** Commands people reach for under another name. */
 const COMMAND_SYNONYMS: Record<string, string> = {
-  sweep: 'down',
   clean: 'down',
   cleanup: 'down',
   teardown: 'down',

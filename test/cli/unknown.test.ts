@@ -32,14 +32,14 @@ describe('cli: unknown names → exit 2 and the closest name', function () {
       const s = refused(args);
       assert.match(
         s,
-        /^notdns: bad usage\nunknown command "lsit"\.\nFix: Did you mean `notdns list`\? The commands are: run, plan, list, validate, up, down, stop, doctor, report, compare, schema /,
+        /^notdns: bad usage\nunknown command "lsit"\.\nFix: Did you mean `notdns list`\? The commands are: run, sweep, plan, list, validate, up, down, stop, doctor, report, compare, schema /,
         args.join(' '),
       );
     }
-    assert.match(refused(['sweep', '--help']), /unknown command "sweep"\.\nFix: Did you mean `notdns down`\?/, 'what people call down');
+    assert.match(refused(['cleanup', '--help']), /unknown command "cleanup"\.\nFix: Did you mean `notdns down`\?/, 'what people call down');
     assert.match(refused(['comapre', 'a.json', 'b.json']), /Did you mean `notdns compare`\?/);
     const far = refused(['frobnicate', '--help']);
-    assert.match(far, /unknown command "frobnicate"\.\nFix: The commands are: run, plan, list/);
+    assert.match(far, /unknown command "frobnicate"\.\nFix: The commands are: run, sweep, plan, list/);
     assert.doesNotMatch(far, /Did you mean/, 'nothing is near frobnicate');
   });
 
