@@ -50,7 +50,10 @@ const READERS = {
   netstat: { file: '/proc/net/netstat', probes: ['martian.drops'] },
   conntrack: { file: '/proc/net/stat/nf_conntrack', probes: ['ct.count'] },
   ena: { file: 'the ENA simulator maps (bpftool)', probes: ['ena.*', 'syn.*'] },
-  extra: { file: "the provider's own node metrics (Cluster.extraNodeProbes)", probes: ['cilium.staleIpDrops', 'nld.upstreamFailures'] },
+  extra: {
+    file: "the provider's own node metrics (Cluster.extraNodeProbes: Cilium's, node-local DNS's statistics)",
+    probes: ['cilium.staleIpDrops', 'nld.*'],
+  },
 } as const;
 type Reader = keyof typeof READERS;
 

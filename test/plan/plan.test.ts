@@ -52,7 +52,7 @@ describe('plan: which expectations apply on which provider', () => {
       applies(kind).filter((l) => !applies(flagship).includes(l)),
       [
         'baseline total Cilium drops: stale or unroutable IP [flooded-nodes] >= 100',
-        'baseline total node-local DNS upstream health checks failed [flooded-nodes] >= 1',
+        'baseline total node-local DNS upstream failures [flooded-nodes] >= 1',
       ],
     );
     assert.ok(applies(kind).includes('cilium-unreachable total ICMP dest-unreachable received >= 1'));

@@ -54,7 +54,7 @@ import {
   metricsCurlArgv,
   NODE_LOCAL_DNS_LABEL,
   NODE_LOCAL_DNS_METRICS_PORT,
-  nodeLocalDnsUpstreamFailures,
+  nodeLocalDnsProbes,
   podIpsByNode,
 } from './node-metrics.js';
 import { PodNetns } from './pod-netns.js';
@@ -190,7 +190,7 @@ export class KindCluster extends K8sCluster {
       const ip = await this.nodeLocalDnsIp(node.name);
       const [c, ...a] = metricsCurlArgv(ip, NODE_LOCAL_DNS_METRICS_PORT);
       try {
-        out['nld.upstreamFailures'] = nodeLocalDnsUpstreamFailures((await n.exec(c!, a, { timeoutMs: 5_000 })).stdout);
+        Object.assign(out, nodeLocalDnsProbes((await n.exec(c!, a, { timeoutMs: 5_000 })).stdout));
       } catch (e) {
         this.nldIps.delete(node.name); // the pod may have been replaced: list again next time
         throw e;

@@ -11,6 +11,8 @@
 //   unreachable). That counter, summed over upstreams, is the probe.
 import type { V1Pod } from '@kubernetes/client-node';
 import { promSum } from '../../probes/prom-text.js';
+import { corednsNldSample, nldProbes } from '../../probes/nld.js';
+import type { ProbeId } from '../../probes/catalog.js';
 
 export const CILIUM_METRICS_PORT = 9962;
 export const NODE_LOCAL_DNS_METRICS_PORT = 9253;
@@ -27,6 +29,11 @@ export function ciliumStaleIpDrops(metrics: string): number {
 
 export function nodeLocalDnsUpstreamFailures(metrics: string): number {
   return promSum(metrics, 'coredns_proxy_healthcheck_failures_total', {}, 'coredns_');
+}
+
+/** Every nld.* probe node-local-dns's /metrics page gives (pure; tested): throws on a page that is not CoreDNS's. */
+export function nodeLocalDnsProbes(metrics: string): Partial<Record<ProbeId, number>> {
+  return nldProbes(corednsNldSample(metrics));
 }
 
 /** node name → pod IP of its running node-local-dns pod (pure; tested). */
