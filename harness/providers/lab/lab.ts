@@ -282,7 +282,7 @@ export class LabCluster implements Cluster {
         this.nodes.map((n) => startNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, A.DNS_UPSTREAM, this.logDir, t.nodeLocalDnsLimits)),
       );
       this.daemons.push(...caches.map((c) => c.proc));
-      caches.forEach((c, i) => this.nodeLocal.set(this.nodes[i]!.name, c));
+      for (const [i, c] of caches.entries()) this.nodeLocal.set(this.nodes[i]!.name, c);
       opts.onProgress?.('DNS up: nsd upstream + node-local unbound (TCP upstream) on every node');
     }
     this.onDestroy('pods', async () => {
