@@ -69,11 +69,11 @@ export interface NodeLocalDnsLimits {
  * The lab's defaults, scaled from the talk: there 1000 concurrent queries were reached at under 400 queries/s
  * because each query held its slot for forward's 5 s timeout (limit = 0.5 × rate × hold time). A lab node asks
  * ~20 queries/s (one Metrics Service pod, dnsLookupsPerSecond 20) and unbound holds a query whose upstream cannot
- * be reached for ~2 s (its discard-timeout, then it keeps recursing): 0.5 × 20 × 2 = 20 slots. Answered in
+ * be reached for 6-7 s (measured; CoreDNS forward: 5 s): 0.5 × 20 × 6.5 ≈ 64 slots. Answered in
  * milliseconds when the upstream is reachable, 20 queries/s keep < 1 slot busy: the limit is reached only when
  * upstream connections fail. memoryMb 16: unbound's two caches get 12 MB (its defaults are 4 + 4 MB).
  */
-export const LAB_NODE_LOCAL_DNS_LIMITS: NodeLocalDnsLimits = { maxConcurrent: 20, memoryMb: 16 };
+export const LAB_NODE_LOCAL_DNS_LIMITS: NodeLocalDnsLimits = { maxConcurrent: 64, memoryMb: 16 };
 
 /** The unix socket of a node's unbound remote control (stats), in the DNS state directory. */
 export function unboundControlSocket(dir: string, node: string): string {
@@ -116,9 +116,15 @@ export function unboundConf(
     # (requestlist.overwritten). A jostle-timeout above the hold time keeps the old queries, as CoreDNS does.
     num-queries-per-thread: ${limits.maxConcurrent}
     jostle-timeout: 10000
-    # CoreDNS forward's 5 s per query (defaultTimeout): unbound has no deadline for the whole query. After
-    # discard-timeout the client's reply is dropped but the work item goes on recursing (and keeps its slot).
-    discard-timeout: 1900
+    # CoreDNS forward's 5 s per query (defaultTimeout), then SERVFAIL: unbound has no deadline for the whole
+    # query; it retries a server it cannot connect to with a growing timeout (infra-cache-max-rtt below) until it
+    # gives up and answers SERVFAIL: measured 6-7 s with the upstream's SYNs dropped (test/lab/nld.test.ts).
+    # discard-timeout (default 1.9 s) would drop the client's reply while the work item keeps its slot, and
+    # count the drop in requestlist.exceeded with the limit's own rejects: off, so that requestlist.exceeded is
+    # the limit alone and the held query ends in SERVFAIL as CoreDNS's does. wait-limit (per client IP) is off:
+    # CoreDNS has no such limit.
+    discard-timeout: 0
+    wait-limit: 0
     # memory: unbound evicts from bounded caches instead of growing (rrset twice msg, as unbound.conf(5) advises)
     rrset-cache-size: ${Math.max(1, Math.round(limits.memoryMb / 2))}m
     msg-cache-size: ${Math.max(1, Math.round(limits.memoryMb / 4))}m
