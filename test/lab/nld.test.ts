@@ -5,8 +5,6 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { LabProvider, type LabCluster } from '../../harness/providers/lab/lab.js';
 import { run } from '../../harness/exec.js';
-import { unboundControl } from '../../harness/probes/nld.js';
-import { unboundControlSocket } from '../../harness/providers/lab/dns.js';
 import { newRunId } from '../../harness/names.js';
 import { stateRoot } from '../../harness/paths.js';
 import { DNS_UPSTREAM, NODE_LOCAL_DNS } from '../../harness/providers/lab/addresses.js';
@@ -80,13 +78,6 @@ describe('lab node-local DNS symptoms @root', function () {
       await new Promise((r) => setTimeout(r, 100));
     }
     const after = await c.extraNodeProbes(node);
-    const raw = await unboundControl(unboundControlSocket(join(stateRoot, runId, 'dns'), 'node1'), 'stats_noreset');
-    console.log(
-      raw
-        .split('\n')
-        .filter((l) => /^total\.|rcode|discard|wait/.test(l) && !/=0$/.test(l))
-        .join(' '),
-    );
     console.log(`      black-holed: peak in flight ${peak}, slots free after ${held.toFixed(1)} s, ${JSON.stringify({ before, after })}`);
     assert.equal(peak, MAX_CONCURRENT, 'in flight reaches num-queries-per-thread');
     const rejects = after['nld.rejects']! - before['nld.rejects']!;
