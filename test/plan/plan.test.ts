@@ -9,15 +9,15 @@ import { renderVerdict, verdictLine } from '../../harness/report/terminal.js';
 import { clone, makeResults } from '../report/helpers.js';
 
 describe('plan: which expectations apply on which provider', () => {
-  it('the flagship on the lab: all 19 apply', async () => {
+  it('the flagship on the lab: all 23 apply (19, and nld-bigger: 2 + 2 comparisons)', async () => {
     const { experiment } = await loadExperiment('rollout-syn-flood');
     const p = planOf(experiment, 'lab');
-    assert.equal(p.expectations.length, 19);
+    assert.equal(p.expectations.length, 23);
     assert.deepEqual(
       p.expectations.filter((x) => x.na),
       [],
     );
-    assert.match(renderPlan(p), /expectations: 19 apply\n/);
+    assert.match(renderPlan(p), /expectations: 23 apply\n/);
   });
 
   it('the flagship on kind: martians, dig and estab are n/a with the reason; SYNs, the allowance, DNS errors and pod ICMP apply', async () => {
@@ -39,7 +39,7 @@ describe('plan: which expectations apply on which provider', () => {
     const lab = planOf(experiment, 'lab');
     const kind = planOf(experiment, 'kind');
     const flagship = planOf((await loadExperiment('rollout-syn-flood')).experiment, 'kind');
-    assert.equal(lab.expectations.length, 19 + 2);
+    assert.equal(lab.expectations.length, 23 + 2);
     assert.deepEqual(
       lab.expectations.filter((x) => x.na).map((x) => [x.variant, x.na]),
       [

@@ -400,7 +400,7 @@ export class KindProvider implements Provider {
       if (topology.nodeLocalDns) {
         await client.apply([kubeDnsUpstreamService()]);
         upstream = await client.serviceClusterIP('kube-system', 'kube-dns-upstream');
-        await client.apply(renderNodeLocalDns({ kubeDns, upstream }));
+        await client.apply(renderNodeLocalDns({ kubeDns, upstream, limits: topology.nodeLocalDnsLimits }));
         await client.waitDaemonSetReady('kube-system', 'node-local-dns', 300_000, up.signal);
         await client.apply(renderLrp());
         progress(`node-local-dns ready behind a CiliumLocalRedirectPolicy for kube-dns ${kubeDns} (upstream ${upstream}, force_tcp)`);

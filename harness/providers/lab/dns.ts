@@ -67,13 +67,16 @@ export interface NodeLocalDnsLimits {
 
 /**
  * The lab's defaults, scaled from the talk: there 1000 concurrent queries were reached at under 400 queries/s
- * because each query held its slot for forward's 5 s timeout (limit = 0.5 × rate × hold time). A lab node asks
- * ~20 queries/s (one Metrics Service pod, dnsLookupsPerSecond 20) and unbound holds a query whose upstream cannot
- * be reached for 6-7 s (measured; CoreDNS forward: 5 s): 0.5 × 20 × 6.5 ≈ 64 slots. Answered in
- * milliseconds when the upstream is reachable, 20 queries/s keep < 1 slot busy: the limit is reached only when
- * upstream connections fail. memoryMb 16: unbound's two caches get 12 MB (its defaults are 4 + 4 MB).
+ * because each query held its slot for forward's 5 s timeout: limit ≈ 0.5 × rate × hold time. A lab node asks
+ * ~20 queries/s (one Metrics Service pod, dnsLookupsPerSecond 20). unbound holds a query it cannot forward for
+ * 6.5 s when it is the first to find the upstream unreachable (measured, test/lab/nld.test.ts), but then marks
+ * the upstream down and answers the next queries SERVFAIL at once until it probes again (infra-host-ttl 3 s):
+ * under the flagship's flood its queries in flight peaked at 33-64 with no limit in the way (measured), an
+ * effective hold of ~2 s. 0.5 × 20 × 2 = 20 slots. Answered in milliseconds when the upstream is reachable,
+ * 20 queries/s keep < 1 slot busy: the limit is reached only when upstream connections fail.
+ * memoryMb 16: unbound's two caches get 12 MB (its defaults are 4 + 4 MB).
  */
-export const LAB_NODE_LOCAL_DNS_LIMITS: NodeLocalDnsLimits = { maxConcurrent: 64, memoryMb: 16 };
+export const LAB_NODE_LOCAL_DNS_LIMITS: NodeLocalDnsLimits = { maxConcurrent: 20, memoryMb: 16 };
 
 /** The unix socket of a node's unbound remote control (stats), in the DNS state directory. */
 export function unboundControlSocket(dir: string, node: string): string {
