@@ -27,15 +27,15 @@ export default defineExperiment({
       description: 'the fix from the talk: the reconnect options removed, gRPC defaults (1 s initial, 120 s max, 20 s connect timeout)',
       workloads: { alertingEngine: { reconnect: 'grpc-defaults' } },
     },
+    'cilium-unreachable': {
+      description: "baseline client, but the node installs an unreachable route for a deleted pod's IP (cilium/cilium#18505)",
+      topology: { unreachableOnDelete: true },
+      workloads: { alertingEngine: { reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 } } },
+    },
     // issue 13: the "DNS fix" of the talk (node-local-dns's memory limit raised 64 → 256 MB): symptoms change, errors do not
     'nld-bigger': {
       description: 'baseline client, node-local DNS with 4× the concurrency and memory (lab defaults: 20 queries, 16 MB)',
       topology: { nodeLocalDnsLimits: { maxConcurrent: 80, memoryMb: 64 } },
-      workloads: { alertingEngine: { reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 } } },
-    },
-    'cilium-unreachable': {
-      description: "baseline client, but the node installs an unreachable route for a deleted pod's IP (cilium/cilium#18505)",
-      topology: { unreachableOnDelete: true },
       workloads: { alertingEngine: { reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 } } },
     },
   },
@@ -121,17 +121,6 @@ export default defineExperiment({
       },
       { probe: 'estab.failed', stat: 'total', op: '==', value: 0 },
     ],
-    'nld-bigger': [
-      {
-        probe: 'dns.errors',
-        target: 'flooded-node-pods',
-        stat: 'total',
-        op: '>=',
-        value: 1,
-        why: 'a bigger node-local DNS still cannot open TCP connections upstream',
-      },
-      { probe: 'ena.allowanceExceeded', target: 'flooded-nodes', stat: 'total', op: '>=', value: 1, why: 'the cause is untouched' },
-    ],
     'cilium-unreachable': [
       {
         probe: 'martian.drops',
@@ -156,6 +145,17 @@ export default defineExperiment({
         value: 1,
         why: 'the route alone does not save the allowance: the SYNs still arrive',
       },
+    ],
+    'nld-bigger': [
+      {
+        probe: 'dns.errors',
+        target: 'flooded-node-pods',
+        stat: 'total',
+        op: '>=',
+        value: 1,
+        why: 'a bigger node-local DNS still cannot open TCP connections upstream',
+      },
+      { probe: 'ena.allowanceExceeded', target: 'flooded-nodes', stat: 'total', op: '>=', value: 1, why: 'the cause is untouched' },
     ],
   },
   compare: [
