@@ -630,6 +630,7 @@ table.summary thead th{vertical-align:bottom}
 table.summary .vname{font-size:15px;font-weight:700;color:var(--fg);margin-bottom:3px}
 table.summary .desc{font-weight:400;color:var(--muted);font-size:12px;margin-top:2px}
 table.summary{width:auto;min-width:640px}table.summary thead th:not(:first-child){text-align:right;min-width:230px}
+table.summary.nld thead th:not(:first-child){min-width:0;width:auto}table.summary.nld th[scope=row]{width:170px}table.summary.nld{width:100%}
 table.summary td.big{font-size:17px;font-weight:650}.delta{display:block;font-size:11px;font-weight:400;color:var(--muted)}
 td.bad{color:var(--red)}td.good{color:var(--green)}
 tr.sub th{background:#f9fafb;color:var(--muted);font-weight:500;font-size:12px}
