@@ -32,6 +32,12 @@ export default defineExperiment({
       topology: { unreachableOnDelete: true },
       workloads: { alertingEngine: { reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 } } },
     },
+    // issue 13: the "DNS fix" of the talk (node-local-dns's memory limit raised 64 → 256 MB): symptoms change, errors do not
+    'nld-bigger': {
+      description: 'baseline client, node-local DNS with 4× the concurrency and memory (lab defaults: 20 queries, 16 MB)',
+      topology: { nodeLocalDnsLimits: { maxConcurrent: 80, memoryMb: 64 } },
+      workloads: { alertingEngine: { reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 } } },
+    },
   },
   expect: {
     baseline: [
@@ -140,6 +146,17 @@ export default defineExperiment({
         why: 'the route alone does not save the allowance: the SYNs still arrive',
       },
     ],
+    'nld-bigger': [
+      {
+        probe: 'dns.errors',
+        target: 'flooded-node-pods',
+        stat: 'total',
+        op: '>=',
+        value: 1,
+        why: 'a bigger node-local DNS still cannot open TCP connections upstream',
+      },
+      { probe: 'ena.allowanceExceeded', target: 'flooded-nodes', stat: 'total', op: '>=', value: 1, why: 'the cause is untouched' },
+    ],
   },
   compare: [
     {
@@ -160,6 +177,26 @@ export default defineExperiment({
       why: 'fewer SYNs reach the old IPs (the fix still sends kernel SYN retransmits: same flow, no new entry)',
     },
     { ratio: ['baseline', 'cilium-unreachable'], probe: 'martian.drops', stat: 'total', op: '>=', value: 100 },
+    // the talk's "DNS fix": the symptom node-local DNS shows changes, the DNS errors do not go away
+    {
+      ratio: ['baseline', 'nld-bigger'],
+      probe: 'nld.rejects',
+      target: 'flooded-nodes',
+      stat: 'total',
+      op: '>=',
+      value: 3,
+      providers: ['lab'],
+      why: '4× the concurrency: (almost) no rejects; on kind the baseline is stock node-local-dns, which has no max_concurrent',
+    },
+    {
+      ratio: ['nld-bigger', 'baseline'],
+      probe: 'dns.errors',
+      target: 'flooded-node-pods',
+      stat: 'total',
+      op: '>=',
+      value: 0.5,
+      why: 'the DNS errors are not cut below half: the cause is the ENA allowance, not node-local DNS',
+    },
   ],
   fastTimeScale: 0.5,
 });

@@ -57,10 +57,16 @@ const CILIUM_KIND_ONLY = {
   kind: true,
   kubeconfig: "Cilium's agent metrics could be read on an existing cluster that runs Cilium, but that is not wired",
 } as const;
-const NLD_KIND_ONLY = {
-  lab: "the lab's node-local DNS is unbound, not CoreDNS: its failures show in dnscheck.failed and dns.errors",
+/** node-local DNS's own statistics (harness/probes/nld.ts): the lab's unbound, kind's node-local-dns CoreDNS. */
+const NLD = {
+  lab: true,
   kind: true,
   kubeconfig: "node-local-dns's CoreDNS metrics could be read on an existing cluster, but that is not wired",
+} as const;
+const NLD_NO_INFLIGHT = {
+  lab: true,
+  kind: 'CoreDNS has no in-flight metric: forward keeps its count of concurrent queries in an unexported variable',
+  kubeconfig: 'CoreDNS has no in-flight metric: forward keeps its count of concurrent queries in an unexported variable',
 } as const;
 const LAB_ESTAB = { lab: true, kind: true, kubeconfig: ESTAB } as const;
 
@@ -108,8 +114,9 @@ const DEFS = {
   'icmp.destUnreachIn': counter('ICMP dest-unreachable received', 'packets', 'pod', POD),
   // Cilium's own count of the SYNs to a deleted pod's IP: on kind they die here instead of in rp_filter
   'cilium.staleIpDrops': counter('Cilium drops: stale or unroutable IP', 'packets', 'node', CILIUM_KIND_ONLY),
-  // node-local-dns's CoreDNS: health checks of its upstream that failed (over TCP, force_tcp): it cannot connect
-  'nld.upstreamFailures': counter('node-local DNS upstream health checks failed', 'checks', 'node', NLD_KIND_ONLY, {
+  // node-local DNS could not reach its upstream: kind's CoreDNS counts failed health checks (over TCP, force_tcp),
+  // the lab's unbound the SERVFAILs it answered (it has no health check): harness/probes/nld.ts
+  'nld.upstreamFailures': counter('node-local DNS upstream failures', 'failures', 'node', NLD, {
     onlyWith: 'nodeLocalDns',
   }),
   'dns.lookups': counter('DNS lookups', 'lookups', 'pod', ALL_PROVIDERS, ms),
@@ -148,6 +155,11 @@ const DEFS = {
     kind: true,
     kubeconfig: "Cilium's agent metrics could be read on an existing cluster that runs Cilium, but that is not wired",
   }),
+  // node-local DNS symptoms (issue 13): what the talk's dashboards showed while the cause was elsewhere
+  'nld.queries': counter('node-local DNS queries', 'queries', 'node', NLD, { onlyWith: 'nodeLocalDns' }),
+  'nld.rejects': counter('node-local DNS concurrency-limit rejects', 'queries', 'node', NLD, { onlyWith: 'nodeLocalDns' }),
+  'nld.inFlight': gauge('node-local DNS queries in flight', 'queries', 'node', 'max', NLD_NO_INFLIGHT, { onlyWith: 'nodeLocalDns' }),
+  'nld.memoryBytes': gauge('node-local DNS memory (RSS)', 'bytes', 'node', 'max', NLD, { onlyWith: 'nodeLocalDns' }),
 } as const satisfies Record<string, Def>;
 
 export type ProbeId = keyof typeof DEFS;

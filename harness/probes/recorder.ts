@@ -53,8 +53,8 @@ const READERS = {
   conntrack: { file: '/proc/net/stat/nf_conntrack', probes: ['ct.count'] },
   ena: { file: 'the ENA simulator maps (bpftool)', probes: ['ena.*', 'syn.*'] },
   extra: {
-    file: "the provider's own node metrics (Cluster.extraNodeProbes)",
-    probes: ['cilium.staleIpDrops', 'cilium.ctEntries', 'nld.upstreamFailures'],
+    file: "the provider's own node metrics (Cluster.extraNodeProbes: Cilium's, node-local DNS's statistics)",
+    probes: ['cilium.staleIpDrops', 'cilium.ctEntries', 'nld.*'],
   },
 } as const;
 type Reader = keyof typeof READERS;

@@ -116,6 +116,8 @@ export interface Topology {
   /** Cilium #18505: an `unreachable` route for a deleted pod's IP. */
   unreachableOnDelete: boolean;
   nodeLocalDns: boolean;
+  /** node-local DNS's concurrency and memory limits (absent: the provider's defaults). */
+  nodeLocalDnsLimits?: { maxConcurrent: number; memoryMb: number };
 }
 
 export interface UpOptions {

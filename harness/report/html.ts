@@ -22,7 +22,7 @@ import {
   type Point,
 } from './series.js';
 import { verdictLine } from './terminal.js';
-import { probeDef, probeLabel, type ProbeId } from '../probes/catalog.js';
+import { PROVIDERS, probeDef, probeLabel, probeSupplied, type ProbeId } from '../probes/catalog.js';
 
 type ValueFormat = Headline['format'];
 
@@ -152,6 +152,111 @@ const ROWS: RowDef[] = [
     why: 'An established TCP connection that must survive the incident: its packets belong to a tracked flow.',
   },
 ];
+
+// ---------------------------------------------------------------------------------------------------------------
+// The node-local DNS dashboard of the talk (issue 13): what node-local DNS itself showed while the cause was the
+// ENA allowance. Its own section, beside the cause; n/a (with the catalog's reason) where a provider does not
+// supply a probe.
+
+const MB = 1024 * 1024;
+
+/** The node-local DNS charts: queries, rejects, upstream failures, in flight, memory. */
+const NLD_ROWS: RowDef[] = [
+  {
+    id: 'nldQueries',
+    title: 'node-local DNS queries/s per node',
+    format: 'rate',
+    cellStat: 'peak',
+    total: true,
+    build: simple('nld.queries'),
+    why: 'What node-local DNS was asked: the same rate in every variant; nothing here explains the errors.',
+  },
+  {
+    id: 'nldRejects',
+    title: 'node-local DNS concurrency-limit rejects/s per node',
+    format: 'rate',
+    cellStat: 'peak',
+    total: true,
+    build: simple('nld.rejects'),
+    why: 'max_concurrent reached: queries wait for an upstream connection that cannot be opened and hold their slots. A bigger limit removes this symptom, not the errors.',
+  },
+  {
+    id: 'nldUpstream',
+    title: 'node-local DNS upstream failures/s per node',
+    format: 'rate',
+    cellStat: 'peak',
+    total: true,
+    build: simple('nld.upstreamFailures'),
+    why: 'The upstream looks unhealthy from the node (failed health checks, SERVFAILs): the upstream is fine, the node cannot open new flows to it.',
+  },
+  {
+    id: 'nldInFlight',
+    title: 'node-local DNS queries in flight per node',
+    format: 'count',
+    cellStat: 'peak',
+    build: simple('nld.inFlight'),
+    why: 'Queries piling up to the concurrency limit while no upstream connection can be opened.',
+  },
+  {
+    id: 'nldMemory',
+    title: 'node-local DNS memory per node (MiB)',
+    format: 'count',
+    cellStat: 'peak',
+    build: (v) => {
+      const ss = seriesOf(v, 'nld.memoryBytes');
+      const lines = ss.map((s) => ({
+        key: s.target,
+        label: s.target,
+        points: chartPoints(s).map(([t, x]): Point => [t, x === null ? null : x / MB]),
+      }));
+      return { lines, used: ss };
+    },
+    why: 'In the talk the pods were OOM-killed and the limit was raised 64 → 256 MB: the OOM kills stopped, the DNS errors did not.',
+  },
+];
+
+/** One cell of the node-local DNS table: the number, or n/a with the reason, or "not recorded". */
+function nldCell(results: Results, v: VariantResult, probe: ProbeId, stat: 'total' | 'peak', scale = 1): string {
+  const provider = PROVIDERS.find((x) => x === results.provider);
+  const supplied = provider ? probeSupplied(probe, provider) : true;
+  if (supplied !== true) return `<td class="num muted na" title="${esc(supplied)}">n/a</td>`;
+  const ss = probe === 'dns.errors' ? preferNodeSeries(v, probe) : seriesOf(v, probe);
+  if (!ss.length) return '<td class="num muted" title="not recorded in this variant">—</td>';
+  const x =
+    stat === 'total'
+      ? ss.reduce((a, s) => a + (s.kind === 'counter' ? counterIncrease(s.points) : 0), 0)
+      : (maxOf(ss.flatMap((s) => s.points)) ?? 0) / scale;
+  return `<td class="num">${esc(fmtNum(x))}</td>`;
+}
+
+/** The node-local DNS section: a table of the cause and the symptoms per variant, then the charts. */
+function nldSection(results: Results, rows: string[]): string {
+  const cols: { probe: ProbeId; stat: 'total' | 'peak'; label: string; scale?: number }[] = [
+    { probe: 'ena.allowanceExceeded', stat: 'total', label: 'cause: ENA allowance exceeded' },
+    { probe: 'dns.errors', stat: 'total', label: 'DNS errors' },
+    { probe: 'nld.queries', stat: 'total', label: 'queries' },
+    { probe: 'nld.rejects', stat: 'total', label: 'rejects (max_concurrent)' },
+    { probe: 'nld.upstreamFailures', stat: 'total', label: 'upstream failures' },
+    { probe: 'nld.inFlight', stat: 'peak', label: 'peak in flight' },
+    { probe: 'nld.memoryBytes', stat: 'peak', label: 'peak memory (MiB)', scale: MB },
+  ];
+  const body = results.variants
+    .map((v) => {
+      const limits = (v.config.topology as { nodeLocalDnsLimits?: { maxConcurrent: number; memoryMb: number } } | undefined)
+        ?.nodeLocalDnsLimits;
+      const lim = limits
+        ? `<div class="desc">limits: ${esc(String(limits.maxConcurrent))} queries, ${esc(String(limits.memoryMb))} MB</div>`
+        : '';
+      return `<tr><th scope="row"><div class="vname">${esc(v.name)}</div>${lim}</th>${cols.map((c) => nldCell(results, v, c.probe, c.stat, c.scale)).join('')}</tr>`;
+    })
+    .join('');
+  const head = cols.map((c) => `<th scope="col" class="num">${esc(c.label)}</th>`).join('');
+  return (
+    `<section id="nld"><h2>node-local DNS: what its dashboard showed</h2>` +
+    `<p class="why">The symptoms that said "DNS" (rejects, upstream failures, memory) beside the cause (the ENA allowance). n/a: the provider does not supply the probe (hover for why); —: not recorded in that variant.</p>` +
+    `<table class="summary nld"><thead><tr><th></th>${head}</tr></thead><tbody>${body}</tbody></table>${rows.join('')}</section>`
+  );
+}
 
 function grpcErrorLines(v: VariantResult): { lines: Line[]; used: Series[] } {
   const errs = seriesOf(v, 'grpc.errors');
@@ -525,6 +630,7 @@ table.summary thead th{vertical-align:bottom}
 table.summary .vname{font-size:15px;font-weight:700;color:var(--fg);margin-bottom:3px}
 table.summary .desc{font-weight:400;color:var(--muted);font-size:12px;margin-top:2px}
 table.summary{width:auto;min-width:640px}table.summary thead th:not(:first-child){text-align:right;min-width:230px}
+table.summary.nld thead th:not(:first-child){min-width:0;width:auto}table.summary.nld th[scope=row]{width:170px}table.summary.nld{width:100%}
 table.summary td.big{font-size:17px;font-weight:650}.delta{display:block;font-size:11px;font-weight:400;color:var(--muted)}
 td.bad{color:var(--red)}td.good{color:var(--green)}
 tr.sub th{background:#f9fafb;color:var(--muted);font-weight:500;font-size:12px}
@@ -564,6 +670,14 @@ export function renderHtml(results: Results, opts: HtmlOptions = {}): string {
     for (const s of out.used) consumed.add(s);
     if (out.html) rows.push(out.html);
   }
+  const nldRows: string[] = [];
+  for (const r of NLD_ROWS) {
+    const out = renderRow(results, r, L, colors, 170);
+    if (!out) continue;
+    for (const s of out.used) consumed.add(s);
+    if (out.html) nldRows.push(out.html);
+  }
+  const hasNld = results.variants.some((v) => v.series.some((s) => s.probe.startsWith('nld.')));
   const more = otherRows(results, consumed)
     .map((r) => renderRow(results, r, L, colors, 170)?.html ?? '')
     .filter(Boolean);
@@ -592,6 +706,7 @@ ${verdictTable(results)}
 ${timelineRow(results, L)}
 ${dashboards}
 </section>
+${hasNld ? nldSection(results, nldRows) : ''}
 ${more.length ? `<section id="more"><details><summary>More probes (${more.length})</summary>${more.join('')}</details></section>` : ''}
 ${runDetails(results)}
 <footer>Generated ${esc(generated)} by notdns ${esc(results.tool.version)}. Self-contained: inline CSS and SVG, no scripts, no network. The data is in results.json next to this file (schema: docs/results-schema.json).</footer>

@@ -36,6 +36,14 @@ export const TopologySchema = z.strictObject({
   eniHasAddress: z.boolean().default(false),
   unreachableOnDelete: z.boolean().default(false),
   nodeLocalDns: z.boolean().default(true),
+  /** node-local DNS's limits: CoreDNS forward max_concurrent and the container's memory limit (docs/node-local-dns.md).
+   *  Absent: the provider's defaults (the lab's are scaled to its query rate; kind's are node-local-dns's own). */
+  nodeLocalDnsLimits: z
+    .strictObject({
+      maxConcurrent: posInt(100_000).describe('CoreDNS forward max_concurrent; lab: unbound num-queries-per-thread'),
+      memoryMb: posInt(65_536).describe('memory limit (MB); lab: unbound cache sizes'),
+    })
+    .optional(),
 });
 
 export const EnaSchema = z.strictObject({

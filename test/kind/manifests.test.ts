@@ -263,6 +263,22 @@ describe("kind: node-local-dns like cilium-cli's kind CI", () => {
     assert.equal(flagValue(rds.spec!.template.spec!.containers[0]!.args!, '-localip'), '169.254.20.10,10.96.0.10');
     for (const o of r) assertValid(o);
     assert.equal(fillPillars('a __PILLAR__DNS__SERVER__ b', { kubeDns: '1', upstream: '2' }), 'a 1 b');
+    assert.equal(rds.spec!.template.spec!.containers[0]!.resources!.limits, undefined, 'stock: no memory limit');
+    assert.doesNotMatch(rc.data!.Corefile!, /max_concurrent/);
+  });
+
+  it('topology.nodeLocalDnsLimits: max_concurrent in the cluster.local forward block, the memory limit on node-cache', () => {
+    const r = renderNodeLocalDns({ kubeDns: '10.96.0.10', upstream: '10.96.12.34', limits: { maxConcurrent: 80, memoryMb: 64 } });
+    const rc = r.find((o) => o.kind === 'ConfigMap') as V1ConfigMap;
+    assert.match(rc.data!.Corefile!, /forward \. 10\.96\.12\.34 \{\s*force_tcp\s*expire 0s\s*max_concurrent 80\s*\}/);
+    assert.equal(rc.data!.Corefile!.match(/max_concurrent/g)!.length, 1);
+    assert.ok(rc.data!.Corefile!.indexOf('max_concurrent') < rc.data!.Corefile!.indexOf('in-addr.arpa:53'), 'in the cluster.local block');
+    const rds = r.find((o) => o.kind === 'DaemonSet') as V1DaemonSet;
+    assert.deepEqual(rds.spec!.template.spec!.containers[0]!.resources, {
+      requests: { cpu: '25m', memory: '5Mi' },
+      limits: { memory: '64Mi' },
+    });
+    for (const o of r) assertValid(o);
   });
 
   it('kube-dns-upstream selects the CoreDNS pods; the LRP redirects kube-dns to the node-cache pods on 53/UDP+TCP', () => {

@@ -163,8 +163,8 @@ describe("kind: the agents' own counters", () => {
       fake.restore();
     }
     assert.deepEqual(v, [
-      { 'cilium.staleIpDrops': 1300, 'cilium.ctEntries': 4711, 'nld.upstreamFailures': 9 },
-      { 'cilium.staleIpDrops': 1300, 'cilium.ctEntries': 4711, 'nld.upstreamFailures': 9 },
+      { 'cilium.staleIpDrops': 1300, 'cilium.ctEntries': 4711, 'nld.queries': 0, 'nld.rejects': 0, 'nld.upstreamFailures': 9 },
+      { 'cilium.staleIpDrops': 1300, 'cilium.ctEntries': 4711, 'nld.queries': 0, 'nld.rejects': 0, 'nld.upstreamFailures': 9 },
     ]);
     assert.deepEqual(listed, ['kube-system k8s-app=node-local-dns'], 'the pod IP is looked up once');
     assert.deepEqual((await fake.calls()).map((x) => x.slice(1)).slice(0, 2), [

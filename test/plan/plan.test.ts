@@ -9,15 +9,15 @@ import { renderVerdict, verdictLine } from '../../harness/report/terminal.js';
 import { clone, makeResults } from '../report/helpers.js';
 
 describe('plan: which expectations apply on which provider', () => {
-  it('the flagship on the lab: all 19 apply', async () => {
+  it('the flagship on the lab: all 23 apply (19, and nld-bigger: 2 + 2 comparisons)', async () => {
     const { experiment } = await loadExperiment('rollout-syn-flood');
     const p = planOf(experiment, 'lab');
-    assert.equal(p.expectations.length, 19);
+    assert.equal(p.expectations.length, 23);
     assert.deepEqual(
       p.expectations.filter((x) => x.na),
       [],
     );
-    assert.match(renderPlan(p), /expectations: 19 apply\n/);
+    assert.match(renderPlan(p), /expectations: 23 apply\n/);
   });
 
   it('the flagship on kind: martians and dig are n/a with the reason; SYNs, the allowance, DNS errors, pod ICMP and estab apply', async () => {
@@ -39,7 +39,7 @@ describe('plan: which expectations apply on which provider', () => {
     const lab = planOf(experiment, 'lab');
     const kind = planOf(experiment, 'kind');
     const flagship = planOf((await loadExperiment('rollout-syn-flood')).experiment, 'kind');
-    assert.equal(lab.expectations.length, 19 + 4);
+    assert.equal(lab.expectations.length, 23 + 4);
     assert.deepEqual(
       lab.expectations.filter((x) => x.na).map((x) => [x.variant, x.na]),
       [
@@ -54,7 +54,7 @@ describe('plan: which expectations apply on which provider', () => {
       applies(kind).filter((l) => !applies(flagship).includes(l)),
       [
         'baseline total Cilium drops: stale or unroutable IP [flooded-nodes] >= 100',
-        'baseline total node-local DNS upstream health checks failed [flooded-nodes] >= 1',
+        'baseline total node-local DNS upstream failures [flooded-nodes] >= 1',
         'baseline max Cilium conntrack entries (TCP) [other-nodes] >= 1000',
         'compare max Cilium conntrack entries (TCP) [other-nodes]: baseline/fix >= 3',
       ],

@@ -102,7 +102,10 @@ describe('probe catalog', () => {
       assert.match(String(probeSupplied(id, 'kubeconfig')), /not wired/, id);
     }
     assert.match(String(probeSupplied('cilium.staleIpDrops', 'lab')), /no Cilium/);
-    assert.match(String(probeSupplied('nld.upstreamFailures', 'lab')), /unbound/);
+    // node-local DNS's own statistics: the lab's unbound and kind's CoreDNS; CoreDNS has no in-flight metric
+    for (const id of ['nld.queries', 'nld.rejects', 'nld.upstreamFailures', 'nld.inFlight', 'nld.memoryBytes'] as const)
+      assert.equal(probeSupplied(id, 'lab'), true, id);
+    assert.match(String(probeSupplied('nld.inFlight', 'kind')), /no in-flight metric/);
   });
 
   it('labels unknown probes with their id', () => {
@@ -319,6 +322,11 @@ describe('probe catalog: what the lab records', () => {
       'dnscheck.ok',
       'dnscheck.failed',
       'grpc.connectAttempts',
+      'nld.upstreamFailures',
+      'nld.queries',
+      'nld.rejects',
+      'nld.inFlight',
+      'nld.memoryBytes',
     ];
     assert.deepEqual([...missing[0]!.missing].sort(), [...want].sort());
     // with those recorded nothing is missing
@@ -335,7 +343,10 @@ describe('probe catalog: what the lab records', () => {
       v.config = { ...v.config, topology: { nodes: 3, serverNodes: 2, nodeLocalDns: false } };
       v.series = v.series.filter((s) => !s.probe.startsWith('estab.') && s.probe !== 'dns.latencyP99');
     }
-    assert.deepEqual([...missingLabProbes(noDns)[0]!.missing].sort(), want.filter((id) => !id.startsWith('dnscheck.')).sort());
+    assert.deepEqual(
+      [...missingLabProbes(noDns)[0]!.missing].sort(),
+      want.filter((id) => !id.startsWith('dnscheck.') && !id.startsWith('nld.')).sort(),
+    );
   });
 
   it("the recorder records every lab probe from a lab-like cluster, with the catalog's unit and kind", async () => {
@@ -395,6 +406,14 @@ describe('probe catalog: what the lab records', () => {
       nodes,
       dns: { upstream: '10.0.0.53', nodeLocal: '169.254.20.10' },
       pods: (app?: string) => pods.filter((p) => !app || p.app === app),
+      // the lab's unbound statistics (harness/providers/lab/dns.ts readNodeLocalStats)
+      extraNodeProbes: async () => ({
+        'nld.queries': 10,
+        'nld.rejects': 0,
+        'nld.upstreamFailures': 0,
+        'nld.inFlight': 1,
+        'nld.memoryBytes': 16e6,
+      }),
     } as unknown as Cluster;
     const ena: EnaSample = {
       allowanceExceeded: 1,

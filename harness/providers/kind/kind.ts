@@ -67,7 +67,7 @@ import {
   metricsCurlArgv,
   NODE_LOCAL_DNS_LABEL,
   NODE_LOCAL_DNS_METRICS_PORT,
-  nodeLocalDnsUpstreamFailures,
+  nodeLocalDnsProbes,
   podIpsByNode,
 } from './node-metrics.js';
 import { PodNetns } from './pod-netns.js';
@@ -206,7 +206,7 @@ export class KindCluster extends K8sCluster {
       const ip = await this.nodeLocalDnsIp(node.name);
       const [c, ...a] = metricsCurlArgv(ip, NODE_LOCAL_DNS_METRICS_PORT);
       try {
-        out['nld.upstreamFailures'] = nodeLocalDnsUpstreamFailures((await n.exec(c!, a, { timeoutMs: 5_000 })).stdout);
+        Object.assign(out, nodeLocalDnsProbes((await n.exec(c!, a, { timeoutMs: 5_000 })).stdout));
       } catch (e) {
         this.nldIps.delete(node.name); // the pod may have been replaced: list again next time
         throw e;
@@ -456,7 +456,7 @@ export class KindProvider implements Provider {
       if (topology.nodeLocalDns) {
         await client.apply([kubeDnsUpstreamService()]);
         upstream = await client.serviceClusterIP('kube-system', 'kube-dns-upstream');
-        await client.apply(renderNodeLocalDns({ kubeDns, upstream }));
+        await client.apply(renderNodeLocalDns({ kubeDns, upstream, limits: topology.nodeLocalDnsLimits }));
         await client.waitDaemonSetReady('kube-system', 'node-local-dns', 300_000, up.signal);
         await client.apply(renderLrp());
         progress(`node-local-dns ready behind a CiliumLocalRedirectPolicy for kube-dns ${kubeDns} (upstream ${upstream}, force_tcp)`);

@@ -16,6 +16,8 @@
 //   adaptive one that starts at 5 minutes. Before any pass has completed there is no sample: a failed read, not 0.
 import type { V1Pod } from '@kubernetes/client-node';
 import { parsePromText, promSum } from '../../probes/prom-text.js';
+import { corednsNldSample, nldProbes } from '../../probes/nld.js';
+import type { ProbeId } from '../../probes/catalog.js';
 
 export const CILIUM_METRICS_PORT = 9962;
 export const NODE_LOCAL_DNS_METRICS_PORT = 9253;
@@ -48,6 +50,11 @@ export function ciliumCtEntries(metrics: string): number {
 
 export function nodeLocalDnsUpstreamFailures(metrics: string): number {
   return promSum(metrics, 'coredns_proxy_healthcheck_failures_total', {}, 'coredns_');
+}
+
+/** Every nld.* probe node-local-dns's /metrics page gives (pure; tested): throws on a page that is not CoreDNS's. */
+export function nodeLocalDnsProbes(metrics: string): Partial<Record<ProbeId, number>> {
+  return nldProbes(corednsNldSample(metrics));
 }
 
 /** node name → pod IP of its running node-local-dns pod (pure; tested). */

@@ -3,7 +3,7 @@
 // `forward . <upstream> { force_tcp }`, unbound sends every upstream query over TCP, one query per connection,
 // and opens a NEW TCP connection to the upstream for every query: exactly what an exhausted ENA allowance
 // breaks. CoreDNS itself is not packaged in Debian; unboundConf says which CoreDNS setting each knob stands for.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { run, spawnLong } from '../../exec.js';
@@ -11,6 +11,7 @@ import { waitFor } from '../../wait.js';
 import { NotdnsError } from '../../errors.js';
 import { ECHO_PORT } from './addresses.js';
 import { digOn, type DigAnswer, type DigOptions } from '../../probes/dig.js';
+import { parseVmRss, unboundControl, unboundNldSample, type NldSample } from '../../probes/nld.js';
 
 export const ZONE = 'cluster.local';
 
@@ -54,8 +55,43 @@ zone:
 `;
 }
 
+/**
+ * node-local-dns's limits as the lab's unbound gets them (docs/node-local-dns.md): maxConcurrent stands for
+ * CoreDNS forward's max_concurrent (unbound num-queries-per-thread, one thread), memoryMb for the container's
+ * memory limit (unbound bounds its memory by its cache sizes and evicts: it has no OOM kill to show).
+ */
+export interface NodeLocalDnsLimits {
+  maxConcurrent: number;
+  memoryMb: number;
+}
+
+/**
+ * The lab's defaults, scaled from the talk: there 1000 concurrent queries were reached at under 400 queries/s
+ * because each query held its slot for forward's 5 s timeout: limit ≈ 0.5 × rate × hold time. A lab node asks
+ * ~20 queries/s (one Metrics Service pod, dnsLookupsPerSecond 20). unbound holds a query it cannot forward for
+ * 6.5 s when it is the first to find the upstream unreachable (measured, test/lab/nld.test.ts), but then marks
+ * the upstream down and answers the next queries SERVFAIL at once until it probes again (infra-host-ttl 3 s):
+ * under the flagship's flood its queries in flight peaked at 33-64 with no limit in the way (measured), an
+ * effective hold of ~2 s. 0.5 × 20 × 2 = 20 slots. Answered in milliseconds when the upstream is reachable,
+ * 20 queries/s keep < 1 slot busy: the limit is reached only when upstream connections fail.
+ * memoryMb 16: unbound's two caches get 12 MB (its defaults are 4 + 4 MB).
+ */
+export const LAB_NODE_LOCAL_DNS_LIMITS: NodeLocalDnsLimits = { maxConcurrent: 20, memoryMb: 16 };
+
+/** The unix socket of a node's unbound remote control (stats), in the DNS state directory. */
+export function unboundControlSocket(dir: string, node: string): string {
+  return join(dir, `ctl-${node}.sock`);
+}
+
 /** unbound as node-local-dns: TCP-only upstream, one query per connection, quick recovery. */
-export function unboundConf(dir: string, node: string, listen: string, upstreamIp: string, logDir = dir): string {
+export function unboundConf(
+  dir: string,
+  node: string,
+  listen: string,
+  upstreamIp: string,
+  logDir = dir,
+  limits: NodeLocalDnsLimits = LAB_NODE_LOCAL_DNS_LIMITS,
+): string {
   return `server:
     interface: ${listen}
     port: 53
@@ -78,7 +114,25 @@ export function unboundConf(dir: string, node: string, listen: string, upstreamI
     # enough parallel upstream connections that a burst of CPU contention (a rollout starting pods, reconnect
     # storms) queues nothing: 20 queries/s × 2 s of client timeout fit easily
     outgoing-num-tcp: 64
-    num-queries-per-thread: 512
+    # CoreDNS forward max_concurrent: client queries worked on at once (one thread). When the list is full CoreDNS
+    # answers a new query REFUSED; unbound drops it (requestlist.exceeded) unless an older one can be jostled out
+    # (requestlist.overwritten). A jostle-timeout above the hold time keeps the old queries, as CoreDNS does.
+    num-queries-per-thread: ${limits.maxConcurrent}
+    jostle-timeout: 10000
+    # CoreDNS forward's 5 s per query (defaultTimeout), then SERVFAIL: unbound has no deadline for the whole
+    # query; it retries a server it cannot connect to with a growing timeout (infra-cache-max-rtt below) until it
+    # gives up and answers SERVFAIL: measured 6-7 s with the upstream's SYNs dropped (test/lab/nld.test.ts).
+    # discard-timeout (default 1.9 s) would drop the client's reply while the work item keeps its slot, and
+    # count the drop in requestlist.exceeded with the limit's own rejects: off, so that requestlist.exceeded is
+    # the limit alone and the held query ends in SERVFAIL as CoreDNS's does. wait-limit (per client IP) is off:
+    # CoreDNS has no such limit.
+    discard-timeout: 0
+    wait-limit: 0
+    # memory: unbound evicts from bounded caches instead of growing (rrset twice msg, as unbound.conf(5) advises)
+    rrset-cache-size: ${Math.max(1, Math.round(limits.memoryMb / 2))}m
+    msg-cache-size: ${Math.max(1, Math.round(limits.memoryMb / 4))}m
+    # num.answer.rcode.SERVFAIL (nld.upstreamFailures) is an extended statistic
+    extended-statistics: yes
     # CoreDNS forward (node-local-dns) sends one query at a time per upstream connection and opens a new one
     # whenever no idle one is at hand: under node-local-dns's concurrent load, new upstream connections are
     # needed all the time, which is exactly what an exhausted ENA allowance breaks. The lab makes that
@@ -110,6 +164,11 @@ forward-zone:
     name: "${ZONE}."
     forward-addr: ${upstreamIp}
     forward-tcp-upstream: yes
+# the nld.* probes read stats_noreset over this socket (harness/probes/nld.ts unboundControl): no process spawn
+remote-control:
+    control-enable: yes
+    control-interface: ${unboundControlSocket(dir, node)}
+    control-use-cert: no
 `;
 }
 
@@ -145,9 +204,17 @@ export async function startNodeLocal(
   listen: string,
   upstreamIp: string,
   logDir: string,
-): Promise<{ proc: ResultPromise }> {
+  limits: NodeLocalDnsLimits = LAB_NODE_LOCAL_DNS_LIMITS,
+): Promise<{ proc: ResultPromise; controlSocket: string }> {
   const conf = join(dir, `unbound-${node}.conf`);
-  await writeFile(conf, unboundConf(dir, node, listen, upstreamIp, logDir));
+  const controlSocket = unboundControlSocket(dir, node);
+  // sun_path holds 107 bytes: a state directory deep enough to exceed it is a setup error, said as such
+  if (Buffer.byteLength(controlSocket) > 107)
+    throw new NotdnsError(`the unbound control socket path ${controlSocket} is longer than a unix socket path may be (107 bytes)`, {
+      kind: 'environment',
+      hint: 'Use a shorter state directory (NOTDNS_STATE_DIR).',
+    });
+  await writeFile(conf, unboundConf(dir, node, listen, upstreamIp, logDir, limits));
   const p = spawnLong('unbound', ['-d', '-c', conf], { ns, logFile: join(logDir, `unbound-${node}.out`) });
   await waitFor(
     `node-local DNS (unbound) on ${node}`,
@@ -158,5 +225,12 @@ export async function startNodeLocal(
     },
     { timeoutMs: 10_000, intervalMs: 100, hint: 'Is unbound installed (apt-get install unbound)? Its log is in the output folder.' },
   );
-  return { proc: p };
+  return { proc: p, controlSocket };
+}
+
+/** One nld sample of a node's unbound: its statistics over the control socket and the process's RSS. */
+export async function readNodeLocalStats(controlSocket: string, pid: number | undefined): Promise<NldSample> {
+  const sample = unboundNldSample(await unboundControl(controlSocket, 'stats_noreset'));
+  if (pid) sample.memoryBytes = parseVmRss(await readFile(`/proc/${pid}/status`, 'utf8'));
+  return sample;
 }

@@ -20,6 +20,7 @@ import { LAB_CAPABILITIES } from '../capabilities.js';
 import type {
   AppName,
   Cluster,
+  ClusterNode,
   PodHandle,
   Provider,
   RolloutEvents,
@@ -34,7 +35,9 @@ import { TeardownStack } from '../../teardown.js';
 import { requireLabTools } from './preflight.js';
 import { NetnsNode } from './netns-node.js';
 import * as A from './addresses.js';
-import { startNodeLocal, startUpstream } from './dns.js';
+import { readNodeLocalStats, startNodeLocal, startUpstream } from './dns.js';
+import { nldProbes } from '../../probes/nld.js';
+import type { ProbeId } from '../../probes/catalog.js';
 import { pidAlive } from '../../stop.js';
 
 export class LabPod implements PodHandle {
@@ -85,6 +88,8 @@ export class LabCluster implements Cluster {
   private readonly extraNs: string[] = [];
   /** Node-side veth of every pod, by pod IP. */
   private readonly lxcByIp = new Map<string, string>();
+  /** node-local DNS (unbound) per node: its process and control socket (the nld.* probes). */
+  private readonly nodeLocal = new Map<string, { proc: ResultPromise; controlSocket: string }>();
   readonly vpcNs: string;
   readonly dnsNs: string;
   readonly logDir: string;
@@ -274,15 +279,23 @@ export class LabCluster implements Cluster {
       });
       this.daemons.push(...(await startUpstream(dnsDir, this.dnsNs, A.DNS_UPSTREAM, this.logDir)));
       const caches = await Promise.all(
-        this.nodes.map((n) => startNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, A.DNS_UPSTREAM, this.logDir)),
+        this.nodes.map((n) => startNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, A.DNS_UPSTREAM, this.logDir, t.nodeLocalDnsLimits)),
       );
       this.daemons.push(...caches.map((c) => c.proc));
+      for (const [i, c] of caches.entries()) this.nodeLocal.set(this.nodes[i]!.name, c);
       opts.onProgress?.('DNS up: nsd upstream + node-local unbound (TCP upstream) on every node');
     }
     this.onDestroy('pods', async () => {
       await Promise.all(this.podList.map((p) => this.killPod(p)));
       await deleteNamespaces(this.extraNs.filter((n) => !all.includes(n)));
     });
+  }
+
+  /** The nld.* probes: the node's unbound statistics and RSS (dns.ts readNodeLocalStats). */
+  async extraNodeProbes(node: ClusterNode): Promise<Partial<Record<ProbeId, number>>> {
+    const c = this.nodeLocal.get(node.name);
+    if (!c) return {};
+    return nldProbes(await readNodeLocalStats(c.controlSocket, c.proc.pid));
   }
 
   pods(app?: AppName): PodHandle[] {
