@@ -9,7 +9,12 @@ import { promisify } from 'node:util';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENA_TC_HANDLE, ENA_TC_PREF } from '../../harness/ena/index.js';
+import { ENA_TC_HANDLE, ENA_TC_PREF, type EnaHandle } from '../../harness/ena/index.js';
+import { KIND_CAPABILITIES } from '../../harness/providers/capabilities.js';
+import type { KubeClient } from '../../harness/providers/k8s/client.js';
+import { KindCluster } from '../../harness/providers/kind/kind.js';
+import { KindNode } from '../../harness/providers/kind/node.js';
+import { installFakeTools } from './fake-tools.js';
 import { K8S_LEASE_SECONDS, RENEW_SECONDS } from '../../harness/providers/k8s/lease.js';
 import {
   enaWatchdogScript,
@@ -149,6 +154,75 @@ describe('kind ENA watchdog: the script run under bash (tc stubbed)', function (
       assert.equal(spawnSync(cmd!, args).status, 0);
     } finally {
       w.kill();
+    }
+  });
+});
+
+describe('kind ENA watchdog: KindCluster wiring (fake docker)', () => {
+  function cluster(client: KubeClient, runOwner?: { name: string; uid: string }) {
+    const nodes = [new KindNode('nd-abc123-worker', '172.18.0.11'), new KindNode('nd-abc123-worker2', '172.18.0.12')];
+    const c = new KindCluster(
+      {
+        provider: 'kind',
+        capabilities: KIND_CAPABILITIES,
+        podCidr: '10.244.0.0/16',
+        runId: 'abc123',
+        namespace: 'nd-abc123',
+        client,
+        nodes,
+        dns: { upstream: '10.96.0.11', nodeLocal: '10.96.0.10' },
+        transport: { request: async () => ({ status: 200, body: '' }) },
+        image: 'x',
+        runOwner,
+      },
+      'nd-abc123',
+      { nodes: 2, serverNodes: 1, eniHasAddress: false, unreachableOnDelete: false, nodeLocalDns: true },
+      '/nonexistent/kubeconfig',
+      'none',
+    );
+    const inner = c as unknown as { renewOthers(): Promise<{ exitCode: number }>[]; renewer?: { stop(): void } };
+    return { c, nodes, inner };
+  }
+  const handle = (node: KindNode) =>
+    ({ node, uplinks: ['eth0'], pinDir: `/sys/fs/bpf/notdns/abc123/${node.name}`, tc, createdQdisc: ['eth0'] }) as unknown as EnaHandle;
+
+  it('armEnaDeadMan: lease file, then the detached bash in that node; its lease renewed in the lease round until disarmed, then stopped by pidfile', async () => {
+    const fake = await installFakeTools();
+    const { c, nodes, inner } = cluster({} as KubeClient, { name: 'notdns-run-abc123', uid: 'u1' });
+    try {
+      const disarm = await c.armEnaDeadMan(handle(nodes[0]!));
+      let calls = (await fake.calls()).filter((x) => x[0] === 'docker');
+      assert.deepEqual(calls[0]!.slice(0, 4), ['docker', 'exec', 'nd-abc123-worker', 'sh']);
+      assert.equal(calls[0]!.at(-1), '/tmp/notdns/ena-deadman/lease');
+      assert.deepEqual(calls[1]!.slice(0, 6), ['docker', 'exec', '-d', 'nd-abc123-worker', 'bash', '-c']);
+      assert.match(calls[1]![6]!, /tc filter del dev eth0 ingress protocol all pref 1 handle 0xe4a bpf/);
+      assert.match(calls[1]![6]!, /\/sys\/fs\/bpf\/notdns\/abc123\/nd-abc123-worker\/progs/);
+      const n0 = calls.length;
+      await Promise.all(inner.renewOthers());
+      calls = (await fake.calls()).filter((x) => x[0] === 'docker').slice(n0);
+      assert.deepEqual(calls, [['docker', 'exec', 'nd-abc123-worker', 'touch', '/tmp/notdns/ena-deadman/lease']], 'only the armed node');
+      await disarm();
+      const stop = (await fake.calls()).filter((x) => x[0] === 'docker').at(-1)!;
+      assert.deepEqual(stop.slice(0, 4), ['docker', 'exec', 'nd-abc123-worker', 'sh']);
+      assert.deepEqual(stop.slice(-2), ['/tmp/notdns/ena-deadman/pid', '/tmp/notdns/ena-deadman/lease']);
+      assert.deepEqual(inner.renewOthers(), [], 'nothing renewed once disarmed');
+    } finally {
+      inner.renewer?.stop();
+      fake.restore();
+    }
+  });
+
+  it('without the run owner (no lease round) nothing is armed: an unrenewed watchdog would detach the simulator', async () => {
+    const fake = await installFakeTools();
+    const { c, nodes } = cluster({} as KubeClient);
+    try {
+      await (await c.armEnaDeadMan(handle(nodes[0]!)))();
+      assert.deepEqual(
+        (await fake.calls()).filter((x) => x[0] === 'docker'),
+        [],
+      );
+    } finally {
+      fake.restore();
     }
   });
 });
