@@ -108,7 +108,9 @@ async function attachSimulator(
   if (cluster.capabilities.foreignDatapath) for (const n of cluster.nodes) await refuseTcx(n);
   const bpffs = lab ? await ensureBpffs(enaBpffsDir(stateDir)) : `/sys/fs/bpf/notdns/${cluster.runId}`;
   const handles: EnaHandle[] = [];
+  const disarms: (() => Promise<void>)[] = [];
   const remove = async () => {
+    for (const d of disarms.splice(0)) await d().catch(() => undefined);
     for (const h of handles.splice(0)) await detachEna(h).catch(() => undefined);
     if (lab) await releaseBpffs(bpffs);
   };
@@ -127,6 +129,7 @@ async function attachSimulator(
           readOnHost: lab,
         }),
       );
+      if (cluster.armEnaDeadMan) disarms.push(await cluster.armEnaDeadMan(handles[handles.length - 1]!));
     }
   } catch (e) {
     await remove();

@@ -5,6 +5,7 @@
 import type { RunOptions, RunResult } from '../exec.js';
 import type { WorkloadMetrics } from '../../workloads/common/metrics-types.js';
 import type { ProbeId } from '../probes/catalog.js';
+import type { EnaHandle } from '../ena/index.js';
 
 export type ProviderName = 'lab' | 'kind' | 'kubeconfig';
 export type AppName = 'metrics-service' | 'alerting-engine';
@@ -103,6 +104,10 @@ export interface Cluster {
     maxSeconds: number,
     onUpdate: (v: { ok: number; failed: number }) => void,
   ): Promise<() => Promise<void>>;
+  /** The ENA simulator's dead-man switch on a node the harness only reaches from outside (kind: a watchdog in the
+   *  node container, renewed with the run's lease): armed right after the simulator is attached on `h.node`;
+   *  resolves to what stops it, called before the simulator is detached. */
+  armEnaDeadMan?(h: EnaHandle): Promise<() => Promise<void>>;
   /** Everything torn down, in reverse order of set-up. Idempotent. */
   destroy(): Promise<void>;
 }

@@ -24,6 +24,8 @@ import {
   type EstabLine,
 } from '../../harness/providers/kind/estab.js';
 import { run } from '../../harness/exec.js';
+import { K8S_LEASE_SECONDS, LeaseRenewer, RENEW_SECONDS } from '../../harness/providers/k8s/lease.js';
+import { armEnaWatchdog, leaseRenewArgv, watchdogPaths } from '../../harness/providers/kind/ena-watchdog.js';
 import {
   CLOSED_PORT,
   CONNECT_LOOP,
@@ -35,6 +37,7 @@ import {
   podNsLines,
   snmpCounters,
   type Counters,
+  type DeadManReport,
   type DriverArgs,
   type DriverReport,
   type EstabReport,
@@ -121,6 +124,90 @@ async function estab(node: KindNode, podNet: string): Promise<EstabReport> {
   }
 }
 
+/** The renewal round the kind provider runs (k8s/lease.ts LeaseRenewer with the node containers' touch, as
+ *  KindCluster.renewOthers does; no API server here: its pod execs and owner patch are no-ops). */
+function nodeLeaseRenewer(node: KindNode): LeaseRenewer {
+  const [cmd, ...a] = leaseRenewArgv();
+  const client = { exec: async () => ({ exitCode: 0 }), patchConfigMapData: async () => undefined };
+  return new LeaseRenewer(
+    client,
+    'nd-lookalike',
+    { name: 'notdns-run-lookalike', uid: 'lookalike' },
+    () => [],
+    RENEW_SECONDS * 1000,
+    () => [node.exec(cmd!, a, { timeoutMs: 5_000, reject: false })],
+  );
+}
+
+/** Processes left in the node besides its pid 1 (sleep infinity) and this ps. */
+async function nodeProcesses(node: KindNode): Promise<string[]> {
+  const r = await node.exec('ps', ['-eo', 'pid=,stat=,args=']);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^1 /.test(l) && !/ ps -eo /.test(l));
+}
+
+/**
+ * The dead-man switch: attach again, arm the watchdog, renew as the provider does for two rounds, then stop
+ * renewing (what a SIGKILLed harness does) and poll both filters until they are gone.
+ */
+async function deadMan(node: KindNode, pinDir: string): Promise<DeadManReport> {
+  const paths = watchdogPaths();
+  const POLL_MS = 200;
+  const h = await attachEna(node, { allowance: args.allowance, pinDir, readOnHost: false });
+  const renewer = nodeLeaseRenewer(node);
+  const disarm = await armEnaWatchdog(node, h);
+  renewer.start();
+  const filters = async () => (await node.exec('sh', ['-c', 'tc filter show dev eth0 ingress; tc filter show dev eth0 egress'])).stdout;
+  try {
+    await sleep(2 * RENEW_SECONDS * 1000 + 1000);
+    const f = await filters();
+    const filtersWhileRenewed = /ena_ingress/.test(f) && /ena_egress/.test(f);
+    renewer.stop();
+    const renewRounds = renewer.rounds;
+    await sleep(500); // a renewal in flight lands
+    const lastRenewalMs = Number((await node.exec('stat', ['-c', '%.3Y', paths.lease])).stdout.trim().replace('.', ''));
+    let goneAtMs = 0,
+      prev = Date.now(),
+      pollMs = 0;
+    while (Date.now() < lastRenewalMs + (K8S_LEASE_SECONDS + 15) * 1000) {
+      const out = await filters();
+      const now = Date.now();
+      if (!/ena_/.test(out)) {
+        goneAtMs = now;
+        pollMs = now - prev;
+        break;
+      }
+      prev = now;
+      await sleep(POLL_MS);
+    }
+    for (let i = 0; i < 20; i++) {
+      if ((await node.exec('test', ['-e', paths.pidfile], { reject: false })).exitCode !== 0) break;
+      await sleep(100);
+    }
+    await sleep(300);
+    return {
+      leaseSeconds: K8S_LEASE_SECONDS,
+      renewRounds,
+      filtersWhileRenewed,
+      lastRenewalMs,
+      goneAtMs,
+      goneAfterMs: goneAtMs ? goneAtMs - lastRenewalMs : -1,
+      pollMs,
+      qdisc: (await node.exec('tc', ['qdisc', 'show', 'dev', 'eth0'])).stdout.trim(),
+      pinsLeft: (await node.exec('sh', ['-c', 'find "$1" 2>/dev/null; true', 'sh', pinDir])).stdout.trim(),
+      psAfter: await nodeProcesses(node),
+      log: (await node.exec('cat', [paths.log], { reject: false })).stdout,
+    };
+  } finally {
+    renewer.stop();
+    await disarm();
+    await detachEna(h).catch(() => undefined);
+    await node.exec('rm', ['-f', paths.log], { reject: false });
+  }
+}
+
 async function main(): Promise<DriverReport> {
   const node = new KindNode(args.node, args.nodeIp);
   const podNet = `/run/netns/${POD_NS}`;
@@ -140,7 +227,12 @@ async function main(): Promise<DriverReport> {
 
   const pinDir = `/sys/fs/bpf/notdns/${args.runId}/${node.name}`;
   const h = await timed('attachEna', () => attachEna(node, { allowance: args.allowance, pinDir, readOnHost: false }));
+  const wd = watchdogPaths();
+  const renewer = nodeLeaseRenewer(node);
+  const disarm = await timed('armEnaWatchdog', () => armEnaWatchdog(node, h));
+  renewer.start();
   let report: DriverReport;
+  const watchdogNormal: DriverReport['watchdogNormal'] = { pidWhileArmed: '', renewRounds: 0, renewFailures: 0, log: '', psAfterStop: [] };
   try {
     const jsonFilters = async (dir: string) =>
       JSON.parse((await node.exec('tc', ['-j', 'filter', 'show', 'dev', 'eth0', dir])).stdout || '[]') as {
@@ -201,9 +293,20 @@ async function main(): Promise<DriverReport> {
       },
       afterDetach: { ingress: '', egress: '', qdisc: '', pinsLeft: '', progsAlive: [] },
       estab: estabReport,
+      watchdogNormal,
+      deadMan: undefined as unknown as DeadManReport,
       ms,
     };
   } finally {
+    // the normal teardown: the watchdog stopped (by its pidfile), then detachEna as before
+    renewer.stop();
+    watchdogNormal.renewRounds = renewer.rounds;
+    watchdogNormal.renewFailures = renewer.failures;
+    watchdogNormal.pidWhileArmed = (await node.exec('cat', [wd.pidfile], { reject: false })).stdout.trim();
+    await timed('disarmEnaWatchdog', disarm);
+    watchdogNormal.log = (await node.exec('cat', [wd.log], { reject: false })).stdout;
+    watchdogNormal.psAfterStop = await nodeProcesses(node);
+    await node.exec('rm', ['-f', wd.log], { reject: false });
     await timed('detachEna', () => detachEna(h));
   }
   report.afterDetach.ingress = await filterLines('ingress');
@@ -212,6 +315,7 @@ async function main(): Promise<DriverReport> {
   report.afterDetach.pinsLeft = (
     await node.exec('sh', ['-c', 'find "$1" -mindepth 1 2>/dev/null; true', 'sh', `/sys/fs/bpf/notdns/${args.runId}`])
   ).stdout.trim();
+  report.deadMan = await timed('deadMan', () => deadMan(node, pinDir));
   for (const id of report.progIds) {
     // programs are global kernel objects: by id, so other runs' ENA programs on this machine do not count
     if ((await node.exec('bpftool', ['prog', 'show', 'id', String(id)], { reject: false })).exitCode === 0)

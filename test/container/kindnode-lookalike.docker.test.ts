@@ -201,6 +201,36 @@ describe("kind-node look-alike driven by the kind provider's node code from a no
     assert.equal(e.exitCode, 0, `stopped through its pidfile (stderr: ${e.stderr})`);
   });
 
+  it('the ENA watchdog: armed after attachEna, renewed in the lease round, stopped by its pidfile before detachEna: no process left', () => {
+    const w = report.watchdogNormal;
+    assert.match(w.pidWhileArmed, /^\d+$/, 'its pidfile while armed');
+    assert.ok(w.renewRounds >= 1, `renewal rounds ${w.renewRounds}`);
+    assert.equal(w.renewFailures, 0);
+    assert.match(w.log, /watching \/tmp\/notdns\/ena-deadman\/lease \(30000 ms\)/);
+    assert.match(w.log, /stopped/);
+    assert.doesNotMatch(w.log, /expired/);
+    assert.deepEqual(w.psAfterStop, [], 'no process left in the node container (no watchdog, no sleep, no zombie)');
+  });
+
+  it('the dead-man switch: renewals stopped (harness SIGKILLed) → the watchdog deletes both ENA filters within lease + 2 s, then the clsact and pins, and exits', () => {
+    const d = report.deadMan;
+    console.log(
+      `      dead-man: filters gone ${(d.goneAfterMs / 1000).toFixed(2)} s after the last renewal (lease ${d.leaseSeconds} s, poll step ${d.pollMs} ms, ${d.renewRounds} renewals before)`,
+    );
+    assert.ok(d.filtersWhileRenewed, 'filters kept while renewed');
+    assert.ok(d.renewRounds >= 2, `renewal rounds ${d.renewRounds}`);
+    assert.ok(d.goneAtMs > 0, `the filters never went: ${d.log}`);
+    // goneAtMs is the end of the first poll that saw them gone: an upper bound
+    assert.ok(d.goneAfterMs >= d.leaseSeconds * 1000, `not before the lease ran out (${d.goneAfterMs} ms)`);
+    assert.ok(d.goneAfterMs <= (d.leaseSeconds + 2) * 1000, `gone ${d.goneAfterMs} ms after the last renewal`);
+    assert.match(d.log, /lease expired \(\d+ ms > 30000 ms\)/);
+    assert.match(d.log, /deleted eth0 ingress/);
+    assert.match(d.log, /deleted eth0 egress/);
+    assert.doesNotMatch(d.qdisc, /clsact/, 'the clsact attachEna added, removed once empty');
+    assert.equal(d.pinsLeft, '', 'pins dir removed');
+    assert.deepEqual(d.psAfter, [], 'the watchdog exited, nothing left');
+  });
+
   it('detachEna leaves nothing: no tc filter, no clsact, no pins, both programs freed', () => {
     const d = report.afterDetach;
     assert.equal(d.ingress, '');

@@ -67,7 +67,28 @@ export interface DriverReport {
   };
   afterDetach: { ingress: string; egress: string; qdisc: string; pinsLeft: string; progsAlive: number[] };
   estab: EstabReport;
+  /** The ENA watchdog (harness/providers/kind/ena-watchdog.ts) armed with the first attach, stopped before its detach. */
+  watchdogNormal: { pidWhileArmed: string; renewRounds: number; renewFailures: number; log: string; psAfterStop: string[] };
+  deadMan: DeadManReport;
   ms: Record<string, number>;
+}
+
+/** The second attach: the watchdog renewed, then the renewals stopped (the harness SIGKILLed), filters polled. */
+export interface DeadManReport {
+  leaseSeconds: number;
+  /** Renewal rounds done before the "SIGKILL", and whether the filters were still there after them. */
+  renewRounds: number;
+  filtersWhileRenewed: boolean;
+  /** The lease file's mtime in the node at the last renewal (epoch ms), and when the poll saw both filters gone. */
+  lastRenewalMs: number;
+  goneAtMs: number;
+  /** goneAtMs - lastRenewalMs; pollMs: the poll's step (what the measure can be late by). */
+  goneAfterMs: number;
+  pollMs: number;
+  qdisc: string;
+  pinsLeft: string;
+  psAfter: string[];
+  log: string;
 }
 
 /** `ip -batch` lines in the node: the pod's veth (its peer moved into POD_NS), the node side and its /32 route. */

@@ -165,10 +165,22 @@ export abstract class K8sCluster implements Cluster {
       .map((p) => ({ pod: p.name, container: 'alerting-engine', argv: NODE_RENEW_ARGV }));
   }
 
+  /** Renewals of the same round that are not pod execs (kind: the ENA watchdogs' lease files in the nodes). */
+  protected renewOthers(): Promise<{ exitCode: number }>[] {
+    return [];
+  }
+
   /** Start renewing the lease (idempotent); the first renewal is one RENEW_SECONDS away, well inside the lease. */
   startLease(): void {
     if (!this.runOwner || this.renewer) return;
-    this.renewer = new LeaseRenewer(this.client, this.namespace, this.runOwner, () => this.leaseTargets());
+    this.renewer = new LeaseRenewer(
+      this.client,
+      this.namespace,
+      this.runOwner,
+      () => this.leaseTargets(),
+      undefined,
+      () => this.renewOthers(),
+    );
     this.renewer.start();
   }
 

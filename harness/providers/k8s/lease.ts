@@ -157,6 +157,8 @@ export class LeaseRenewer {
     private readonly owner: RunOwner,
     private readonly targets: () => LeaseTarget[],
     private readonly everyMs = RENEW_SECONDS * 1000,
+    /** More renewals of the same round that are not pod execs (kind: the ENA watchdogs' lease files). */
+    private readonly also: () => Promise<{ exitCode: number }>[] = () => [],
   ) {}
 
   start(): void {
@@ -172,6 +174,7 @@ export class LeaseRenewer {
       const r = await Promise.allSettled([
         ...this.targets().map((t) => this.client.exec(this.namespace, t.pod, t.container, t.argv, { timeoutMs: this.everyMs })),
         this.client.patchConfigMapData(this.namespace, this.owner.name, { renewedAt: new Date().toISOString() }),
+        ...this.also(),
       ]);
       this.failures += r.filter((x) => x.status === 'rejected' || (x.value && x.value.exitCode !== 0)).length;
       this.rounds++;

@@ -71,6 +71,8 @@ import {
   podIpsByNode,
 } from './node-metrics.js';
 import { PodNetns } from './pod-netns.js';
+import { armEnaWatchdog, leaseRenewArgv } from './ena-watchdog.js';
+import type { EnaHandle } from '../../ena/index.js';
 
 export const UNREACHABLE_EMULATION =
   "emulated: Cilium's flag has no effect with kind's IPAM — on pod deletion notdns runs " +
@@ -171,6 +173,29 @@ export class KindCluster extends K8sCluster {
   ) {
     super(o);
     if (topology.unreachableOnDelete) this.emulations.push(UNREACHABLE_EMULATION);
+  }
+
+  /** Node containers with an armed ENA watchdog (ena-watchdog.ts): their lease file is renewed with the run's lease. */
+  private readonly enaWatched = new Set<KindNode>();
+
+  /** The ENA simulator's dead-man switch: a watchdog in the node container, renewed in the Kubernetes lease round
+   *  (started here: the ENA stage comes before the workloads). */
+  async armEnaDeadMan(h: EnaHandle): Promise<() => Promise<void>> {
+    // no lease round without the run's owner object (only in tests): an unrenewed watchdog would detach at once
+    if (!this.runOwner) return async () => undefined;
+    const node = this.nodeByName(h.node.name);
+    const disarm = await armEnaWatchdog(node, h);
+    this.enaWatched.add(node);
+    this.startLease();
+    return async () => {
+      this.enaWatched.delete(node);
+      await disarm();
+    };
+  }
+
+  protected override renewOthers(): Promise<{ exitCode: number }>[] {
+    const [cmd, ...args] = leaseRenewArgv();
+    return [...this.enaWatched].map((n) => n.exec(cmd!, args, { timeoutMs: 5_000, reject: false }));
   }
 
   /** A node container by name, also the control plane (not in `nodes`). */

@@ -21,9 +21,10 @@ export function dockerExecArgv(
   container: string,
   cmd: string,
   args: readonly string[],
-  opts: { input?: boolean; env?: Record<string, string>; cwd?: string } = {},
+  opts: { input?: boolean; env?: Record<string, string>; cwd?: string; detach?: boolean } = {},
 ): string[] {
   const a = ['exec'];
+  if (opts.detach) a.push('-d');
   if (opts.input) a.push('-i');
   for (const [k, v] of Object.entries(opts.env ?? {})) a.push('-e', `${k}=${v}`);
   if (opts.cwd) a.push('-w', opts.cwd);
