@@ -123,6 +123,14 @@ async function attachSimulator(
             establishedSeconds: cfg.ena.timeouts.establishedSeconds,
             closedSeconds: cfg.ena.timeouts.closedSeconds,
           },
+          // the per-ENI rate allowances: enforced on every node (not only the servers'), counted when not enforcing
+          rates: {
+            linklocalPps: cfg.ena.linklocalPps ?? 0,
+            pps: cfg.ena.pps ?? 0,
+            bwInBytesPerSec: cfg.ena.bwInBytesPerSec ?? 0,
+            bwOutBytesPerSec: cfg.ena.bwOutBytesPerSec ?? 0,
+            countOnly: countOnly || !cfg.ena.enabled,
+          },
           stateDir,
           readOnHost: lab,
         }),
@@ -161,6 +169,13 @@ export function toEnaSample(s: EnaStats): EnaSample {
     flowsByFlag: { syn: s.flowsByFlag.syn, fin: s.flowsByFlag.fin, rst: s.flowsByFlag.rst, none: s.flowsByFlag.none },
     synsByDst: s.synsByDst,
     synsByDstEgress: s.synsByDstEgress,
+    otherAllowances: {
+      bwInExceeded: s.bwInExceeded,
+      bwOutExceeded: s.bwOutExceeded,
+      ppsExceeded: s.ppsExceeded,
+      linklocalExceeded: s.linklocalExceeded,
+    },
+    linklocalPackets: s.linklocalPackets,
   };
 }
 
@@ -179,6 +194,7 @@ export function realEnaSample(real: NodeEnaCounters, sim?: EnaSample): EnaSample
     out.flowsByFlag = sim.flowsByFlag;
     out.synsByDst = sim.synsByDst;
     out.synsByDstEgress = sim.synsByDstEgress;
+    if (sim.linklocalPackets !== undefined) out.linklocalPackets = sim.linklocalPackets;
   }
   out.otherAllowances = {
     bwInExceeded: real.bwInAllowanceExceeded,

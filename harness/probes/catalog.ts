@@ -139,6 +139,13 @@ const DEFS = {
   'grpc.channelsConnecting': gauge('gRPC channels connecting', 'channels', 'pod', 'max', ALL_PROVIDERS, ae),
   'estab.ok': counter('established-connection pings ok', 'pings', 'node', LAB_ESTAB, { onlyWith: 'nodeLocalDns' }),
   'estab.failed': counter('established-connection pings failed', 'pings', 'node', LAB_ESTAB, { onlyWith: 'nodeLocalDns' }),
+  // The ENA's other allowances (issue 13; harness/ena "Other allowances"): the simulator's token buckets on the lab
+  // and kind (0 while an allowance is off), `ethtool -S` on kubeconfig (a real ENA drops at microsecond bursts)
+  'ena.linklocalExceeded': counter('ENA linklocal_allowance_exceeded', 'packets', 'node', ENA),
+  'ena.ppsExceeded': counter('ENA pps_allowance_exceeded', 'packets', 'node', ENA),
+  'ena.bwInExceeded': counter('ENA bw_in_allowance_exceeded', 'packets', 'node', ENA),
+  'ena.bwOutExceeded': counter('ENA bw_out_allowance_exceeded', 'packets', 'node', ENA),
+  'ena.linklocalPackets': counter('packets sent to link-local addresses', 'packets', 'node', SIM),
 } as const satisfies Record<string, Def>;
 
 export type ProbeId = keyof typeof DEFS;

@@ -52,6 +52,16 @@ export const EnaSchema = z.strictObject({
       closedSeconds: seconds(3600).default(5),
     })
     .prefault({}),
+  // The ENA's other allowances (harness/ena/README.md "Other allowances"): per-node token buckets, 0 = off (default).
+  // Enforced (dropped) on every node when `enabled`, only counted otherwise. AWS publishes only linklocalPps: 1024.
+  /** Packets/s sent to 169.254.0.0/16 (linklocal_allowance_exceeded). */
+  linklocalPps: z.number().int().min(0).max(1_000_000_000).default(0),
+  /** Packets/s, every packet both ways (pps_allowance_exceeded). */
+  pps: z.number().int().min(0).max(1_000_000_000).default(0),
+  /** Bytes/s received (bw_in_allowance_exceeded). */
+  bwInBytesPerSec: z.number().int().min(0).max(1_000_000_000).default(0),
+  /** Bytes/s sent (bw_out_allowance_exceeded). */
+  bwOutBytesPerSec: z.number().int().min(0).max(1_000_000_000).default(0),
 });
 
 export const MetricsServiceSchema = z.strictObject({
