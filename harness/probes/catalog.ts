@@ -146,6 +146,8 @@ const DEFS = {
   'ena.bwInExceeded': counter('ENA bw_in_allowance_exceeded', 'packets', 'node', ENA),
   'ena.bwOutExceeded': counter('ENA bw_out_allowance_exceeded', 'packets', 'node', ENA),
   'ena.linklocalPackets': counter('packets sent to link-local addresses', 'packets', 'node', SIM),
+  // the lookup generator's queries (search-list mode: every candidate, A and AAAA): queries per lookup in the pod
+  'dns.queries': counter('DNS queries sent by the pods', 'queries', 'pod', ALL_PROVIDERS, ms),
 } as const satisfies Record<string, Def>;
 
 export type ProbeId = keyof typeof DEFS;

@@ -285,6 +285,7 @@ export class Recorder {
   private podSeries(p: PodHandle, m: WorkloadMetrics, t: number): void {
     if (p.app === 'metrics-service') {
       this.put('dns.lookups', p.name, t, metricSum(m, 'ms_dns_lookups_total'));
+      this.put('dns.queries', p.name, t, metricSum(m, 'ms_dns_queries_total'));
       this.put('dns.errors', p.name, t, metricSum(m, 'ms_dns_errors_total'));
       this.put('dns.timeouts', p.name, t, metricSum(m, 'ms_dns_errors_total', { kind: 'timeout' }));
       this.put('dns.servfails', p.name, t, metricSum(m, 'ms_dns_errors_total', { kind: 'servfail' }));

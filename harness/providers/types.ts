@@ -109,6 +109,10 @@ export interface Topology {
   /** Cilium #18505: an `unreachable` route for a deleted pod's IP. */
   unreachableOnDelete: boolean;
   nodeLocalDns: boolean;
+  /** Node-local DNS's upstream: TCP to the DNS host (default), or UDP to a link-local resolver through the ENI (lab). */
+  dnsUpstream?: 'tcp' | 'linklocal-udp';
+  /** Link-local mode: the node-local cache ('short' by default). */
+  nodeLocalCache?: 'short' | 'serve-stale';
 }
 
 export interface UpOptions {

@@ -36,6 +36,12 @@ export const TopologySchema = z.strictObject({
   eniHasAddress: z.boolean().default(false),
   unreachableOnDelete: z.boolean().default(false),
   nodeLocalDns: z.boolean().default(true),
+  /** Node-local DNS's upstream (lab): the DNS host over TCP (default), or a link-local resolver on 169.254.169.253
+   *  (the VPC resolver's address) over UDP, reached through the node's ENI (linklocal-dns-burst). */
+  dnsUpstream: z.enum(['tcp', 'linklocal-udp']).default('tcp'),
+  /** Node-local DNS cache in link-local mode: 'short' keeps nothing (TTLs capped at 0); 'serve-stale' keeps them for their
+   *  TTL in a large cache and answers expired ones while refreshing. */
+  nodeLocalCache: z.enum(['short', 'serve-stale']).default('short'),
 });
 
 export const EnaSchema = z.strictObject({
@@ -69,6 +75,12 @@ export const MetricsServiceSchema = z.strictObject({
   gracefulStopSeconds: seconds(600).default(10),
   dnsLookupsPerSecond: z.number().min(0, 'must be >= 0').max(2000, 'must be at most 2000').default(20),
   dnsTimeoutMs: posInt(30_000).default(2000),
+  /** How the lookup generator resolves: 'plain' = one A query per lookup of a cluster name (default); 'ndots5' =
+   *  external names (`api-{n}.example.com`) expanded over a Kubernetes pod's search list with ndots:5, A and AAAA
+   *  per candidate (glibc); 'fqdn' = the same names with a trailing dot (only the absolute name is asked). */
+  dnsResolver: z.enum(['plain', 'ndots5', 'fqdn']).default('plain'),
+  /** Names repeat after this many lookups (a cache can help); 0 = a new name every lookup. */
+  dnsNamePool: z.number().int().min(0).max(10_000_000).default(0),
 });
 
 export const AlertingEngineSchema = z.strictObject({

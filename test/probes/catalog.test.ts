@@ -324,6 +324,7 @@ describe('probe catalog: what the lab records', () => {
       'ena.bwInExceeded',
       'ena.bwOutExceeded',
       'ena.linklocalPackets',
+      'dns.queries',
     ];
     assert.deepEqual([...missing[0]!.missing].sort(), [...want].sort());
     // with those recorded nothing is missing

@@ -34,7 +34,7 @@ import { TeardownStack } from '../../teardown.js';
 import { requireLabTools } from './preflight.js';
 import { NetnsNode } from './netns-node.js';
 import * as A from './addresses.js';
-import { startNodeLocal, startUpstream } from './dns.js';
+import { LINKLOCAL_RESOLVER, startLinklocalNodeLocal, startLinklocalUpstream, startNodeLocal, startUpstream } from './dns.js';
 import { pidAlive } from '../../stop.js';
 
 export class LabPod implements PodHandle {
@@ -228,6 +228,9 @@ export class LabCluster implements Cluster {
           `route replace default via ${A.VPC_ROUTER} dev ens6 table ${A.ENI_TABLE}`,
         );
         if (t.nodeLocalDns) lines.push(`addr add ${A.NODE_LOCAL_DNS}/32 dev lo`);
+        // link-local DNS upstream: the VPC resolver's address, reached through the primary ENI (the ENA counts it)
+        if (t.nodeLocalDns && t.dnsUpstream === 'linklocal-udp')
+          lines.push(`route add ${LINKLOCAL_RESOLVER}/32 via ${A.DNS_UPSTREAM} dev ens5`);
         await batch('ip', lines, { ns });
         await run(
           'sysctl',
@@ -272,12 +275,21 @@ export class LabCluster implements Cluster {
       this.onDestroy('dns daemons', async () => {
         await Promise.all(this.daemons.map((p) => stopProcess(p, 1000)));
       });
-      this.daemons.push(...(await startUpstream(dnsDir, this.dnsNs, A.DNS_UPSTREAM, this.logDir)));
+      const linklocal = t.dnsUpstream === 'linklocal-udp';
+      this.daemons.push(...(await (linklocal ? startLinklocalUpstream : startUpstream)(dnsDir, this.dnsNs, A.DNS_UPSTREAM, this.logDir)));
       const caches = await Promise.all(
-        this.nodes.map((n) => startNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, A.DNS_UPSTREAM, this.logDir)),
+        this.nodes.map((n) =>
+          linklocal
+            ? startLinklocalNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, t.nodeLocalCache ?? 'short', this.logDir)
+            : startNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, A.DNS_UPSTREAM, this.logDir),
+        ),
       );
       this.daemons.push(...caches.map((c) => c.proc));
-      opts.onProgress?.('DNS up: nsd upstream + node-local unbound (TCP upstream) on every node');
+      opts.onProgress?.(
+        linklocal
+          ? `DNS up: nsd on ${LINKLOCAL_RESOLVER} (link-local, UDP) + node-local unbound (${t.nodeLocalCache ?? 'short'} cache) on every node`
+          : 'DNS up: nsd upstream + node-local unbound (TCP upstream) on every node',
+      );
     }
     this.onDestroy('pods', async () => {
       await Promise.all(this.podList.map((p) => this.killPod(p)));
