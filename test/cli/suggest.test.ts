@@ -106,7 +106,7 @@ describe('cli: did you mean (suggest.ts)', () => {
     );
     await assert.rejects(
       loadExperiment('no-such-thing'),
-      (e: NotdnsError) => !/Did you mean/.test(e.hint ?? '') && /Use one of: rollout-syn-flood/.test(e.hint ?? ''),
+      (e: NotdnsError) => !/Did you mean/.test(e.hint ?? '') && /Use one of: linklocal-dns-burst, rollout-syn-flood/.test(e.hint ?? ''),
     );
   });
 });
