@@ -65,7 +65,7 @@ export async function installEna(cluster: Cluster, cfg: VariantConfig, stateDir:
   };
   const describe =
     how.simulator === 'experiment'
-      ? `ENA simulator on ${cluster.nodes.length} nodes: ${cfg.ena.enabled ? `allowance ${cfg.ena.conntrackAllowance} flows, unreplied idle ${cfg.ena.timeouts.unrepliedSeconds}s` : 'counting only'}`
+      ? `ENA simulator on ${cluster.nodes.length} nodes: ${cfg.ena.enabled ? `allowance ${cfg.ena.conntrackAllowance} flows, unreplied idle ${cfg.ena.timeouts.unrepliedSeconds}s` : 'counting only'}${rateText(cfg)}`
       : `ENA: the nodes' real counters (ethtool -S)${how.simulator === 'count' ? ', the simulator counting SYNs and flows on their ENIs (never drops)' : ', nothing attached'}`;
   if (!how.realCounters) return { handles: sim.handles, remove: sim.remove, describe, read: readSim };
 
@@ -91,6 +91,17 @@ export async function installEna(cluster: Cluster, cfg: VariantConfig, stateDir:
       return realEnaSample(real, s);
     },
   };
+}
+
+/** The rate allowances that are on, for the progress line ('' when all are off). */
+function rateText(cfg: VariantConfig): string {
+  const on = [
+    cfg.ena.linklocalPps ? `link-local ${cfg.ena.linklocalPps} pps` : '',
+    cfg.ena.pps ? `${cfg.ena.pps} pps` : '',
+    cfg.ena.bwInBytesPerSec ? `bw in ${cfg.ena.bwInBytesPerSec} B/s` : '',
+    cfg.ena.bwOutBytesPerSec ? `bw out ${cfg.ena.bwOutBytesPerSec} B/s` : '',
+  ].filter(Boolean);
+  return on.length ? `; ${on.join(', ')}${cfg.ena.enabled ? '' : ' (counted only)'}` : '';
 }
 
 async function attachSimulator(
