@@ -15,8 +15,9 @@ import { flagship } from './benchmarks/flagship.js';
 import { loadgen } from './benchmarks/loadgen.js';
 import { probeOverhead } from './benchmarks/probe-overhead.js';
 import { podMemory } from './benchmarks/pod-memory.js';
+import { enaCost } from './benchmarks/ena-cost.js';
 
-export const BENCHMARKS: Benchmark[] = [labLifecycle, flagship, loadgen, probeOverhead, podMemory];
+export const BENCHMARKS: Benchmark[] = [labLifecycle, flagship, loadgen, probeOverhead, podMemory, enaCost];
 const TOTAL_BUDGET_S = 600;
 
 function usage(code: number): never {

@@ -65,7 +65,7 @@ export async function installEna(cluster: Cluster, cfg: VariantConfig, stateDir:
   };
   const describe =
     how.simulator === 'experiment'
-      ? `ENA simulator on ${cluster.nodes.length} nodes: ${cfg.ena.enabled ? `allowance ${cfg.ena.conntrackAllowance} flows, unreplied idle ${cfg.ena.timeouts.unrepliedSeconds}s` : 'counting only'}`
+      ? `ENA simulator on ${cluster.nodes.length} nodes: ${cfg.ena.enabled ? `allowance ${cfg.ena.conntrackAllowance} flows, unreplied idle ${cfg.ena.timeouts.unrepliedSeconds}s` : 'counting only'}${rateText(cfg)}`
       : `ENA: the nodes' real counters (ethtool -S)${how.simulator === 'count' ? ', the simulator counting SYNs and flows on their ENIs (never drops)' : ', nothing attached'}`;
   if (!how.realCounters) return { handles: sim.handles, remove: sim.remove, describe, read: readSim };
 
@@ -91,6 +91,17 @@ export async function installEna(cluster: Cluster, cfg: VariantConfig, stateDir:
       return realEnaSample(real, s);
     },
   };
+}
+
+/** The rate allowances that are on, for the progress line ('' when all are off). */
+function rateText(cfg: VariantConfig): string {
+  const on = [
+    cfg.ena.linklocalPps ? `link-local ${cfg.ena.linklocalPps} pps` : '',
+    cfg.ena.pps ? `${cfg.ena.pps} pps` : '',
+    cfg.ena.bwInBytesPerSec ? `bw in ${cfg.ena.bwInBytesPerSec} B/s` : '',
+    cfg.ena.bwOutBytesPerSec ? `bw out ${cfg.ena.bwOutBytesPerSec} B/s` : '',
+  ].filter(Boolean);
+  return on.length ? `; ${on.join(', ')}${cfg.ena.enabled ? '' : ' (counted only)'}` : '';
 }
 
 async function attachSimulator(
@@ -124,6 +135,14 @@ async function attachSimulator(
             unrepliedSeconds: cfg.ena.timeouts.unrepliedSeconds,
             establishedSeconds: cfg.ena.timeouts.establishedSeconds,
             closedSeconds: cfg.ena.timeouts.closedSeconds,
+          },
+          // the per-ENI rate allowances: enforced on every node (not only the servers'), counted when not enforcing
+          rates: {
+            linklocalPps: cfg.ena.linklocalPps ?? 0,
+            pps: cfg.ena.pps ?? 0,
+            bwInBytesPerSec: cfg.ena.bwInBytesPerSec ?? 0,
+            bwOutBytesPerSec: cfg.ena.bwOutBytesPerSec ?? 0,
+            countOnly: countOnly || !cfg.ena.enabled,
           },
           stateDir,
           readOnHost: lab,
@@ -164,6 +183,13 @@ export function toEnaSample(s: EnaStats): EnaSample {
     flowsByFlag: { syn: s.flowsByFlag.syn, fin: s.flowsByFlag.fin, rst: s.flowsByFlag.rst, none: s.flowsByFlag.none },
     synsByDst: s.synsByDst,
     synsByDstEgress: s.synsByDstEgress,
+    otherAllowances: {
+      bwInExceeded: s.bwInExceeded,
+      bwOutExceeded: s.bwOutExceeded,
+      ppsExceeded: s.ppsExceeded,
+      linklocalExceeded: s.linklocalExceeded,
+    },
+    linklocalPackets: s.linklocalPackets,
   };
 }
 
@@ -182,6 +208,7 @@ export function realEnaSample(real: NodeEnaCounters, sim?: EnaSample): EnaSample
     out.flowsByFlag = sim.flowsByFlag;
     out.synsByDst = sim.synsByDst;
     out.synsByDstEgress = sim.synsByDstEgress;
+    if (sim.linklocalPackets !== undefined) out.linklocalPackets = sim.linklocalPackets;
   }
   out.otherAllowances = {
     bwInExceeded: real.bwInAllowanceExceeded,

@@ -36,6 +36,19 @@
 //      * lazily from the datapath when the table is full (at most once per gc interval, one CPU at
 //        a time), so a slot that expired is reusable at once even with the timer disabled.
 //  - Counters (ena_stats, per-CPU, summed by the reader): see enum ena_stat.
+//  - The ENA's other allowances (off unless configured; ena_cfg slots CFG_PPS..CFG_RATE_FLAGS, written by the loader):
+//      pps_allowance_exceeded      every packet, both directions        (packets per second)
+//      bw_in_allowance_exceeded    every packet received, skb->len bytes (bytes per second, ingress)
+//      bw_out_allowance_exceeded   every packet sent, skb->len bytes     (bytes per second, egress)
+//      linklocal_allowance_exceeded IPv4 packets sent to 169.254.0.0/16 (packets per second; AWS: 1024 per ENI)
+//    Each is a token bucket per node (ena_rate, shared by all uplinks and CPUs, under a bpf_spin_lock):
+//    it refills at the configured rate, holds at most rate x burst (CFG_RATE_BURST, default 1 s) and starts
+//    full. A packet that finds too few tokens is "exceeded": counted and, unless CFG_RATE_COUNT_ONLY, dropped
+//    (ENA_DROP). An exceeded packet takes no tokens, so counting-only mode counts what enforcing would drop.
+//    Checked in this order: pps, bw (in or out), link-local; a packet dropped by one is not charged to the next.
+//    AWS shapes at microsecond scale (queues first, then drops): real bursts are dropped that a 1 s bucket
+//    absorbs; this bucket only models the per-second average. Packets to link-local addresses are counted
+//    (S_LL_PACKETS) whenever the program runs.
 //  - Pure SYNs (SYN without ACK) per destination IPv4 address, seen on ingress (ena_syn_in) and on
 //    egress (ena_syn_out): LRU hashes dst -> count. Counted before the allowance decision, so they
 //    include SYNs the allowance drops. This is how the harness measures "SYN/s to old pod IPs".
@@ -135,6 +148,11 @@ enum ena_stat {
 	S_SYN_OUT,
 	S_UNTRACKED,     /* counting mode: new flow passed without an entry (table full) */
 	S_GC_TIMER_RUNS, /* of S_GC_RUNS, the ones run by the timer */
+	S_PPS_EXCEEDED,  /* pps_allowance_exceeded */
+	S_BW_IN_EXCEEDED,  /* bw_in_allowance_exceeded */
+	S_BW_OUT_EXCEEDED, /* bw_out_allowance_exceeded */
+	S_LL_EXCEEDED,   /* linklocal_allowance_exceeded */
+	S_LL_PACKETS,    /* IPv4 packets sent to 169.254.0.0/16 (exceeded ones included) */
 	S_MAX
 };
 
@@ -154,9 +172,37 @@ enum ena_cfg_idx {
 	CFG_TMO_UDP_STREAM,
 	CFG_GC_INTERVAL,
 	CFG_FLAGS,       /* bit 0: timer GC disabled */
+	CFG_PPS,         /* packets/s, all packets; 0 = off */
+	CFG_BW_IN,       /* bytes/s received; 0 = off */
+	CFG_BW_OUT,      /* bytes/s sent; 0 = off */
+	CFG_LL_PPS,      /* packets/s sent to 169.254.0.0/16; 0 = off */
+	CFG_RATE_BURST,  /* bucket depth in ns of the rate (0 = 1 s) */
+	CFG_RATE_FLAGS,  /* which buckets are on (RATE_*), and RATE_COUNT_ONLY: one lookup when all are off */
 	CFG_MAX
 };
 #define CFG_FLAG_NO_TIMER 1ULL
+#define RATE_PPS 1ULL
+#define RATE_BW_IN 2ULL
+#define RATE_BW_OUT 4ULL
+#define RATE_LL 8ULL
+#define RATE_COUNT_ONLY 16ULL
+
+/* Token buckets of the rate allowances; index = enum ena_bucket. Tokens are units x 1e9 (ns x units/s), so
+ * refilling is elapsed_ns x rate and no division is needed (the loader caps rate x burst below 2^64). */
+enum ena_bucket { B_PPS, B_BW_IN, B_BW_OUT, B_LL, B_MAX };
+struct ena_rate {
+	struct bpf_spin_lock lock;
+	__u32 init;
+	__u64 tokens;
+	__u64 last_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, B_MAX);
+	__type(key, __u32);
+	__type(value, struct ena_rate);
+} ena_rate SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -324,11 +370,61 @@ static __always_inline void count_new_flow(__u8 proto, __u8 flags)
 	stat_add(S_TRACKED, 1);
 }
 
+/* Take `cost` units from bucket `idx` refilled at `rate` units/s: 1 = the packet fits, 0 = exceeded. */
+static __always_inline int take(__u32 idx, __u64 rate, __u64 cost, __u64 burst_ns, __u64 now)
+{
+	struct ena_rate *b = bpf_map_lookup_elem(&ena_rate, &idx);
+	if (!b)
+		return 1;
+	__u64 cap = rate * burst_ns, need = cost * NS;
+	int ok;
+	bpf_spin_lock(&b->lock);
+	if (!b->init) {
+		b->init = 1;
+		b->tokens = cap;
+		b->last_ns = now;
+	} else if (now > b->last_ns) {
+		__u64 el = now - b->last_ns;
+		if (el > burst_ns)
+			el = burst_ns;
+		__u64 t = b->tokens + el * rate;
+		b->tokens = t > cap ? cap : t;
+		b->last_ns = now;
+	}
+	ok = b->tokens >= need;
+	if (ok)
+		b->tokens -= need;
+	bpf_spin_unlock(&b->lock);
+	return ok;
+}
+
+/* The pps and bandwidth allowances (every packet, before any parsing): 1 = drop it. */
+static __always_inline int rate_allowances(struct __sk_buff *skb, const int ingress, __u64 flags, __u64 now)
+{
+	__u64 burst = cfg(CFG_RATE_BURST, NS);
+	if ((flags & RATE_PPS) && !take(B_PPS, cfg(CFG_PPS, 0), 1, burst, now)) {
+		stat_add(S_PPS_EXCEEDED, 1);
+		return !(flags & RATE_COUNT_ONLY);
+	}
+	if (ingress && (flags & RATE_BW_IN) && !take(B_BW_IN, cfg(CFG_BW_IN, 0), skb->len, burst, now)) {
+		stat_add(S_BW_IN_EXCEEDED, 1);
+		return !(flags & RATE_COUNT_ONLY);
+	}
+	if (!ingress && (flags & RATE_BW_OUT) && !take(B_BW_OUT, cfg(CFG_BW_OUT, 0), skb->len, burst, now)) {
+		stat_add(S_BW_OUT_EXCEEDED, 1);
+		return !(flags & RATE_COUNT_ONLY);
+	}
+	return 0;
+}
+
 #define L2_L3_L4_MAX (sizeof(struct ethhdr) + 60 + 20)
 
 static __always_inline int handle(struct __sk_buff *skb, const int ingress)
 {
 	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	__u64 rates = cfg(CFG_RATE_FLAGS, 0);
+	if ((rates & (RATE_PPS | RATE_BW_IN | RATE_BW_OUT)) && rate_allowances(skb, ingress, rates, bpf_ktime_get_ns()))
+		return ENA_DROP;
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		return ENA_PASS;
 	if (data + L2_L3_L4_MAX > data_end && skb->len > (__u32)(data_end - data)) {
@@ -344,6 +440,14 @@ static __always_inline int handle(struct __sk_buff *skb, const int ingress)
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return ENA_PASS;
+	if (!ingress && (ip->daddr & bpf_htonl(0xffff0000)) == bpf_htonl(0xa9fe0000)) {  /* to 169.254.0.0/16 */
+		stat_add(S_LL_PACKETS, 1);
+		if ((rates & RATE_LL) && !take(B_LL, cfg(CFG_LL_PPS, 0), 1, cfg(CFG_RATE_BURST, NS), bpf_ktime_get_ns())) {
+			stat_add(S_LL_EXCEEDED, 1);
+			if (!(rates & RATE_COUNT_ONLY))
+				return ENA_DROP;
+		}
+	}
 	__u8 proto = ip->protocol;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return ENA_PASS;

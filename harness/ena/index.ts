@@ -79,6 +79,31 @@ export interface EnaTimeouts {
 }
 
 /**
+ * The ENA's other allowances (ena.bpf.c header): per-node token buckets that refill at the rate, hold at most
+ * rate x burstMs and start full; 0 = that allowance is off. AWS publishes only the link-local one (1024 packets/s
+ * per ENI to the VPC resolver, metadata and time sync); pps and bandwidth depend on the instance type.
+ */
+export interface EnaRates {
+  /** Packets per second, every packet in both directions (pps_allowance_exceeded). */
+  pps: number;
+  /** Bytes per second received, skb->len (Ethernet frame) (bw_in_allowance_exceeded). */
+  bwInBytesPerSec: number;
+  /** Bytes per second sent (bw_out_allowance_exceeded). */
+  bwOutBytesPerSec: number;
+  /** Packets per second sent to 169.254.0.0/16 (linklocal_allowance_exceeded). */
+  linklocalPps: number;
+  /** Bucket depth: how many ms of the rate a burst may use (default 1000). */
+  burstMs: number;
+  /** Count the packets that exceed, never drop them. */
+  countOnly: boolean;
+}
+
+/** AWS's published link-local allowance: 1024 packets per second per ENI. */
+export const AWS_LINKLOCAL_PPS = 1024;
+/** Largest rate accepted (units/s): rate x burst in ns must stay below 2^64 in the bucket. */
+export const MAX_RATE = 1_000_000_000;
+
+/**
  * Defaults, and why:
  *  - established 432000 s: the EC2 default TCP established idle timeout (5 days; configurable per ENI
  *    60..432000 s since Nov 2023; Nitro v6 instance types default to 350 s). The talk's m5 nodes: 432000.
@@ -106,6 +131,8 @@ export const ENA_DEFAULTS = {
   /** Entries of each SYN-per-destination LRU map (ingress, egress). */
   synDstEntries: 4096,
   tc: { pref: ENA_TC_PREF, handle: ENA_TC_HANDLE },
+  /** Every rate allowance off. */
+  rates: { pps: 0, bwInBytesPerSec: 0, bwOutBytesPerSec: 0, linklocalPps: 0, burstMs: 1000, countOnly: false } as const satisfies EnaRates,
 } as const;
 
 /** Largest allowance accepted (the flow table is preallocated: about 100 bytes per entry). */
@@ -138,10 +165,30 @@ const S = {
   SYN_OUT: 17,
   UNTRACKED: 18,
   GC_TIMER_RUNS: 19,
+  PPS_EXCEEDED: 20,
+  BW_IN_EXCEEDED: 21,
+  BW_OUT_EXCEEDED: 22,
+  LL_EXCEEDED: 23,
+  LL_PACKETS: 24,
 } as const;
-const CFG = { UNREPLIED: 0, ESTABLISHED: 1, CLOSED: 2, UDP: 3, UDP_STREAM: 4, GC_INTERVAL: 5, FLAGS: 6 } as const;
+const CFG = {
+  UNREPLIED: 0,
+  ESTABLISHED: 1,
+  CLOSED: 2,
+  UDP: 3,
+  UDP_STREAM: 4,
+  GC_INTERVAL: 5,
+  FLAGS: 6,
+  PPS: 7,
+  BW_IN: 8,
+  BW_OUT: 9,
+  LL_PPS: 10,
+  RATE_BURST: 11,
+  RATE_FLAGS: 12,
+} as const;
 const CFG_FLAG_NO_TIMER = 1n;
-const MAPS = ['ena_flows', 'ena_stats', 'ena_cfg', 'ena_gc', 'ena_syn_in', 'ena_syn_out'] as const;
+const RATE = { PPS: 1n, BW_IN: 2n, BW_OUT: 4n, LL: 8n, COUNT_ONLY: 16n } as const;
+const MAPS = ['ena_flows', 'ena_stats', 'ena_cfg', 'ena_gc', 'ena_syn_in', 'ena_syn_out', 'ena_rate'] as const;
 const PROGS = { ingress: 'ena_ingress', egress: 'ena_egress' } as const;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -306,6 +353,8 @@ export interface EnaConfig {
   gcIntervalMs: number;
   /** Periodic GC by bpf_timer (true) or only lazily from the datapath when the table is full (false). */
   gcTimer: boolean;
+  /** The rate allowances (pps, bandwidth, link-local); all 0 = off. */
+  rates: EnaRates;
 }
 
 export interface AttachOptions {
@@ -316,6 +365,8 @@ export interface AttachOptions {
   timeouts?: Partial<EnaTimeouts>;
   gcIntervalMs?: number;
   gcTimer?: boolean;
+  /** The rate allowances (default: all off). */
+  rates?: Partial<EnaRates>;
   countingCapacity?: number;
   /** Interfaces to attach to (default: node.uplinks). */
   uplinks?: readonly string[];
@@ -509,13 +560,14 @@ export async function loadEnaObject(node: ClusterNode, objPathOnNode: string, pi
 /** Change timeouts / GC settings of an attached simulator at run time (takes effect at the next GC). */
 export async function configureEna(
   h: EnaHandle,
-  cfg: { timeouts?: Partial<EnaTimeouts>; gcIntervalMs?: number; gcTimer?: boolean },
+  cfg: { timeouts?: Partial<EnaTimeouts>; gcIntervalMs?: number; gcTimer?: boolean; rates?: Partial<EnaRates> },
 ): Promise<void> {
   const m = live(h);
   const next = resolveConfig({
     timeouts: { ...m.config.timeouts, ...cfg.timeouts },
     gcIntervalMs: cfg.gcIntervalMs ?? m.config.gcIntervalMs,
     gcTimer: cfg.gcTimer ?? m.config.gcTimer,
+    rates: { ...m.config.rates, ...cfg.rates },
   });
   await writeConfig(m, next);
   m.config = next;
@@ -607,6 +659,13 @@ export interface EnaStats {
   gcRuns: number;
   gcTimerRuns: number;
   gcEvicted: number;
+  /** The rate allowances: packets that exceeded each (dropped, or only counted with rates.countOnly). */
+  ppsExceeded: number;
+  bwInExceeded: number;
+  bwOutExceeded: number;
+  linklocalExceeded: number;
+  /** IPv4 packets sent to 169.254.0.0/16, whether or not the link-local allowance is on (exceeded ones included). */
+  linklocalPackets: number;
   /** IPv4 TCP/UDP packets seen on the uplinks (dropped ones included). */
   packets: number;
   packetsIn: number;
@@ -656,6 +715,11 @@ export async function readEnaStats(target: ClusterNode | EnaHandle): Promise<Ena
     gcRuns: counter(s[S.GC_RUNS]),
     gcTimerRuns: counter(s[S.GC_TIMER_RUNS]),
     gcEvicted: counter(s[S.GC_EVICTED]),
+    ppsExceeded: counter(s[S.PPS_EXCEEDED]),
+    bwInExceeded: counter(s[S.BW_IN_EXCEEDED]),
+    bwOutExceeded: counter(s[S.BW_OUT_EXCEEDED]),
+    linklocalExceeded: counter(s[S.LL_EXCEEDED]),
+    linklocalPackets: counter(s[S.LL_PACKETS]),
     packets: counter(s[S.PACKETS]),
     packetsIn: counter(s[S.PACKETS_IN]),
     packetsOut: counter(s[S.PACKETS_OUT]),
@@ -676,11 +740,26 @@ export async function readEnaStats(target: ClusterNode | EnaHandle): Promise<Ena
   };
 }
 
-/** The two counters as ENA's `ethtool -S` names them (available only when an allowance is enforced). */
-export function toEthtoolStyle(s: EnaStats): { conntrack_allowance_exceeded: number; conntrack_allowance_available?: number } {
+export interface EthtoolStyle {
+  conntrack_allowance_exceeded: number;
+  conntrack_allowance_available?: number;
+  bw_in_allowance_exceeded: number;
+  bw_out_allowance_exceeded: number;
+  pps_allowance_exceeded: number;
+  linklocal_allowance_exceeded: number;
+}
+
+/** The counters as ENA's `ethtool -S` names them (conntrack_allowance_available only when an allowance is enforced). */
+export function toEthtoolStyle(s: EnaStats): EthtoolStyle {
+  const rates = {
+    bw_in_allowance_exceeded: s.bwInExceeded,
+    bw_out_allowance_exceeded: s.bwOutExceeded,
+    pps_allowance_exceeded: s.ppsExceeded,
+    linklocal_allowance_exceeded: s.linklocalExceeded,
+  };
   return s.allowance === 0
-    ? { conntrack_allowance_exceeded: s.allowanceExceeded }
-    : { conntrack_allowance_exceeded: s.allowanceExceeded, conntrack_allowance_available: s.allowanceAvailable };
+    ? { conntrack_allowance_exceeded: s.allowanceExceeded, ...rates }
+    : { conntrack_allowance_exceeded: s.allowanceExceeded, conntrack_allowance_available: s.allowanceAvailable, ...rates };
 }
 
 /**
@@ -796,7 +875,12 @@ function live(target: ClusterNode | EnaHandle): MutableHandle {
   return h;
 }
 
-function resolveConfig(o: { timeouts?: Partial<EnaTimeouts>; gcIntervalMs?: number; gcTimer?: boolean }): EnaConfig {
+function resolveConfig(o: {
+  timeouts?: Partial<EnaTimeouts>;
+  gcIntervalMs?: number;
+  gcTimer?: boolean;
+  rates?: Partial<EnaRates>;
+}): EnaConfig {
   const t = { ...ENA_DEFAULTS.timeouts, ...o.timeouts };
   for (const [k, v] of Object.entries(t)) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 10 * 365 * 86400) {
@@ -810,7 +894,11 @@ function resolveConfig(o: { timeouts?: Partial<EnaTimeouts>; gcIntervalMs?: numb
       hint: 'Each GC walks the whole flow table; below 10 ms it would run continuously.',
     });
   }
-  return { timeouts: t, gcIntervalMs, gcTimer: o.gcTimer ?? ENA_DEFAULTS.gcTimer };
+  const rates: EnaRates = { ...ENA_DEFAULTS.rates, ...o.rates };
+  for (const k of ['pps', 'bwInBytesPerSec', 'bwOutBytesPerSec', 'linklocalPps'] as const)
+    checkInt(`rates.${k}`, rates[k], 0, MAX_RATE, '0 = off.');
+  checkInt('rates.burstMs', rates.burstMs, 1, 10_000, 'The bucket holds burstMs of the rate (1000: one second).');
+  return { timeouts: t, gcIntervalMs, gcTimer: o.gcTimer ?? ENA_DEFAULTS.gcTimer, rates };
 }
 
 /** An unsigned integer as `bytes` little-endian hex bytes for `bpftool map update ... key hex ... value hex ...`. */
@@ -830,11 +918,27 @@ async function writeConfig(h: EnaHandle, c: EnaConfig): Promise<void> {
     [CFG.UDP_STREAM, ns(c.timeouts.udpStreamSeconds)],
     [CFG.GC_INTERVAL, BigInt(Math.round(c.gcIntervalMs * 1e6))],
     [CFG.FLAGS, c.gcTimer ? 0n : CFG_FLAG_NO_TIMER],
+    [CFG.PPS, BigInt(c.rates.pps)],
+    [CFG.BW_IN, BigInt(c.rates.bwInBytesPerSec)],
+    [CFG.BW_OUT, BigInt(c.rates.bwOutBytesPerSec)],
+    [CFG.LL_PPS, BigInt(c.rates.linklocalPps)],
+    [CFG.RATE_BURST, BigInt(c.rates.burstMs) * 1_000_000n],
+    [CFG.RATE_FLAGS, rateFlags(c.rates)],
   ];
   await bpftoolBatch(
     h,
     slots.map(([k, v]) => `map update pinned ${h.pinDir}/maps/ena_cfg key hex ${hexLE(BigInt(k), 4)} value hex ${hexLE(v, 8)} any`),
   );
+}
+
+/** The CFG_RATE_FLAGS word: which buckets are on, and count-only. 0 when every rate is off (one lookup per packet). */
+function rateFlags(r: EnaRates): bigint {
+  const on =
+    (r.pps ? RATE.PPS : 0n) |
+    (r.bwInBytesPerSec ? RATE.BW_IN : 0n) |
+    (r.bwOutBytesPerSec ? RATE.BW_OUT : 0n) |
+    (r.linklocalPps ? RATE.LL : 0n);
+  return on && r.countOnly ? on | RATE.COUNT_ONLY : on;
 }
 
 async function bpftoolBatch(h: EnaHandle, lines: string[]): Promise<BatchItem[]> {
@@ -969,4 +1073,4 @@ async function exists(p: string, mode = fsConstants.F_OK): Promise<boolean> {
 }
 
 // For tests only. forget(): drop a handle from this process's registry without detaching (simulates a crash).
-export const _internal = { hexLE, resolveConfig, MAPS, S, CFG, forget: (node: ClusterNode) => attached.delete(node) };
+export const _internal = { hexLE, resolveConfig, rateFlags, MAPS, S, CFG, forget: (node: ClusterNode) => attached.delete(node) };

@@ -160,6 +160,15 @@ const DEFS = {
   'nld.rejects': counter('node-local DNS concurrency-limit rejects', 'queries', 'node', NLD, { onlyWith: 'nodeLocalDns' }),
   'nld.inFlight': gauge('node-local DNS queries in flight', 'queries', 'node', 'max', NLD_NO_INFLIGHT, { onlyWith: 'nodeLocalDns' }),
   'nld.memoryBytes': gauge('node-local DNS memory (RSS)', 'bytes', 'node', 'max', NLD, { onlyWith: 'nodeLocalDns' }),
+  // The ENA's other allowances (issue 13; harness/ena "Other allowances"): the simulator's token buckets on the lab
+  // and kind (0 while an allowance is off), `ethtool -S` on kubeconfig (a real ENA drops at microsecond bursts)
+  'ena.linklocalExceeded': counter('ENA linklocal_allowance_exceeded', 'packets', 'node', ENA),
+  'ena.ppsExceeded': counter('ENA pps_allowance_exceeded', 'packets', 'node', ENA),
+  'ena.bwInExceeded': counter('ENA bw_in_allowance_exceeded', 'packets', 'node', ENA),
+  'ena.bwOutExceeded': counter('ENA bw_out_allowance_exceeded', 'packets', 'node', ENA),
+  'ena.linklocalPackets': counter('packets sent to link-local addresses', 'packets', 'node', SIM),
+  // the lookup generator's queries (search-list mode: every candidate, A and AAAA): queries per lookup in the pod
+  'dns.queries': counter('DNS queries sent by the pods', 'queries', 'pod', ALL_PROVIDERS, ms),
 } as const satisfies Record<string, Def>;
 
 export type ProbeId = keyof typeof DEFS;

@@ -25,8 +25,10 @@ export interface EnaSample {
   synsByDst?: Record<string, number>;
   /** Pure SYNs sent per destination IP (egress of the node's uplinks), cumulative. */
   synsByDstEgress?: Record<string, number>;
-  /** A real node: its other ENA allowance counters (ethtool -S, summed over its ENA interfaces), kept; no series yet. */
+  /** The other ENA allowance counters: a real node's (ethtool -S, summed over its ENA interfaces) or the simulator's. */
   otherAllowances?: { bwInExceeded?: number; bwOutExceeded?: number; ppsExceeded?: number; linklocalExceeded?: number };
+  /** Packets sent to 169.254.0.0/16 (the simulator counts them; a real ENA does not). */
+  linklocalPackets?: number;
 }
 export type EnaReader = (node: ClusterNode) => Promise<EnaSample | undefined>;
 
@@ -228,6 +230,12 @@ export class Recorder {
         if (e.allowanceAvailable !== undefined) this.put('ena.allowanceAvailable', name, t, e.allowanceAvailable);
         if (e.trackedFlows !== undefined) this.put('ena.trackedFlows', name, t, e.trackedFlows);
         if (e.newFlows !== undefined) this.put('ena.newFlows', name, t, e.newFlows);
+        const o = e.otherAllowances; // the ENA's other allowances (harness/ena "Other allowances")
+        if (o?.linklocalExceeded !== undefined) this.put('ena.linklocalExceeded', name, t, o.linklocalExceeded);
+        if (o?.ppsExceeded !== undefined) this.put('ena.ppsExceeded', name, t, o.ppsExceeded);
+        if (o?.bwInExceeded !== undefined) this.put('ena.bwInExceeded', name, t, o.bwInExceeded);
+        if (o?.bwOutExceeded !== undefined) this.put('ena.bwOutExceeded', name, t, o.bwOutExceeded);
+        if (e.linklocalPackets !== undefined) this.put('ena.linklocalPackets', name, t, e.linklocalPackets);
         if (e.flowsByFlag) {
           this.put('ena.flowsBySyn', name, t, e.flowsByFlag.syn);
           this.put('ena.flowsByFin', name, t, e.flowsByFlag.fin);
@@ -285,6 +293,7 @@ export class Recorder {
   private podSeries(p: PodHandle, m: WorkloadMetrics, t: number): void {
     if (p.app === 'metrics-service') {
       this.put('dns.lookups', p.name, t, metricSum(m, 'ms_dns_lookups_total'));
+      this.put('dns.queries', p.name, t, metricSum(m, 'ms_dns_queries_total'));
       this.put('dns.errors', p.name, t, metricSum(m, 'ms_dns_errors_total'));
       this.put('dns.timeouts', p.name, t, metricSum(m, 'ms_dns_errors_total', { kind: 'timeout' }));
       this.put('dns.servfails', p.name, t, metricSum(m, 'ms_dns_errors_total', { kind: 'servfail' }));

@@ -123,6 +123,10 @@ export interface Topology {
   nodeLocalDns: boolean;
   /** node-local DNS's concurrency and memory limits (absent: the provider's defaults). */
   nodeLocalDnsLimits?: { maxConcurrent: number; memoryMb: number };
+  /** Node-local DNS's upstream: TCP to the DNS host (default), or UDP to a link-local resolver through the ENI (lab). */
+  dnsUpstream?: 'tcp' | 'linklocal-udp';
+  /** Link-local mode: the node-local cache ('short' by default). */
+  nodeLocalCache?: 'short' | 'serve-stale';
 }
 
 export interface UpOptions {

@@ -70,5 +70,17 @@ export function metricsServiceArgs(cfg: VariantConfig, dnsServer: string, maxSec
     String(ms.dnsTimeoutMs),
     '--max-duration-seconds',
     String(Math.ceil(maxSeconds)),
+    ...dnsResolverArgs(ms.dnsResolver ?? 'plain', ms.dnsNamePool ?? 0),
   ];
+}
+
+/** A Kubernetes pod's resolv.conf search list (namespace `burst`) behind an EC2 node's own domain. */
+export const POD_SEARCH = ['burst.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'ec2.internal'] as const;
+
+/** The lookup generator's resolver mode (MetricsServiceSchema.dnsResolver): external names, search list or absolute. */
+export function dnsResolverArgs(mode: 'plain' | 'ndots5' | 'fqdn', pool: number): string[] {
+  const poolArgs = pool > 0 ? ['--dns-name-pool', String(pool)] : [];
+  if (mode === 'plain') return poolArgs;
+  const external = ['--dns-name-template', `api-{n}.example.com${mode === 'fqdn' ? '.' : ''}`];
+  return [...external, '--dns-search', POD_SEARCH.join(','), '--dns-ndots', '5', ...poolArgs];
 }

@@ -44,6 +44,12 @@ export const TopologySchema = z.strictObject({
       memoryMb: posInt(65_536).describe('memory limit (MB); lab: unbound cache sizes'),
     })
     .optional(),
+  /** Node-local DNS's upstream (lab): the DNS host over TCP (default), or a link-local resolver on 169.254.169.253
+   *  (the VPC resolver's address) over UDP, reached through the node's ENI (linklocal-dns-burst). */
+  dnsUpstream: z.enum(['tcp', 'linklocal-udp']).default('tcp'),
+  /** Node-local DNS cache in link-local mode: 'short' keeps nothing (TTLs capped at 0); 'serve-stale' keeps them for their
+   *  TTL in a large cache and answers expired ones while refreshing. */
+  nodeLocalCache: z.enum(['short', 'serve-stale']).default('short'),
 });
 
 export const EnaSchema = z.strictObject({
@@ -60,6 +66,16 @@ export const EnaSchema = z.strictObject({
       closedSeconds: seconds(3600).default(5),
     })
     .prefault({}),
+  // The ENA's other allowances (harness/ena/README.md "Other allowances"): per-node token buckets, 0 = off (default).
+  // Enforced (dropped) on every node when `enabled`, only counted otherwise. AWS publishes only linklocalPps: 1024.
+  /** Packets/s sent to 169.254.0.0/16 (linklocal_allowance_exceeded). */
+  linklocalPps: z.number().int().min(0).max(1_000_000_000).default(0),
+  /** Packets/s, every packet both ways (pps_allowance_exceeded). */
+  pps: z.number().int().min(0).max(1_000_000_000).default(0),
+  /** Bytes/s received (bw_in_allowance_exceeded). */
+  bwInBytesPerSec: z.number().int().min(0).max(1_000_000_000).default(0),
+  /** Bytes/s sent (bw_out_allowance_exceeded). */
+  bwOutBytesPerSec: z.number().int().min(0).max(1_000_000_000).default(0),
 });
 
 export const MetricsServiceSchema = z.strictObject({
@@ -67,6 +83,12 @@ export const MetricsServiceSchema = z.strictObject({
   gracefulStopSeconds: seconds(600).default(10),
   dnsLookupsPerSecond: z.number().min(0, 'must be >= 0').max(2000, 'must be at most 2000').default(20),
   dnsTimeoutMs: posInt(30_000).default(2000),
+  /** How the lookup generator resolves: 'plain' = one A query per lookup of a cluster name (default); 'ndots5' =
+   *  external names (`api-{n}.example.com`) expanded over a Kubernetes pod's search list with ndots:5, A and AAAA
+   *  per candidate (glibc); 'fqdn' = the same names with a trailing dot (only the absolute name is asked). */
+  dnsResolver: z.enum(['plain', 'ndots5', 'fqdn']).default('plain'),
+  /** Names repeat after this many lookups (a cache can help); 0 = a new name every lookup. */
+  dnsNamePool: z.number().int().min(0).max(10_000_000).default(0),
 });
 
 export const AlertingEngineSchema = z.strictObject({

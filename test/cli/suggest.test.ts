@@ -100,13 +100,13 @@ describe('cli: did you mean (suggest.ts)', () => {
       loadExperiment('rp-filter-edge-cse'),
       (e: NotdnsError) =>
         e.kind === 'usage' &&
-        /^Did you mean `rp-filter-edge-case`\? Use one of: rollout-syn-flood-kind, rollout-syn-flood, rp-filter-edge-case /.test(
+        /^Did you mean `rp-filter-edge-case`\? Use one of: linklocal-dns-burst, rollout-syn-flood-kind, rollout-syn-flood, rp-filter-edge-case /.test(
           e.hint ?? '',
         ),
     );
     await assert.rejects(
       loadExperiment('no-such-thing'),
-      (e: NotdnsError) => !/Did you mean/.test(e.hint ?? '') && /Use one of: rollout-syn-flood/.test(e.hint ?? ''),
+      (e: NotdnsError) => !/Did you mean/.test(e.hint ?? '') && /Use one of: linklocal-dns-burst, rollout-syn-flood/.test(e.hint ?? ''),
     );
   });
 });

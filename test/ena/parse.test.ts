@@ -157,8 +157,29 @@ describe('ENA simulator: options', () => {
   });
 
   it('names the ENA counters like ethtool -S', () => {
-    const base = { allowance: 100, allowanceExceeded: 7, allowanceAvailable: 3 } as EnaStats;
-    assert.deepEqual(toEthtoolStyle(base), { conntrack_allowance_exceeded: 7, conntrack_allowance_available: 3 });
-    assert.deepEqual(toEthtoolStyle({ ...base, allowance: 0 }), { conntrack_allowance_exceeded: 7 });
+    const base = {
+      allowance: 100,
+      allowanceExceeded: 7,
+      allowanceAvailable: 3,
+      bwInExceeded: 1,
+      bwOutExceeded: 2,
+      ppsExceeded: 4,
+      linklocalExceeded: 5,
+    } as EnaStats;
+    const rates = { bw_in_allowance_exceeded: 1, bw_out_allowance_exceeded: 2, pps_allowance_exceeded: 4, linklocal_allowance_exceeded: 5 };
+    assert.deepEqual(toEthtoolStyle(base), { conntrack_allowance_exceeded: 7, conntrack_allowance_available: 3, ...rates });
+    assert.deepEqual(toEthtoolStyle({ ...base, allowance: 0 }), { conntrack_allowance_exceeded: 7, ...rates });
+  });
+
+  it('rate allowances: defaults off, bounds checked, one flags word (0 when all are off)', () => {
+    const c = _internal.resolveConfig({});
+    assert.deepEqual(c.rates, ENA_DEFAULTS.rates);
+    assert.equal(_internal.rateFlags(c.rates), 0n);
+    assert.equal(_internal.rateFlags({ ...c.rates, linklocalPps: 1024 }), 8n);
+    assert.equal(_internal.rateFlags({ ...c.rates, pps: 10, bwOutBytesPerSec: 5, countOnly: true }), 1n | 4n | 16n);
+    assert.equal(_internal.rateFlags({ ...c.rates, countOnly: true }), 0n, 'count-only alone turns nothing on');
+    assert.throws(() => _internal.resolveConfig({ rates: { pps: -1 } }), /rates\.pps/);
+    assert.throws(() => _internal.resolveConfig({ rates: { bwInBytesPerSec: 2e9 } }), /rates\.bwInBytesPerSec/);
+    assert.throws(() => _internal.resolveConfig({ rates: { burstMs: 0 } }), /rates\.burstMs/);
   });
 });

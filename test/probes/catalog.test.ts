@@ -327,6 +327,12 @@ describe('probe catalog: what the lab records', () => {
       'nld.rejects',
       'nld.inFlight',
       'nld.memoryBytes',
+      'ena.linklocalExceeded',
+      'ena.ppsExceeded',
+      'ena.bwInExceeded',
+      'ena.bwOutExceeded',
+      'ena.linklocalPackets',
+      'dns.queries',
     ];
     assert.deepEqual([...missing[0]!.missing].sort(), [...want].sort());
     // with those recorded nothing is missing
@@ -423,6 +429,8 @@ describe('probe catalog: what the lab records', () => {
       flowsByFlag: { syn: 6, fin: 1, rst: 1, none: 1 },
       synsByDst: { '10.1.1.9': 6 },
       synsByDstEgress: { '10.1.1.9': 6 },
+      otherAllowances: { bwInExceeded: 0, bwOutExceeded: 0, ppsExceeded: 0, linklocalExceeded: 2 },
+      linklocalPackets: 12,
     };
     const rec = new Recorder(cluster, { intervalMs: 60_000, dnsCheckIntervalMs: 60_000, ena: async () => ena, checkNodes: [nodes[0]!] });
     rec.estabUpdate('node1', { ok: 5, failed: 0 });

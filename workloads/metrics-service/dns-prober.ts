@@ -12,6 +12,25 @@ export interface DnsProberOptions {
   /** Name to resolve, {n} replaced by a counter. */
   template: string;
   maxInFlight: number;
+  /** Search-list mode (resolv.conf `search`): expand names the way glibc does; absent = one A query per lookup. */
+  search?: { domains: string[]; ndots: number; aaaa: boolean };
+  /** {n} cycles through 0..namePool-1 (names repeat: a cache can help); 0/absent = a new name every lookup. */
+  namePool?: number;
+}
+
+/**
+ * The names glibc's resolver (res_search, as getaddrinfo uses it) asks for `name`, in order:
+ *  - a trailing dot: the name itself only;
+ *  - at least `ndots` dots: the name itself first, then name.<each search domain>;
+ *  - fewer dots: name.<each search domain>, then the name itself.
+ * Kubernetes pods get `options ndots:5` and `search <ns>.svc.cluster.local svc.cluster.local cluster.local` plus the
+ * node's own domains, so `api.example.com` (2 dots) goes through every search domain before it is tried as is.
+ */
+export function searchCandidates(name: string, domains: readonly string[], ndots: number): string[] {
+  if (name.endsWith('.')) return [name];
+  const dots = name.split('.').length - 1;
+  const searched = domains.map((d) => `${name}.${d.replace(/\.$/, '')}.`);
+  return dots >= ndots ? [`${name}.`, ...searched] : [...searched, `${name}.`];
 }
 
 const TICK_MS = 10;
@@ -82,10 +101,13 @@ export class DnsProber {
   }
 
   private lookup(): void {
-    const name = this.opts.template.replaceAll('{n}', String(++this.counter));
+    const n = ++this.counter;
+    const name = this.opts.template.replaceAll('{n}', String(this.opts.namePool ? n % this.opts.namePool : n));
     const t0 = performance.now();
     this.inflight++;
     this.m.dnsLookups.inc();
+    if (this.opts.search) return void this.searchLookup(name, this.opts.search, t0);
+    this.m.dnsQueries.inc();
     this.resolver.resolve4(name).then(
       () => this.done(t0),
       (e: NodeJS.ErrnoException) => {
@@ -94,6 +116,33 @@ export class DnsProber {
         this.done(t0);
       },
     );
+  }
+
+  /**
+   * One lookup as glibc does it (searchCandidates): per candidate an A query (and AAAA, in parallel, as getaddrinfo
+   * with AF_UNSPEC sends both); an answer to either ends the lookup. NXDOMAIN and NODATA go on to the next
+   * candidate, and so does SERVFAIL (glibc remembers it); a timeout ends the lookup as a timeout (glibc: TRY_AGAIN
+   * without SERVFAIL stops the search). One try per query, no retries (glibc: attempts:2, timeout:5).
+   */
+  private async searchLookup(name: string, s: NonNullable<DnsProberOptions['search']>, t0: number): Promise<void> {
+    let servfail = false;
+    for (const candidate of searchCandidates(name, s.domains, s.ndots)) {
+      this.m.dnsQueries.inc(s.aaaa ? 2 : 1);
+      const outcomes = await Promise.allSettled([
+        this.resolver.resolve4(candidate),
+        ...(s.aaaa ? [this.resolver.resolve6(candidate)] : []),
+      ]);
+      if (this.stopped) return void this.inflight--;
+      if (outcomes.some((o) => o.status === 'fulfilled' && o.value.length > 0)) return this.done(t0);
+      const codes = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as NodeJS.ErrnoException).code : 'ENODATA'));
+      if (codes.includes('ETIMEOUT')) {
+        this.m.dnsErrors.inc({ kind: 'timeout' });
+        return this.done(t0);
+      }
+      if (codes.includes('ESERVFAIL')) servfail = true;
+    }
+    this.m.dnsErrors.inc({ kind: servfail ? 'servfail' : 'nxdomain' });
+    this.done(t0);
   }
 
   private done(t0: number): void {

@@ -22,6 +22,10 @@ interface Opts {
   dnsTimeoutMs: number;
   dnsNameTemplate: string;
   dnsMaxInflight: number;
+  dnsSearch?: string;
+  dnsNdots: number;
+  dnsNoAaaa: boolean;
+  dnsNamePool: number;
   admin?: string;
   maxDurationSeconds: number;
 }
@@ -69,6 +73,13 @@ const program = createProgram(
     'name to look up; {n} is replaced by a counter so every lookup misses the cache',
     'q{n}.default.svc.cluster.local',
   )
+  .option(
+    '--dns-search <domains>',
+    'search-list mode: expand every name over these comma-separated domains the way glibc does (with --dns-ndots; A and AAAA per candidate unless --dns-no-aaaa)',
+  )
+  .option('--dns-ndots <n>', 'resolv.conf ndots for --dns-search (Kubernetes: 5)', intArg(0, 15), 5)
+  .option('--dns-no-aaaa', 'search-list mode: A queries only (default: A and AAAA, as getaddrinfo with AF_UNSPEC)', false)
+  .option('--dns-name-pool <n>', '{n} cycles through 0..n-1 so names repeat (0: a new name every lookup)', intArg(0, 10_000_000), 0)
   .option('--dns-max-inflight <n>', 'pending lookups above which new ones are skipped (ms_dns_skipped_total)', intArg(1, 100_000), 1000)
   .option(
     '--admin <addr>',
@@ -88,7 +99,7 @@ const program = createProgram(
     'after',
     `
 Metrics: ms_rpcs_total{code}, ms_inflight_rpcs, ms_serving, ms_dns_lookups_total,
-  ms_dns_errors_total{kind=timeout|servfail|refused|nxdomain|other}, ms_dns_skipped_total,
+  ms_dns_errors_total{kind=timeout|servfail|refused|nxdomain|other}, ms_dns_queries_total, ms_dns_skipped_total,
   ms_dns_latency_seconds (summary 0.5/0.9/0.99 over 10 s), plus process_*/nodejs_* defaults.
   DNS kinds: refused = rcode REFUSED or ICMP port unreachable; other = e.g. NOERROR without A records.
 Events: one JSON line per event on stdout (listening, stopping, tryShutdown, tryShutdown-done, forceShutdown, exit).`,
@@ -117,6 +128,10 @@ const prober =
           timeoutMs: opts.dnsTimeoutMs,
           template: opts.dnsNameTemplate,
           maxInFlight: opts.dnsMaxInflight,
+          namePool: opts.dnsNamePool,
+          search: opts.dnsSearch
+            ? { domains: opts.dnsSearch.split(',').filter(Boolean), ndots: opts.dnsNdots, aaaa: !opts.dnsNoAaaa }
+            : undefined,
         },
         m,
         log,

@@ -25,6 +25,11 @@ export function createMetrics() {
       labelNames: ['kind'] as const,
       registers,
     }),
+    dnsQueries: new Counter({
+      name: 'ms_dns_queries_total',
+      help: 'DNS queries sent for the lookups (search-list mode: every candidate name, A and AAAA; otherwise one per lookup)',
+      registers,
+    }),
     dnsSkipped: new Counter({
       name: 'ms_dns_skipped_total',
       help: 'DNS lookups not started because --dns-max-inflight lookups were pending',

@@ -234,3 +234,137 @@ export async function readNodeLocalStats(controlSocket: string, pid: number | un
   if (pid) sample.memoryBytes = parseVmRss(await readFile(`/proc/${pid}/status`, 'utf8'));
   return sample;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Link-local upstream mode (topology.dnsUpstream: 'linklocal-udp', experiment linklocal-dns-burst): node-local DNS
+// forwards EVERY name over UDP to 169.254.169.253, the address of the VPC resolver (Route 53 Resolver), which the lab
+// puts on the DNS host's loopback and every node routes through its primary ENI (ens5), so the ENA simulator's
+// link-local allowance sees each upstream query. The same nsd answers there: cluster.local, ec2.internal (the node's
+// own search domain, empty) and example.com (`*.example.com` A), every TTL and negative TTL 30 s.
+
+export const LINKLOCAL_RESOLVER = '169.254.169.253';
+export const LINKLOCAL_ZONES = ['cluster.local', 'ec2.internal', 'example.com'] as const;
+
+export function linklocalZoneFile(zone: string, upstreamIp: string): string {
+  const records = zone === 'example.com' ? ['* IN A 203.0.113.10'] : zone === 'cluster.local' ? ['*.default.svc IN A 10.96.0.10'] : [];
+  return [
+    `$ORIGIN ${zone}.`,
+    '$TTL 30',
+    `@ IN SOA ns.${zone}. hostmaster.${zone}. 1 3600 600 86400 30`,
+    `@ IN NS ns.${zone}.`,
+    `ns IN A ${upstreamIp}`,
+    ...records,
+    '',
+  ].join('\n');
+}
+
+/** nsd on the DNS host answering on its VPC address and on the link-local resolver address, no rate limiting. */
+export function linklocalNsdConf(dir: string, upstreamIp: string, logDir = dir): string {
+  return `server:
+    ip-address: ${upstreamIp}
+    ip-address: ${LINKLOCAL_RESOLVER}
+    port: 53
+    username: ""
+    chroot: ""
+    zonesdir: "${dir}"
+    database: ""
+    pidfile: "${dir}/nsd.pid"
+    xfrdfile: "${dir}/nsd-xfrd.state"
+    zonelistfile: "${dir}/nsd-zone.list"
+    logfile: "${logDir}/nsd.log"
+    server-count: 1
+    # the VPC resolver answers everything it is sent: the only limit is the ENI's link-local allowance
+    rrl-ratelimit: 0
+    verbosity: 1
+remote-control:
+    control-enable: no
+${LINKLOCAL_ZONES.map((z) => `zone:\n    name: "${z}"\n    zonefile: "${z}.zone"\n`).join('')}`;
+}
+
+/**
+ * unbound as node-local-dns whose upstream is the VPC resolver over UDP (node-local-dns: `forward . /etc/resolv.conf`,
+ * where resolv.conf names 169.254.169.253 or the VPC's .2). cache 'short': nothing kept (TTLs capped at 0: a cache
+ * too small or too short-lived to absorb a burst of different names); 'serve-stale': TTLs honoured in a large cache, expired answers served at once
+ * while refreshed (CoreDNS cache `serve_stale`; unbound serve-expired).
+ */
+export function linklocalUnboundConf(dir: string, node: string, listen: string, cache: 'short' | 'serve-stale', logDir = dir): string {
+  const cacheConf =
+    cache === 'short'
+      ? ['cache-max-ttl: 0', 'cache-max-negative-ttl: 0']
+      : [
+          'cache-max-ttl: 86400',
+          'cache-max-negative-ttl: 3600',
+          'msg-cache-size: 32m',
+          'rrset-cache-size: 64m',
+          'serve-expired: yes',
+          'serve-expired-ttl: 3600',
+          'prefetch: yes',
+        ];
+  return `server:
+    interface: ${listen}
+    port: 53
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "${dir}"
+    pidfile: "${dir}/unbound-${node}.pid"
+    use-syslog: no
+    logfile: "${logDir}/unbound-${node}.log"
+    log-time-ascii: yes
+    verbosity: ${process.env.NOTDNS_UNBOUND_VERBOSITY ?? 1}
+    num-threads: 1
+    do-ip6: no
+    access-control: 0.0.0.0/0 allow
+    module-config: "iterator"
+    num-queries-per-thread: 1024
+    # a lost upstream query is retried after the server's timeout, as CoreDNS forward does after its read timeout;
+    # the RTT estimate starts at 200 ms and never gives the upstream up for long (it is the only one)
+    infra-cache-min-rtt: 200
+    infra-keep-probing: yes
+    infra-host-ttl: 3
+${cacheConf.map((l) => `    ${l}`).join('\n')}
+forward-zone:
+    name: "."
+    forward-addr: ${LINKLOCAL_RESOLVER}
+`;
+}
+
+/** The DNS host in link-local mode: the resolver address on its loopback, nsd answering there too. */
+export async function startLinklocalUpstream(dir: string, ns: string, upstreamIp: string, logDir: string): Promise<ResultPromise[]> {
+  await mkdir(dir, { recursive: true });
+  await run('ip', ['addr', 'add', `${LINKLOCAL_RESOLVER}/32`, 'dev', 'lo'], { ns });
+  for (const z of LINKLOCAL_ZONES) await writeFile(join(dir, `${z}.zone`), linklocalZoneFile(z, upstreamIp));
+  await writeFile(join(dir, 'nsd.conf'), linklocalNsdConf(dir, upstreamIp, logDir));
+  const nsd = spawnLong('nsd', ['-d', '-c', join(dir, 'nsd.conf')], { ns, logFile: join(logDir, 'nsd.out') });
+  const echo = spawnLong('socat', [`TCP-LISTEN:${ECHO_PORT},fork,reuseaddr`, 'EXEC:cat'], { ns, logFile: join(logDir, 'echo.out') });
+  await waitFor(
+    'nsd to answer on the link-local resolver address',
+    async () => (await dig(ns, LINKLOCAL_RESOLVER, `ns.${ZONE}`, { tcp: false, timeoutS: 1 })).ok,
+    { timeoutMs: 10_000, intervalMs: 100, hint: 'Is nsd installed (apt-get install nsd)? Its log is nsd.out in the output folder.' },
+  );
+  return [nsd, echo];
+}
+
+/** node-local DNS in link-local mode; the node must route LINKLOCAL_RESOLVER through its primary ENI. */
+export async function startLinklocalNodeLocal(
+  dir: string,
+  node: string,
+  ns: string,
+  listen: string,
+  cache: 'short' | 'serve-stale',
+  logDir: string,
+): Promise<{ proc: ResultPromise }> {
+  const conf = join(dir, `unbound-${node}.conf`);
+  await writeFile(conf, linklocalUnboundConf(dir, node, listen, cache, logDir));
+  const p = spawnLong('unbound', ['-d', '-c', conf], { ns, logFile: join(logDir, `unbound-${node}.out`) });
+  await waitFor(
+    `node-local DNS (unbound, link-local upstream) on ${node}`,
+    async () => {
+      if (p.exitCode !== null && p.exitCode !== undefined)
+        throw new NotdnsError(`unbound on ${node} exited (code ${p.exitCode}); see unbound-${node}.out`, { kind: 'environment' });
+      return (await digTcp(ns, listen, `ns.${ZONE}`, 1)).ok;
+    },
+    { timeoutMs: 10_000, intervalMs: 100, hint: 'Is unbound installed (apt-get install unbound)? Its log is in the output folder.' },
+  );
+  return { proc: p };
+}

@@ -35,7 +35,14 @@ import { TeardownStack } from '../../teardown.js';
 import { requireLabTools } from './preflight.js';
 import { NetnsNode } from './netns-node.js';
 import * as A from './addresses.js';
-import { readNodeLocalStats, startNodeLocal, startUpstream } from './dns.js';
+import {
+  LINKLOCAL_RESOLVER,
+  readNodeLocalStats,
+  startLinklocalNodeLocal,
+  startLinklocalUpstream,
+  startNodeLocal,
+  startUpstream,
+} from './dns.js';
 import { nldProbes } from '../../probes/nld.js';
 import type { ProbeId } from '../../probes/catalog.js';
 import { pidAlive } from '../../stop.js';
@@ -233,6 +240,9 @@ export class LabCluster implements Cluster {
           `route replace default via ${A.VPC_ROUTER} dev ens6 table ${A.ENI_TABLE}`,
         );
         if (t.nodeLocalDns) lines.push(`addr add ${A.NODE_LOCAL_DNS}/32 dev lo`);
+        // link-local DNS upstream: the VPC resolver's address, reached through the primary ENI (the ENA counts it)
+        if (t.nodeLocalDns && t.dnsUpstream === 'linklocal-udp')
+          lines.push(`route add ${LINKLOCAL_RESOLVER}/32 via ${A.DNS_UPSTREAM} dev ens5`);
         await batch('ip', lines, { ns });
         await run(
           'sysctl',
@@ -277,13 +287,25 @@ export class LabCluster implements Cluster {
       this.onDestroy('dns daemons', async () => {
         await Promise.all(this.daemons.map((p) => stopProcess(p, 1000)));
       });
-      this.daemons.push(...(await startUpstream(dnsDir, this.dnsNs, A.DNS_UPSTREAM, this.logDir)));
+      const linklocal = t.dnsUpstream === 'linklocal-udp';
+      this.daemons.push(...(await (linklocal ? startLinklocalUpstream : startUpstream)(dnsDir, this.dnsNs, A.DNS_UPSTREAM, this.logDir)));
       const caches = await Promise.all(
-        this.nodes.map((n) => startNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, A.DNS_UPSTREAM, this.logDir, t.nodeLocalDnsLimits)),
+        this.nodes.map((n) =>
+          linklocal
+            ? startLinklocalNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, t.nodeLocalCache ?? 'short', this.logDir)
+            : startNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, A.DNS_UPSTREAM, this.logDir, t.nodeLocalDnsLimits),
+        ),
       );
       this.daemons.push(...caches.map((c) => c.proc));
-      for (const [i, c] of caches.entries()) this.nodeLocal.set(this.nodes[i]!.name, c);
-      opts.onProgress?.('DNS up: nsd upstream + node-local unbound (TCP upstream) on every node');
+      // the nld.* probes read unbound's control socket: the TCP-upstream cache has one (link-local mode: none yet)
+      for (const [i, c] of caches.entries())
+        if ('controlSocket' in c && typeof c.controlSocket === 'string')
+          this.nodeLocal.set(this.nodes[i]!.name, { proc: c.proc, controlSocket: c.controlSocket });
+      opts.onProgress?.(
+        linklocal
+          ? `DNS up: nsd on ${LINKLOCAL_RESOLVER} (link-local, UDP) + node-local unbound (${t.nodeLocalCache ?? 'short'} cache) on every node`
+          : 'DNS up: nsd upstream + node-local unbound (TCP upstream) on every node',
+      );
     }
     this.onDestroy('pods', async () => {
       await Promise.all(this.podList.map((p) => this.killPod(p)));
