@@ -7,9 +7,10 @@ import { labelOf } from './expect.js';
 import { probeSupplied } from './probes/catalog.js';
 import { plannedSeconds } from './run/steps.js';
 import { expandVariant } from './spec/load.js';
-import type { CompareExpectation, Expectation, Experiment } from './spec/schema.js';
+import type { ClientConfig, CompareExpectation, Expectation, Experiment } from './spec/schema.js';
 import type { ProviderName } from './providers/types.js';
 import { capabilitiesOf } from './providers/index.js';
+import { isClientMetricProbe } from './run/client.js';
 
 /** undefined: it applies on `provider`; else why not, as "n/a on P: why". */
 export function notApplicable(e: Pick<Expectation, 'probe' | 'providers'>, provider: ProviderName): string | undefined {
@@ -17,6 +18,32 @@ export function notApplicable(e: Pick<Expectation, 'probe' | 'providers'>, provi
     return `n/a on ${provider}: the experiment applies it on ${e.providers.join(', ')} only`;
   const s = probeSupplied(e.probe, provider);
   return s === true ? undefined : `n/a on ${provider}: ${s}`;
+}
+
+/** The custom client of a variant (workloads.client), if it has one. */
+export function clientOf(e: Experiment, variant: string): ClientConfig | undefined {
+  return e.variants[variant]?.workloads?.client ?? e.workloads.client;
+}
+
+/** notApplicable for an expectation of `variant` (or 'compare': of both variants it compares) of `e`: also n/a when
+ *  its probe is a client-side gRPC probe and the variant's custom client exposes no metrics. */
+export function notApplicableIn(
+  e: Experiment,
+  variant: string,
+  x: Expectation | CompareExpectation,
+  provider: ProviderName,
+): string | undefined {
+  const why = notApplicable(x, provider);
+  if (why || !isClientMetricProbe(x.probe)) return why;
+  const variants = 'ratio' in x ? x.ratio : [variant];
+  const custom = variants.filter((n) => clientOf(e, n));
+  const silent = custom.filter((n) => !clientOf(e, n)!.metricsPort);
+  if (silent.length)
+    return `n/a on ${provider}: custom client exposes no metrics (workloads.client of ${silent.join(', ')} has no metricsPort)`;
+  // the lab scrapes a client's metricsPort through its guard (harness/run/client-guard.ts), inside the pod
+  if (custom.length && !capabilitiesOf(provider).sharesHostFiles)
+    return `n/a on ${provider}: scraping a custom client's metricsPort is wired on the lab only (through its guard in the pod)`;
+  return undefined;
 }
 
 export interface PlannedExpectation {
@@ -67,7 +94,7 @@ export function planOf(e: Experiment, provider: ProviderName, opts: { variants?:
   const row = (variant: string, x: Expectation | CompareExpectation): PlannedExpectation => ({
     variant,
     label: labelOf(x),
-    na: notApplicable(x, provider),
+    na: notApplicableIn(e, variant, x, provider),
   });
   const ran = new Set(names);
   const expectations = [

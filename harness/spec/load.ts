@@ -181,6 +181,7 @@ export function expandVariant(e: Experiment, name: string, opts: { fast?: boolea
     workloads: {
       metricsService: merge(e.workloads.metricsService, v.workloads?.metricsService),
       alertingEngine: merge(e.workloads.alertingEngine, v.workloads?.alertingEngine),
+      ...((v.workloads?.client ?? e.workloads.client) ? { client: v.workloads?.client ?? e.workloads.client } : {}),
     },
     steps: e.steps.map((s) => ({ ...s })),
     abort: [...(e.abort ?? []), ...(v.abort ?? [])],

@@ -100,7 +100,7 @@ describe('cli: did you mean (suggest.ts)', () => {
       loadExperiment('rp-filter-edge-cse'),
       (e: NotdnsError) =>
         e.kind === 'usage' &&
-        /^Did you mean `rp-filter-edge-case`\? Use one of: rollout-syn-flood-kind, rollout-syn-flood, rp-filter-edge-case /.test(
+        /^Did you mean `rp-filter-edge-case`\? Use one of: rollout-syn-flood-ccore, rollout-syn-flood-kind, rollout-syn-flood, rp-filter-edge-case /.test(
           e.hint ?? '',
         ),
     );
