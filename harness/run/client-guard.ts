@@ -9,7 +9,7 @@
 // guard killed with SIGKILL takes it along. The client exiting by itself ends the guard with its code (the harness
 // sees a dead workload).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { parseAdminAddress } from '../../workloads/common/admin-address.js';
@@ -190,6 +190,7 @@ function main(): void {
     say('bad-admin', { admin: o.admin });
     process.exit(2);
   }
+  rmSync(a.path, { force: true }); // a socket left by an earlier guard of the same name
   server.listen(a.path, () => say('admin-listening', { admin: o.admin }));
 }
 

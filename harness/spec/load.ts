@@ -199,6 +199,7 @@ export function scaleTime(v: VariantConfig, k: number): VariantConfig {
       timeouts: { ...v.ena.timeouts, unrepliedSeconds: r(v.ena.timeouts.unrepliedSeconds), closedSeconds: r(v.ena.timeouts.closedSeconds) },
     },
     workloads: {
+      ...v.workloads,
       metricsService: { ...v.workloads.metricsService, gracefulStopSeconds: r(v.workloads.metricsService.gracefulStopSeconds) },
       alertingEngine: {
         ...v.workloads.alertingEngine,

@@ -65,7 +65,10 @@ describe('cli: unknown names → exit 2 and the closest name', function () {
   it('an unknown experiment: the closest built-in', () => {
     const s = refused(['run', 'rollout-syn-flod', '--provider', 'kubeconfig']);
     assert.match(s, /unknown experiment "rollout-syn-flod"/);
-    assert.match(s, /Fix: Did you mean `rollout-syn-flood`\? Use one of: rollout-syn-flood-ccore, rollout-syn-flood-kind, rollout-syn-flood, rp-filter-edge-case/);
+    assert.match(
+      s,
+      /Fix: Did you mean `rollout-syn-flood`\? Use one of: rollout-syn-flood-ccore, rollout-syn-flood-kind, rollout-syn-flood, rp-filter-edge-case/,
+    );
     assert.match(refused(['validate', 'rp-filter']), /Did you mean `rp-filter-edge-case`\?/);
   });
 
