@@ -14,7 +14,8 @@ export default defineExperiment({
   description:
     "the talk's own stack: a gRPC C-core client with a 300 ms max reconnect backoff SYN-floods the old pod IPs and breaks node-local DNS; C-core's defaults do not",
   topology: { nodes: 3, serverNodes: 2 },
-  ena: { conntrackAllowance: 4000, timeouts: { unrepliedSeconds: 20, establishedSeconds: 432_000, closedSeconds: 5 } },
+  // half the flagship's channels (a Python client per pod), so half its allowance
+  ena: { conntrackAllowance: 2000, timeouts: { unrepliedSeconds: 20, establishedSeconds: 432_000, closedSeconds: 5 } },
   workloads: {
     metricsService: { replicas: 2, gracefulStopSeconds: 10, dnsLookupsPerSecond: 20 },
     alertingEngine: { instances: 2, channelsPerBackend: 100, discovery: 'per-backend', callIntervalMs: 1000, dnsPropagationSeconds: 20 },
