@@ -37,6 +37,10 @@ export default defineExperiment({
       description: 'the grpc-js Alerting Engine with the same channels, backoff 200/300 ms and its emulated 300 ms connect deadline',
       workloads: { alertingEngine: { reconnect: TALK } },
     },
+    'grpcjs-fix': {
+      description: 'the grpc-js Alerting Engine with gRPC defaults and its emulated 20 s connect deadline',
+      workloads: { alertingEngine: { reconnect: 'grpc-defaults' } },
+    },
   },
   expect: {
     'ccore-baseline': [
@@ -53,6 +57,7 @@ export default defineExperiment({
       { probe: 'syn.toOldPodIps', stat: 'peakRate', window: 'rollout', op: '>=', value: 200 },
       { probe: 'ena.allowanceExceeded', target: 'flooded-nodes', stat: 'total', op: '>=', value: 1 },
     ],
+    'grpcjs-fix': [{ probe: 'ena.allowanceExceeded', stat: 'total', op: '==', value: 0 }],
   },
   compare: [
     {

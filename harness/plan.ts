@@ -64,6 +64,8 @@ export interface Plan {
     metricsService: number;
     alertingEngines: number;
     channelsPerBackend: number;
+    /** workloads.client in place of the Alerting Engine: its command (or image). */
+    client?: string;
     steps: string[];
     plannedSeconds: number;
   }[];
@@ -84,6 +86,7 @@ export function planOf(e: Experiment, provider: ProviderName, opts: { variants?:
       metricsService: cfg.workloads.metricsService.replicas,
       alertingEngines: cfg.workloads.alertingEngine.instances,
       channelsPerBackend: cfg.workloads.alertingEngine.channelsPerBackend,
+      ...(cfg.workloads.client ? { client: (cfg.workloads.client.command ?? [cfg.workloads.client.image]).join(' ') } : {}),
       steps: cfg.steps.map((s) => {
         const [k, v] = Object.entries(s)[0]!;
         return typeof v === 'number' ? `${k} ${v}s` : k;
@@ -130,7 +133,7 @@ export function renderPlan(p: Plan, opts: { brief?: boolean } = {}): string {
   for (const v of p.variants) {
     out.push(
       `  ${v.name}: ${v.nodes} nodes (${v.serverNodes} for the Metrics Service), ${v.metricsService} Metrics Service pod(s), ` +
-        `${v.alertingEngines} Alerting Engine pod(s) × ${v.channelsPerBackend} channels/backend; steps ${v.steps.join(' → ')}; ~${Math.round(v.plannedSeconds)} s`,
+        `${v.alertingEngines} ${v.client ? `custom client pod(s) (${v.client})` : 'Alerting Engine pod(s)'} × ${v.channelsPerBackend} channels/backend; steps ${v.steps.join(' → ')}; ~${Math.round(v.plannedSeconds)} s`,
     );
   }
   for (const n of p.notes) out.push(`  ${n}`);
