@@ -15,9 +15,10 @@ Reconnect options, the talk's three (unset = C-core's defaults: the talk's fix):
 C-core decides when to connect and reconnect; this script only makes calls.
 
 With $NOTDNS_METRICS_PORT it serves Prometheus text on 0.0.0.0:PORT/metrics under the Alerting Engine's names:
-ae_calls_total, ae_call_errors_total{code}, ae_call_latency_seconds{quantile} (last 10 s), ae_channels{state}
-(connectivity seen through channel.subscribe), ae_connect_attempts_total (transitions into CONNECTING seen through
-channel.subscribe: C-core may coalesce fast transitions, so it can undercount; tcp.activeOpens is exact).
+ae_calls_total, ae_call_errors_total{code}, ae_call_latency_seconds{quantile} (last 10 s). No connect attempts and
+no channel states: grpcio only shows them through channel.subscribe, whose polling thread per channel makes
+close() wait up to 0.2 s per channel (measured: the removed channels of a rollout kept reconnecting for ~10 s
+while the loop closed them one by one). The harness counts connect attempts exactly anyway (tcp.activeOpens).
 
 No code generation: the request is encoded by hand (three proto3 fields) and the reply is not decoded.
 Ends by itself after $NOTDNS_MAX_SECONDS; SIGTERM ends it at once.
@@ -93,9 +94,7 @@ class Stats:
         self.lock = threading.Lock()
         self.calls = 0
         self.errors = {}
-        self.connect_attempts = 0
         self.latencies = deque()  # (monotonic time, seconds)
-        self.states = {}  # channel id -> state name
 
     def call_done(self, latency, code):
         now = time.monotonic()
@@ -106,15 +105,6 @@ class Stats:
             self.latencies.append((now, latency))
             while self.latencies and self.latencies[0][0] < now - 10:
                 self.latencies.popleft()
-
-    def state(self, cid, name):
-        with self.lock:
-            if name == 'CONNECTING' and self.states.get(cid) != 'CONNECTING':
-                self.connect_attempts += 1
-            if name is None:
-                self.states.pop(cid, None)
-            else:
-                self.states[cid] = name
 
     def prometheus(self):
         with self.lock:
@@ -130,32 +120,19 @@ class Stats:
                 v = lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float('nan')
                 out.append(f'ae_call_latency_seconds{{quantile="{q}"}} {v}')
             out.append(f'ae_call_latency_seconds_count {len(lat)}')
-            out += ['# TYPE ae_channels gauge']
-            counts = {}
-            for s in self.states.values():
-                counts[s] = counts.get(s, 0) + 1
-            out += [f'ae_channels{{state="{s}"}} {n}' for s, n in sorted(counts.items())]
-            out += ['# TYPE ae_connect_attempts_total counter', f'ae_connect_attempts_total {self.connect_attempts}']
             return '\n'.join(out) + '\n'
 
 
 class Slot:
     """One channel (its own subchannel and TCP connection) and its call loop state."""
 
-    def __init__(self, cid, target, stats, watch):
+    def __init__(self, cid, target, stats):
         self.cid = cid
         self.channel = grpc.insecure_channel(f'ipv4:{target}', options=channel_options())
         self.call = self.channel.unary_unary(METHOD, request_serializer=None, response_deserializer=None)
         self.in_flight = False
         self.closed = False
         self.stats = stats
-        self.watching = watch
-        if watch:
-            self.channel.subscribe(self.on_state, try_to_connect=False)
-
-    def on_state(self, state):
-        if not self.closed:
-            self.stats.state(self.cid, state.name if hasattr(state, 'name') else str(state))
 
     def fire(self, request, deadline_s):
         if self.in_flight or self.closed:
@@ -173,11 +150,6 @@ class Slot:
 
     def close(self):
         self.closed = True
-        self.stats.state(self.cid, None)
-        # unsubscribe first: close() of a subscribed channel joins its connectivity polling thread (~0.1 s each,
-        # measured with grpcio 1.51), so 200 removed channels would keep reconnecting for ~20 s after the update
-        if self.watching:
-            self.channel.unsubscribe(self.on_state)
         self.channel.close()
 
 
@@ -236,13 +208,14 @@ def main():
             last_read = now
             want = read_targets(path)
             if want is not None and want != current:
-                for t in [t for t in slots if t not in want]:
-                    for s, _ in slots.pop(t):
-                        s.close()
+                # closed off the loop, all at once: the calls of the other channels keep their schedule
+                gone = [s for t in [t for t in slots if t not in want] for s, _ in slots.pop(t)]
+                if gone:
+                    threading.Thread(target=lambda g=gone: [s.close() for s in g], daemon=True).start()
                 for t in [t for t in want if t not in slots]:
                     slots[t] = []
                     for _ in range(per_backend):
-                        slots[t].append([Slot(next_id, t, stats, bool(metrics_port)), now + random.random() * interval])
+                        slots[t].append([Slot(next_id, t, stats), now + random.random() * interval])
                         next_id += 1
                 log('targets', targets=want)
                 current = want
