@@ -8,9 +8,10 @@ import { probeSupplied } from './probes/catalog.js';
 import { promqlLabel } from './probes/prometheus.js';
 import { plannedSeconds } from './run/steps.js';
 import { expandVariant } from './spec/load.js';
-import type { CompareExpectation, Expectation, Experiment } from './spec/schema.js';
+import type { ClientConfig, CompareExpectation, Expectation, Experiment } from './spec/schema.js';
 import type { ProviderName } from './providers/types.js';
 import { capabilitiesOf } from './providers/index.js';
+import { isClientMetricProbe } from './run/client.js';
 
 /** undefined: it applies on `provider`; else why not, as "n/a on P: why". */
 export function notApplicable(e: Pick<Expectation, 'probe' | 'providers'>, provider: ProviderName): string | undefined {
@@ -18,6 +19,32 @@ export function notApplicable(e: Pick<Expectation, 'probe' | 'providers'>, provi
     return `n/a on ${provider}: the experiment applies it on ${e.providers.join(', ')} only`;
   const s = probeSupplied(e.probe, provider);
   return s === true ? undefined : `n/a on ${provider}: ${s}`;
+}
+
+/** The custom client of a variant (workloads.client), if it has one. */
+export function clientOf(e: Experiment, variant: string): ClientConfig | undefined {
+  return e.variants[variant]?.workloads?.client ?? e.workloads.client;
+}
+
+/** notApplicable for an expectation of `variant` (or 'compare': of both variants it compares) of `e`: also n/a when
+ *  its probe is a client-side gRPC probe and the variant's custom client exposes no metrics. */
+export function notApplicableIn(
+  e: Experiment,
+  variant: string,
+  x: Expectation | CompareExpectation,
+  provider: ProviderName,
+): string | undefined {
+  const why = notApplicable(x, provider);
+  if (why || !isClientMetricProbe(x.probe)) return why;
+  const variants = 'ratio' in x ? x.ratio : [variant];
+  const custom = variants.filter((n) => clientOf(e, n));
+  const silent = custom.filter((n) => !clientOf(e, n)!.metricsPort);
+  if (silent.length)
+    return `n/a on ${provider}: custom client exposes no metrics (workloads.client of ${silent.join(', ')} has no metricsPort)`;
+  // the lab scrapes a client's metricsPort through its guard (harness/run/client-guard.ts), inside the pod
+  if (custom.length && !capabilitiesOf(provider).sharesHostFiles)
+    return `n/a on ${provider}: scraping a custom client's metricsPort is wired on the lab only (through its guard in the pod)`;
+  return undefined;
 }
 
 export interface PlannedExpectation {
@@ -38,6 +65,8 @@ export interface Plan {
     metricsService: number;
     alertingEngines: number;
     channelsPerBackend: number;
+    /** workloads.client in place of the Alerting Engine: its command (or image). */
+    client?: string;
     steps: string[];
     plannedSeconds: number;
   }[];
@@ -58,6 +87,7 @@ export function planOf(e: Experiment, provider: ProviderName, opts: { variants?:
       metricsService: cfg.workloads.metricsService.replicas,
       alertingEngines: cfg.workloads.alertingEngine.instances,
       channelsPerBackend: cfg.workloads.alertingEngine.channelsPerBackend,
+      ...(cfg.workloads.client ? { client: (cfg.workloads.client.command ?? [cfg.workloads.client.image]).join(' ') } : {}),
       steps: cfg.steps.map((s) => {
         const [k, v] = Object.entries(s)[0]!;
         return typeof v === 'number' ? `${k} ${v}s` : k;
@@ -68,7 +98,7 @@ export function planOf(e: Experiment, provider: ProviderName, opts: { variants?:
   const row = (variant: string, x: Expectation | CompareExpectation): PlannedExpectation => ({
     variant,
     label: labelOf(x),
-    na: notApplicable(x, provider),
+    na: notApplicableIn(e, variant, x, provider),
   });
   const ran = new Set(names);
   const expectations = [
@@ -106,7 +136,7 @@ export function renderPlan(p: Plan, opts: { brief?: boolean } = {}): string {
   for (const v of p.variants) {
     out.push(
       `  ${v.name}: ${v.nodes} nodes (${v.serverNodes} for the Metrics Service), ${v.metricsService} Metrics Service pod(s), ` +
-        `${v.alertingEngines} Alerting Engine pod(s) × ${v.channelsPerBackend} channels/backend; steps ${v.steps.join(' → ')}; ~${Math.round(v.plannedSeconds)} s`,
+        `${v.alertingEngines} ${v.client ? `custom client pod(s) (${v.client})` : 'Alerting Engine pod(s)'} × ${v.channelsPerBackend} channels/backend; steps ${v.steps.join(' → ')}; ~${Math.round(v.plannedSeconds)} s`,
     );
   }
   for (const n of p.notes) out.push(`  ${n}`);

@@ -16,8 +16,9 @@ if ! command -v node >/dev/null || ! node -e 'process.exit(+process.versions.nod
 fi
 
 # the lab: iproute2 (ip, tc, nstat), nftables, conntrack, the BPF toolchain for the ENA simulator,
-# unbound (node-local DNS) + nsd (upstream), dig, socat (echo service)
-pkgs=(iproute2 nftables conntrack clang llvm libbpf-dev bpftool unbound nsd dnsutils socat procps util-linux)
+# unbound (node-local DNS) + nsd (upstream), dig, socat (echo service), python3-grpcio (the C-core client of
+# rollout-syn-flood-ccore, run with /usr/bin/python3)
+pkgs=(iproute2 nftables conntrack clang llvm libbpf-dev bpftool unbound nsd dnsutils socat procps util-linux python3-grpcio)
 [ $want_test = 1 ] && pkgs+=(hping3 chromium docker.io debootstrap prometheus)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done

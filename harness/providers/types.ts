@@ -71,6 +71,9 @@ export interface WorkloadDeployment {
   args: readonly string[];
   /** Node.js runtime flags (e.g. --max-semi-space-size=1 for small pods); providers that run images may ignore them. */
   runtimeArgs?: readonly string[];
+  /** A custom client (workloads.client, docs/client-contract.md) instead of the Alerting Engine: the lab runs
+   *  harness/run/client-guard.js with `args` (the command inside them); Kubernetes providers run `image` with `env`. */
+  client?: { command?: readonly string[]; image?: string; env: Record<string, string>; metricsPort?: number };
 }
 
 export interface Cluster {

@@ -9,7 +9,7 @@ import { repoRoot } from '../paths.js';
 import type { Cluster, Provider } from '../providers/types.js';
 import { ResultsSchema, RESULTS_SCHEMA_VERSION, type ExpectationResult, type Results, type VariantResult } from '../results.js';
 import { evaluate, evaluateCompare, labelOf, type TargetContext } from '../expect.js';
-import { notApplicable } from '../plan.js';
+import { notApplicable, notApplicableIn } from '../plan.js';
 import { expandVariant } from '../spec/load.js';
 import type { CompareExpectation, Expectation, Experiment, PromqlExpectation, VariantConfig } from '../spec/schema.js';
 import { configuredFaults } from '../faults.js';
@@ -126,7 +126,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
     list: X[],
     evaluateAll: (l: X[]) => ExpectationResult[],
   ): ExpectationResult[] {
-    const why = list.map((x) => notApplicable(x, o.provider.name));
+    const why = list.map((x) => notApplicableIn(e, variant, x, o.provider.name));
     const judged = evaluateAll(list.filter((_, i) => !why[i]));
     return list.map((x, i) => (why[i] ? notEvaluated(variant, x, why[i]) : judged.shift()!));
   }

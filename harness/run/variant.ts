@@ -23,6 +23,7 @@ import { fault, scheduleUncaught, type FaultPoint } from '../faults.js';
 import { TeardownStack } from '../teardown.js';
 import { alertingEngineArgs, alertingEngineRuntimeArgs, GRPC_PORT, metricsServiceArgs } from './workloads.js';
 import { plannedSeconds, stepDef } from './steps.js';
+import { clientEnv, clientGuardArgs } from './client.js';
 import { summarize } from './summary.js';
 import type { RunExperimentOptions } from './index.js';
 
@@ -175,7 +176,7 @@ function assembleResult(v: VariantRun, startedAt: string): { result: VariantResu
     series,
     markers: rec?.markers ?? [],
     replacedPods: v.replaced,
-    summary: rec && cluster ? summarize(series, ctx, rec) : {},
+    summary: rec && cluster ? summarize(series, ctx, rec, !!cfg.workloads.client && !cfg.workloads.client.metricsPort) : {},
     ...(v.stopped ? { stopped: v.stopped } : {}),
   };
   if (rec && !v.stopped) v.o.progress.done(`${cfg.name}: ${rec.samples} samples${rec.skipped ? `, ${rec.skipped} skipped` : ''}`);
@@ -376,21 +377,35 @@ async function deploy(v: VariantRun): Promise<void> {
     args: metricsServiceArgs(cfg, cluster.dns.nodeLocal, v.maxSeconds),
   });
   throwFault('deploy');
+  const lease = v.lease ? { file: v.lease, seconds: LEASE_SECONDS } : undefined;
+  const client = cfg.workloads.client; // a custom client takes the Alerting Engine's place (docs/client-contract.md)
   const ae = await cluster.deploy({
     app: 'alerting-engine',
     replicas: cfg.workloads.alertingEngine.instances,
     nodes: v.clientNodes.map((n) => n.name),
-    args: alertingEngineArgs(
-      cfg,
-      ms.map((x) => x.ip),
-      v.maxSeconds,
-      cluster.podCidr,
-      v.lease ? { file: v.lease, seconds: LEASE_SECONDS } : undefined,
-    ),
-    runtimeArgs: alertingEngineRuntimeArgs(cfg.workloads.alertingEngine.channelsPerBackend * ms.length),
+    args: client
+      ? cluster.capabilities.sharesHostFiles
+        ? clientGuardArgs(
+            cfg,
+            client,
+            ms.map((x) => x.ip),
+            v.maxSeconds,
+            v.stateDir,
+            lease,
+          )
+        : []
+      : alertingEngineArgs(
+          cfg,
+          ms.map((x) => x.ip),
+          v.maxSeconds,
+          cluster.podCidr,
+          lease,
+        ),
+    runtimeArgs: client ? [] : alertingEngineRuntimeArgs(cfg.workloads.alertingEngine.channelsPerBackend * ms.length),
+    ...(client ? { client: { ...client, env: clientEnv(cfg, v.maxSeconds) } } : {}),
   });
   o.progress.log(
-    `  ${ms.length} Metrics Service pod(s) on ${v.serverNodes.map((n) => n.name).join(', ')}; ${ae.length} Alerting Engine pod(s) × ${cfg.workloads.alertingEngine.channelsPerBackend} channels/backend on ${v.clientNodes.map((n) => n.name).join(', ')}`,
+    `  ${ms.length} Metrics Service pod(s) on ${v.serverNodes.map((n) => n.name).join(', ')}; ${ae.length} ${client ? `custom client pod(s) (${(client.command ?? [client.image]).join(' ')})` : 'Alerting Engine pod(s)'} × ${cfg.workloads.alertingEngine.channelsPerBackend} channels/backend on ${v.clientNodes.map((n) => n.name).join(', ')}`,
   );
   await o.onCluster?.(cluster, cfg);
 }

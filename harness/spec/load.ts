@@ -190,6 +190,7 @@ export function expandVariant(e: Experiment, name: string, opts: { fast?: boolea
     workloads: {
       metricsService: merge(e.workloads.metricsService, v.workloads?.metricsService),
       alertingEngine: merge(e.workloads.alertingEngine, v.workloads?.alertingEngine),
+      ...((v.workloads?.client ?? e.workloads.client) ? { client: v.workloads?.client ?? e.workloads.client } : {}),
     },
     steps: e.steps.map((s) => ({ ...s })),
     abort: [...(e.abort ?? []), ...(v.abort ?? [])],
@@ -207,6 +208,7 @@ export function scaleTime(v: VariantConfig, k: number): VariantConfig {
       timeouts: { ...v.ena.timeouts, unrepliedSeconds: r(v.ena.timeouts.unrepliedSeconds), closedSeconds: r(v.ena.timeouts.closedSeconds) },
     },
     workloads: {
+      ...v.workloads,
       metricsService: { ...v.workloads.metricsService, gracefulStopSeconds: r(v.workloads.metricsService.gracefulStopSeconds) },
       alertingEngine: {
         ...v.workloads.alertingEngine,

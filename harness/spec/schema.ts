@@ -101,9 +101,30 @@ export const AlertingEngineSchema = z.strictObject({
   reconnect: ReconnectSchema.default('grpc-defaults'),
 });
 
+/** Bring your own client (docs/client-contract.md): it runs instead of the Alerting Engine in the client pods, with
+ *  the Alerting Engine's instances/channelsPerBackend/callIntervalMs/reconnect/dnsPropagationSeconds handed to it
+ *  in NOTDNS_* environment variables. `command` on the lab, `image` on kind. */
+export const ClientSchema = z
+  .strictObject({
+    /** Lab: argv run in each client pod's network namespace, from the repository root, as `user`. */
+    command: z.array(z.string().min(1)).min(1, 'needs at least the program').optional(),
+    /** kind/kubeconfig: the container image of the client Deployment (its entrypoint, or `command` if given). */
+    image: z.string().min(1).optional(),
+    /** The client's Prometheus endpoint (http://<pod>:<port>/metrics); without it the gRPC probes are n/a. */
+    metricsPort: z.number().int().min(1).max(65535).optional(),
+    /** The unprivileged user the lab runs `command` as. */
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/, 'a user name like nobody')
+      .refine((u) => u !== 'root', 'the client never runs as root')
+      .default('nobody'),
+  })
+  .refine((c) => c.command || c.image, { error: 'workloads.client needs a command (lab) or an image (kind)' });
+
 export const WorkloadsSchema = z.strictObject({
   metricsService: MetricsServiceSchema.prefault({}),
   alertingEngine: AlertingEngineSchema.prefault({}),
+  client: ClientSchema.optional(),
 });
 
 export const StepSchema = z.union(
@@ -240,15 +261,32 @@ export const CompareSchema = ExpectationSchema.extend({
   ratio: z.tuple([z.string(), z.string()]),
 });
 
+/** A variant's override of a section: every key optional and WITHOUT its default (zod's .partial() keeps the
+ *  defaults, so a variant that set one key of a section silently reset the others to their defaults, e.g.
+ *  `alertingEngine: { reconnect }` put channelsPerBackend back to 200 whatever the experiment said). */
+function override<S extends z.core.$ZodLooseShape>(schema: z.ZodObject<S, z.core.$strict>) {
+  const shape = Object.fromEntries(
+    Object.entries(schema.shape).map(([k, v]) => {
+      const t = v as unknown as z.ZodType;
+      const inner = t.def.type === 'default' || t.def.type === 'prefault' ? ((t as z.ZodDefault).unwrap() as z.ZodType) : t;
+      return [k, inner.optional()];
+    }),
+  );
+  // the same type as .partial() (its output: each key the type or undefined, which is what we get)
+  return z.strictObject(shape) as unknown as ReturnType<typeof schema.partial>;
+}
+
 /** A variant overrides parts of the base spec. */
 export const VariantSchema = z.strictObject({
   description: z.string().default(''),
-  topology: TopologySchema.partial().optional(),
-  ena: EnaSchema.partial().optional(),
+  topology: override(TopologySchema).optional(),
+  ena: override(EnaSchema).optional(),
   workloads: z
     .strictObject({
-      metricsService: MetricsServiceSchema.partial().optional(),
-      alertingEngine: AlertingEngineSchema.partial().optional(),
+      metricsService: override(MetricsServiceSchema).optional(),
+      alertingEngine: override(AlertingEngineSchema).optional(),
+      /** Replaces the experiment's client (if any) in this variant. */
+      client: ClientSchema.optional(),
     })
     .optional(),
   /** Stop conditions of this variant, in addition to the experiment's. */
@@ -286,6 +324,7 @@ export type PromqlExpectation = z.output<typeof PromqlExpectationSchema>;
 export type Step = z.output<typeof StepSchema>;
 
 export type Reconnect = z.output<typeof ReconnectSchema>;
+export type ClientConfig = z.output<typeof ClientSchema>;
 
 /** The effective configuration of one variant: base spec with the variant's overrides merged in. */
 export interface VariantConfig {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { KubernetesObject, V1Deployment, V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Container, V1Deployment, V1Namespace, V1Service } from '@kubernetes/client-node';
 import { NotdnsError } from '../../errors.js';
 import type { AppName, WorkloadDeployment } from '../types.js';
 import { manifestsDir } from '../../paths.js';
@@ -124,6 +124,10 @@ export function renderWorkload(d: WorkloadDeployment, o: RenderOptions): { deplo
     };
   }
   const c = pod.containers[0]!;
+  if (d.client) {
+    renderClient(c, d.client, o.namespace);
+    return { deployment: dep };
+  }
   c.image = o.image ?? WORKLOAD_IMAGE;
   c.command = commandWithRuntimeArgs(c.command ?? [], d.runtimeArgs);
   c.args = args;
@@ -138,6 +142,39 @@ export function renderWorkload(d: WorkloadDeployment, o: RenderOptions): { deplo
     return { deployment: dep, service: svc };
   }
   return { deployment: dep };
+}
+
+/**
+ * A custom client (docs/client-contract.md) in the Alerting Engine's Deployment: its image (its entrypoint, or its
+ * command), the contract's environment, NOTDNS_TARGET_NAME = the Metrics Service's headless Service (the client
+ * resolves it: there is no targets file on Kubernetes), NOTDNS_INSTANCE = the pod's name (a Deployment's pods have
+ * no index), the metrics port if any (also its readiness probe); no admin port: the harness cannot reach it.
+ */
+function renderClient(c: V1Container, client: NonNullable<WorkloadDeployment['client']>, namespace: string): void {
+  if (!client.image)
+    throw new NotdnsError(
+      'workloads.client has no image: on Kubernetes the client runs from a container image (a command alone is for the lab)',
+      {
+        kind: 'usage',
+      },
+    );
+  c.image = client.image;
+  if (client.command) c.command = [...client.command];
+  else delete c.command;
+  c.args = [];
+  c.env = [
+    ...Object.entries(client.env).map(([name, value]) => ({ name, value })),
+    { name: 'NOTDNS_TARGET_NAME', value: `metrics-service.${namespace}.svc.cluster.local` },
+    { name: 'NOTDNS_INSTANCE', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  ];
+  if (client.metricsPort) {
+    c.ports = [{ name: 'metrics', containerPort: client.metricsPort, protocol: 'TCP' }];
+    c.readinessProbe = { httpGet: { path: '/metrics', port: 'metrics' }, periodSeconds: 1 };
+  } else {
+    c.ports = [];
+    delete c.readinessProbe;
+  }
+  c.securityContext = { runAsNonRoot: true, runAsUser: 65534, allowPrivilegeEscalation: false };
 }
 
 /**

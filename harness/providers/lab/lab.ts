@@ -15,7 +15,7 @@ import { log } from '../../log.js';
 import { nsName, PREFIX, runIdOf } from '../../names.js';
 import { distDir, stateRoot } from '../../paths.js';
 import { sleep, waitFor } from '../../wait.js';
-import { fetchMetrics, postControl } from '../../../workloads/common/admin-client.js';
+import { fetchMetrics, isHealthy, postControl } from '../../../workloads/common/admin-client.js';
 import { LAB_CAPABILITIES } from '../capabilities.js';
 import type {
   AppName,
@@ -61,6 +61,8 @@ export class LabPod implements PodHandle {
     /** The workload's arguments: a replacement pod in a rollout starts with the same ones. */
     readonly args: readonly string[],
     readonly runtimeArgs: readonly string[] = [],
+    /** The program instead of workloads/<app>/main.js (a custom client's guard). */
+    readonly program?: string,
   ) {}
   metrics() {
     return fetchMetrics(this.admin);
@@ -329,8 +331,19 @@ export class LabCluster implements Cluster {
   }
 
   async deploy(d: WorkloadDeployment): Promise<PodHandle[]> {
+    // a custom client runs under its guard (harness/run/client-guard.ts), which learns its instance index here
+    const program = d.client ? join(distDir, 'harness', 'run', 'client-guard.js') : undefined;
     return Promise.all(
-      Array.from({ length: d.replicas }, (_, r) => this.startPod(d.app, d.nodes[r % d.nodes.length]!, d.args, d.runtimeArgs)),
+      Array.from({ length: d.replicas }, (_, r) =>
+        this.startPod(
+          d.app,
+          d.nodes[r % d.nodes.length]!,
+          program ? ['--instance', String(r), ...d.args] : d.args,
+          d.runtimeArgs,
+          undefined,
+          program,
+        ),
+      ),
     );
   }
 
@@ -384,12 +397,13 @@ export class LabCluster implements Cluster {
     args: readonly string[],
     runtimeArgs: readonly string[] = [],
     signal?: AbortSignal,
+    program?: string,
   ): Promise<LabPod> {
     const { name, ns, ip, nodeIndex: i } = await this.plumbPod(app === 'metrics-service' ? 'ms' : 'ae', nodeName);
     const admin = `unix:${join(this.stateDir, `${name}.sock`)}`;
-    const main = join(distDir, 'workloads', app, 'main.js');
+    const main = program ?? join(distDir, 'workloads', app, 'main.js');
     const proc = spawnLong('node', [...runtimeArgs, main, '--admin', admin, ...args], { ns, logFile: join(this.logDir, `${name}.log`) });
-    const pod = new LabPod(name, app, nodeName, i, ip, ns, admin, proc, args, runtimeArgs);
+    const pod = new LabPod(name, app, nodeName, i, ip, ns, admin, proc, args, runtimeArgs, program);
     this.podList.push(pod);
     await waitFor(
       `${app} pod ${name} (${ip}) to be ready`,
@@ -398,6 +412,8 @@ export class LabCluster implements Cluster {
           throw new NotdnsError(`${app} in pod ${name} exited with code ${proc.exitCode}; its log: ${join(this.logDir, `${name}.log`)}`, {
             kind: 'harness',
           });
+        // a custom client's guard answers /healthz; its /metrics.json is the client's own (maybe none)
+        if (program) return isHealthy(admin);
         await pod.metrics();
         return true;
       },
@@ -477,7 +493,7 @@ export class LabCluster implements Cluster {
       for (let b = 0; b < old.length; b += opts.batch) {
         const group = old.slice(b, b + opts.batch);
         // maxSurge=batch, maxUnavailable=0: new pods first (same node, new IP), then the old ones stop
-        const fresh = await Promise.all(group.map((p) => this.startPod(app, p.node, p.args, p.runtimeArgs, opts.signal)));
+        const fresh = await Promise.all(group.map((p) => this.startPod(app, p.node, p.args, p.runtimeArgs, opts.signal, p.program)));
         for (const p of fresh) events?.onPodReady?.(p);
         stops.push(...group.map((p) => this.stopPod(p, opts.gracefulStopSeconds, events)));
         opts.signal?.throwIfAborted();
