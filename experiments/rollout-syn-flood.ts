@@ -32,6 +32,19 @@ export default defineExperiment({
       topology: { unreachableOnDelete: true },
       workloads: { alertingEngine: { reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 } } },
     },
+    // DNS discovery as when the incident started: the channels are given the name and grpc-js resolves it
+    'dns-round-robin': {
+      description:
+        "baseline's reconnect options, but K round_robin channels given dns://node-local/metrics…:50051, resolved by grpc-js (min 5 s between resolutions); the records change after the propagation delay, TTL 10 s",
+      workloads: {
+        metricsService: { dns: { name: 'metrics.default.svc.cluster.local', ttlSeconds: 10 } },
+        alertingEngine: {
+          discovery: 'dns-round-robin',
+          dnsMinTimeBetweenResolutionsMs: 5000,
+          reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 },
+        },
+      },
+    },
   },
   expect: {
     baseline: [

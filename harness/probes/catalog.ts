@@ -139,6 +139,10 @@ const DEFS = {
   'grpc.channelsConnecting': gauge('gRPC channels connecting', 'channels', 'pod', 'max', ALL_PROVIDERS, ae),
   'estab.ok': counter('established-connection pings ok', 'pings', 'node', LAB_ESTAB, { onlyWith: 'nodeLocalDns' }),
   'estab.failed': counter('established-connection pings failed', 'pings', 'node', LAB_ESTAB, { onlyWith: 'nodeLocalDns' }),
+  // DNS discovery (workloads.alertingEngine.discovery dns-per-ip | dns-round-robin): when each client learned the
+  // new backend set (with POST /backends: the applied set), and how often it resolved the name
+  'ae.backendsKnown': gauge('backends known to the client', 'backends', 'pod', 'max', ALL_PROVIDERS, ae),
+  'ae.resolutions': counter('client DNS resolutions of the service name', 'resolutions', 'pod', ALL_PROVIDERS, ae),
 } as const satisfies Record<string, Def>;
 
 export type ProbeId = keyof typeof DEFS;

@@ -96,6 +96,9 @@ export interface Cluster {
   /** Node probes only this provider can read (e.g. its CNI's or its DNS cache's own counters), read once per node
    *  per sample: the recorder records what it returns; a failed read counts like any other node reader's. */
   extraNodeProbes?(node: ClusterNode): Promise<Partial<Record<ProbeId, number>>>;
+  /** DNS discovery: the upstream DNS serves `name` with these A records and TTL; resolves once it does (with how
+   *  long the change took to be served). Lab only; elsewhere DNS-discovery variants are refused. */
+  setDnsRecords?(r: { name: string; ttlSeconds: number; ips: readonly string[] }): Promise<{ servedMs: number }>;
   /** Everything torn down, in reverse order of set-up. Idempotent. */
   destroy(): Promise<void>;
 }

@@ -34,7 +34,7 @@ import { TeardownStack } from '../../teardown.js';
 import { requireLabTools } from './preflight.js';
 import { NetnsNode } from './netns-node.js';
 import * as A from './addresses.js';
-import { startNodeLocal, startUpstream } from './dns.js';
+import { startNodeLocal, startUpstream, ZoneRecords, type ServiceRecords } from './dns.js';
 import { pidAlive } from '../../stop.js';
 
 export class LabPod implements PodHandle {
@@ -80,6 +80,8 @@ export class LabCluster implements Cluster {
   private readonly teardowns: TeardownStack;
   private readonly daemons: ResultPromise[] = [];
   private destroyed = false;
+  /** The upstream's service names (DNS discovery); only with node-local DNS. */
+  private zone?: ZoneRecords;
   private readonly exitWatchers: UnexpectedExit[] = [];
   /** Pod namespaces (they come and go; whatever is left is deleted on destroy). */
   private readonly extraNs: string[] = [];
@@ -272,7 +274,9 @@ export class LabCluster implements Cluster {
       this.onDestroy('dns daemons', async () => {
         await Promise.all(this.daemons.map((p) => stopProcess(p, 1000)));
       });
-      this.daemons.push(...(await startUpstream(dnsDir, this.dnsNs, A.DNS_UPSTREAM, this.logDir)));
+      const upstream = await startUpstream(dnsDir, this.dnsNs, A.DNS_UPSTREAM, this.logDir);
+      this.daemons.push(...upstream);
+      this.zone = new ZoneRecords(dnsDir, this.dnsNs, A.DNS_UPSTREAM, upstream[0]!);
       const caches = await Promise.all(
         this.nodes.map((n) => startNodeLocal(dnsDir, n.name, n.ns, A.NODE_LOCAL_DNS, A.DNS_UPSTREAM, this.logDir)),
       );
@@ -283,6 +287,12 @@ export class LabCluster implements Cluster {
       await Promise.all(this.podList.map((p) => this.killPod(p)));
       await deleteNamespaces(this.extraNs.filter((n) => !all.includes(n)));
     });
+  }
+
+  /** DNS discovery: the upstream (nsd) serves `name` with these A records; resolves once it does. */
+  async setDnsRecords(r: ServiceRecords): Promise<{ servedMs: number }> {
+    if (!this.zone) throw new NotdnsError('DNS discovery needs the lab DNS (topology.nodeLocalDns: true)', { kind: 'spec' });
+    return this.zone.set(r);
   }
 
   pods(app?: AppName): PodHandle[] {
