@@ -142,6 +142,7 @@ const DEFS = {
   // DNS discovery (workloads.alertingEngine.discovery dns-per-ip | dns-round-robin): when each client learned the
   // new backend set (with POST /backends: the applied set), and how often it resolved the name
   'ae.backendsKnown': gauge('backends known to the client', 'backends', 'pod', 'max', ALL_PROVIDERS, ae),
+  'ae.backendSetChanges': counter('client backend set changes', 'changes', 'pod', ALL_PROVIDERS, ae),
   'ae.resolutions': counter('client DNS resolutions of the service name', 'resolutions', 'pod', ALL_PROVIDERS, ae),
 } as const satisfies Record<string, Def>;
 

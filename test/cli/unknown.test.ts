@@ -73,7 +73,7 @@ describe('cli: unknown names → exit 2 and the closest name', function () {
     const s = refused(['run', 'rollout-syn-flood', '--variant', 'basline', '--provider', 'kubeconfig'], { cwd: dir });
     assert.match(
       s,
-      /experiment rollout-syn-flood has no variant "basline"\.\nFix: Did you mean `baseline`\? Use --variant with one of: baseline, fix, cilium-unreachable\./,
+      /experiment rollout-syn-flood has no variant "basline"\.\nFix: Did you mean `baseline`\? Use --variant with one of: baseline, fix, cilium-unreachable, dns-round-robin\./,
     );
   });
 

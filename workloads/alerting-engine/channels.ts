@@ -132,7 +132,10 @@ export class ChannelSet {
       for (const key of removed) this.guard.abortTo(key);
     }
     this.m.backends.set(this.cfg.target ? 1 : next.length);
-    if (this.cfg.discovery === 'per-backend' || this.cfg.discovery === 'round-robin') this.m.resolvedBackends.set(next.length);
+    if (this.cfg.discovery === 'per-backend' || this.cfg.discovery === 'round-robin') {
+      this.m.resolvedBackends.set(next.length);
+      if (added.length || removed.length) this.m.backendSetChanges.inc();
+    }
     return { added, removed };
   }
 

@@ -216,6 +216,7 @@ const resolvedSets = new ResolvedSets(
   (ok) => m.resolutions.inc({ result: ok ? 'ok' : 'failed' }),
   (ips) => {
     m.resolvedBackends.set(ips.length);
+    m.backendSetChanges.inc();
     log('dns-resolved-change', { ips, at: new Date().toISOString() });
   },
 );

@@ -83,6 +83,11 @@ export function createMetrics(channelStates: () => Record<string, number>) {
       help: 'Backends the engine knows: DNS discovery = distinct IPs in the latest answers (of the application resolver, or of every grpc-js channel resolver); per-backend/round-robin = the applied set',
       registers,
     }),
+    backendSetChanges: new Counter({
+      name: 'ae_backend_set_changes_total',
+      help: 'Times the set of backends the engine knows changed (DNS discovery: a new answer; otherwise an applied update)',
+      registers,
+    }),
     resolutions: new Counter({
       name: 'ae_resolutions_total',
       help: 'DNS discovery: resolutions of the name, by result (ok, failed)',
