@@ -38,6 +38,19 @@ export default defineExperiment({
       topology: { nodeLocalDnsLimits: { maxConcurrent: 80, memoryMb: 64 } },
       workloads: { alertingEngine: { reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 } } },
     },
+    // DNS discovery as when the incident started: the channels are given the name and grpc-js resolves it
+    'dns-round-robin': {
+      description:
+        "baseline's reconnect options, but K round_robin channels given dns://node-local/metrics…:50051, resolved by grpc-js (min 5 s between resolutions); the records change after the propagation delay, TTL 10 s",
+      workloads: {
+        metricsService: { dns: { name: 'metrics.default.svc.cluster.local', ttlSeconds: 10 } },
+        alertingEngine: {
+          discovery: 'dns-round-robin',
+          dnsMinTimeBetweenResolutionsMs: 5000,
+          reconnect: { initialMs: 200, maxMs: 300, connectTimeoutMs: 300 },
+        },
+      },
+    },
   },
   expect: {
     baseline: [
@@ -156,6 +169,45 @@ export default defineExperiment({
         why: 'a bigger node-local DNS still cannot open TCP connections upstream',
       },
       { probe: 'ena.allowanceExceeded', target: 'flooded-nodes', stat: 'total', op: '>=', value: 1, why: 'the cause is untouched' },
+    ],
+    'dns-round-robin': [
+      {
+        probe: 'syn.toOldPodIps',
+        stat: 'peakRate',
+        window: 'rollout',
+        op: '>=',
+        value: 500,
+        providers: ['lab'],
+        why: 'round_robin subchannels reconnect every 0.3 s too',
+      },
+      {
+        probe: 'martian.drops',
+        target: 'flooded-nodes',
+        stat: 'total',
+        op: '>=',
+        value: 100,
+        providers: ['lab'],
+        why: 'until the cached records expire, the resolvers hand grpc-js the deleted IP again',
+      },
+      {
+        probe: 'ena.allowanceExceeded',
+        target: 'flooded-nodes',
+        stat: 'total',
+        op: '>=',
+        value: 1,
+        providers: ['lab'],
+        why: 'resolving through DNS does not shorten the flood below the propagation delay + TTL',
+      },
+      { probe: 'estab.failed', target: 'flooded-nodes', stat: 'total', op: '==', value: 0, providers: ['lab'] },
+      {
+        probe: 'ae.resolutions',
+        stat: 'total',
+        op: '>=',
+        value: 100,
+        providers: ['lab'],
+        why: 'grpc-js re-resolves on every lost connection (min 5 s apart per channel)',
+      },
+      { probe: 'ae.backendSetChanges', stat: 'total', op: '>=', value: 2, why: 'each client learned the new records', providers: ['lab'] },
     ],
   },
   compare: [

@@ -169,6 +169,11 @@ const DEFS = {
   'ena.linklocalPackets': counter('packets sent to link-local addresses', 'packets', 'node', SIM),
   // the lookup generator's queries (search-list mode: every candidate, A and AAAA): queries per lookup in the pod
   'dns.queries': counter('DNS queries sent by the pods', 'queries', 'pod', ALL_PROVIDERS, ms),
+  // DNS discovery (workloads.alertingEngine.discovery dns-per-ip | dns-round-robin): when each client learned the
+  // new backend set (with POST /backends: the applied set), and how often it resolved the name
+  'ae.backendsKnown': gauge('backends known to the client', 'backends', 'pod', 'max', ALL_PROVIDERS, ae),
+  'ae.backendSetChanges': counter('client backend set changes', 'changes', 'pod', ALL_PROVIDERS, ae),
+  'ae.resolutions': counter('client DNS resolutions of the service name', 'resolutions', 'pod', ALL_PROVIDERS, ae),
 } as const satisfies Record<string, Def>;
 
 export type ProbeId = keyof typeof DEFS;

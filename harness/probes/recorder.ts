@@ -305,6 +305,9 @@ export class Recorder {
       this.put('grpc.latencyP99', p.name, t, metricQuantile(m, 'ae_call_latency_seconds', 0.99));
       this.put('grpc.connectAttempts', p.name, t, metricSum(m, 'ae_connect_attempts_total'));
       this.put('grpc.channelsConnecting', p.name, t, metricSum(m, 'ae_channels', { state: 'CONNECTING' }));
+      this.put('ae.backendsKnown', p.name, t, metricSum(m, 'ae_resolved_backends'));
+      this.put('ae.backendSetChanges', p.name, t, metricSum(m, 'ae_backend_set_changes_total'));
+      this.put('ae.resolutions', p.name, t, metricSum(m, 'ae_resolutions_total'));
     }
   }
 

@@ -111,6 +111,9 @@ export interface Cluster {
    *  node container, renewed with the run's lease): armed right after the simulator is attached on `h.node`;
    *  resolves to what stops it, called before the simulator is detached. */
   armEnaDeadMan?(h: EnaHandle): Promise<() => Promise<void>>;
+  /** DNS discovery: the upstream DNS serves `name` with these A records and TTL; resolves once it does (with how
+   *  long the change took to be served). Lab only; elsewhere DNS-discovery variants are refused. */
+  setDnsRecords?(r: { name: string; ttlSeconds: number; ips: readonly string[] }): Promise<{ servedMs: number }>;
   /** Everything torn down, in reverse order of set-up. Idempotent. */
   destroy(): Promise<void>;
 }

@@ -64,7 +64,13 @@ export function selectVariants(e: Experiment, requested?: readonly string[]): st
 
 export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
   const e = o.experiment;
-  const names = selectVariants(e, o.variants);
+  // a variant none of whose expectations applies on this provider (DNS discovery: lab only) is not run unless named
+  const names = selectVariants(e, o.variants).filter((n) => {
+    const ex = e.expect[n] ?? [];
+    const skip = !o.variants?.length && ex.length > 0 && ex.every((x) => notApplicable(x, o.provider.name));
+    if (skip) o.progress.log(`${n}: none of its expectations applies on ${o.provider.name}: not run (name it with --variant to run it)`);
+    return !skip;
+  });
   configuredFaults(); // a bad NOTDNS_FAULT is bad input, refused before anything is created
   const startedAt = new Date().toISOString();
   const variants: VariantResult[] = [];

@@ -22,6 +22,7 @@ import { installEna, type EnaInstall } from '../ena-install.js';
 import { fault, scheduleUncaught, type FaultPoint } from '../faults.js';
 import { TeardownStack } from '../teardown.js';
 import { alertingEngineArgs, alertingEngineRuntimeArgs, GRPC_PORT, metricsServiceArgs } from './workloads.js';
+import { dnsRecordsAfter, publishDnsRecords, usesDnsDiscovery } from './dns-discovery.js';
 import { plannedSeconds, stepDef } from './steps.js';
 import { clientEnv, clientGuardArgs } from './client.js';
 import { summarize } from './summary.js';
@@ -377,6 +378,7 @@ async function deploy(v: VariantRun): Promise<void> {
     args: metricsServiceArgs(cfg, cluster.dns.nodeLocal, v.maxSeconds),
   });
   throwFault('deploy');
+  if (usesDnsDiscovery(cfg)) await publishDnsRecords(cluster, cfg, ms, (l) => o.progress.log(`  ${l}`));
   const lease = v.lease ? { file: v.lease, seconds: LEASE_SECONDS } : undefined;
   const client = cfg.workloads.client; // a custom client takes the Alerting Engine's place (docs/client-contract.md)
   const ae = await cluster.deploy({
@@ -400,6 +402,7 @@ async function deploy(v: VariantRun): Promise<void> {
           v.maxSeconds,
           cluster.podCidr,
           lease,
+          cluster.dns.nodeLocal,
         ),
     runtimeArgs: client ? [] : alertingEngineRuntimeArgs(cfg.workloads.alertingEngine.channelsPerBackend * ms.length),
     ...(client ? { client: { ...client, env: clientEnv(cfg, v.maxSeconds) } } : {}),
@@ -478,7 +481,10 @@ async function steps(v: VariantRun): Promise<void> {
   const grace = cfg.workloads.metricsService.gracefulStopSeconds;
   const aePods = () => cluster.pods('alerting-engine');
   let backendsBusy = Promise.resolve();
+  // DNS discovery: the name's A records change after the propagation delay; the clients resolve on their own
+  const dnsUpdate = usesDnsDiscovery(cfg) ? dnsRecordsAfter(cluster, cfg, rec, v.clientNodes, v.stack) : undefined;
   const pushBackends = (live: PodHandle[]) => {
+    if (dnsUpdate) return dnsUpdate(live);
     const backends = live.map((x) => `${x.ip}:${GRPC_PORT}`);
     backendsBusy = backendsBusy.then(() =>
       Promise.all(

@@ -1,5 +1,5 @@
 // The workloads' command lines for one variant (the runner, the benchmarks and the tests build them here).
-import type { Reconnect, VariantConfig } from '../spec/schema.js';
+import { DNS_DISCOVERY, DnsNameSchema, type Reconnect, type VariantConfig } from '../spec/schema.js';
 
 export const GRPC_PORT = 50051;
 /** V8's young generation at 1 MB: ~30 MB less RSS for a small Alerting Engine (measured); above ~1000 channels GC
@@ -17,11 +17,11 @@ export function alertingEngineArgs(
   maxSeconds: number,
   allowCidr: string,
   lease?: { file: string; seconds: number },
+  nodeLocalDns?: string,
 ): string[] {
   const ae = cfg.workloads.alertingEngine;
   const args = [
-    '--backends',
-    backends.map((ip) => `${ip}:${GRPC_PORT}`).join(','),
+    ...discoveryArgs(cfg, backends, nodeLocalDns),
     '--discovery',
     ae.discovery,
     '--channels-per-backend',
@@ -83,4 +83,36 @@ export function dnsResolverArgs(mode: 'plain' | 'ndots5' | 'fqdn', pool: number)
   if (mode === 'plain') return poolArgs;
   const external = ['--dns-name-template', `api-{n}.example.com${mode === 'fqdn' ? '.' : ''}`];
   return [...external, '--dns-search', POD_SEARCH.join(','), '--dns-ndots', '5', ...poolArgs];
+}
+
+/** DNS discovery: the Metrics Service's name and TTL (the schema's defaults when the experiment names none). */
+export function serviceDns(cfg: VariantConfig): { name: string; ttlSeconds: number } {
+  return cfg.workloads.metricsService.dns ?? DnsNameSchema.parse({});
+}
+
+export const isDnsDiscovery = (cfg: VariantConfig): boolean =>
+  (DNS_DISCOVERY as readonly string[]).includes(cfg.workloads.alertingEngine.discovery);
+
+/** How the engine learns its backends: the initial set (later POST /backends), or a name resolved through node-local DNS. */
+function discoveryArgs(cfg: VariantConfig, backends: string[], nodeLocalDns?: string): string[] {
+  const ae = cfg.workloads.alertingEngine;
+  if (!isDnsDiscovery(cfg)) return ['--backends', backends.map((ip) => `${ip}:${GRPC_PORT}`).join(',')];
+  const { name } = serviceDns(cfg);
+  if (!nodeLocalDns) throw new Error(`discovery ${ae.discovery} needs node-local DNS`);
+  if (ae.discovery === 'dns-per-ip')
+    return [
+      '--dns-name',
+      `${name}:${GRPC_PORT}`,
+      '--dns-server',
+      nodeLocalDns,
+      '--resolve-interval-ms',
+      String(ae.resolveIntervalMs ?? 5000),
+    ];
+  return [
+    '--target',
+    `dns://${nodeLocalDns}:53/${name}:${GRPC_PORT}`,
+    ...(ae.dnsMinTimeBetweenResolutionsMs !== undefined
+      ? ['--dns-min-time-between-resolutions-ms', String(ae.dnsMinTimeBetweenResolutionsMs)]
+      : []),
+  ];
 }

@@ -209,7 +209,14 @@ export function scaleTime(v: VariantConfig, k: number): VariantConfig {
     },
     workloads: {
       ...v.workloads,
-      metricsService: { ...v.workloads.metricsService, gracefulStopSeconds: r(v.workloads.metricsService.gracefulStopSeconds) },
+      metricsService: {
+        ...v.workloads.metricsService,
+        gracefulStopSeconds: r(v.workloads.metricsService.gracefulStopSeconds),
+        // DNS discovery: the records' TTL is a duration of the chain too (whole seconds in a zone file)
+        ...(v.workloads.metricsService.dns
+          ? { dns: { ...v.workloads.metricsService.dns, ttlSeconds: Math.round(v.workloads.metricsService.dns.ttlSeconds * k) } }
+          : {}),
+      },
       alertingEngine: {
         ...v.workloads.alertingEngine,
         dnsPropagationSeconds:

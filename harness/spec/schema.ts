@@ -78,6 +78,19 @@ export const EnaSchema = z.strictObject({
   bwOutBytesPerSec: z.number().int().min(0).max(1_000_000_000).default(0),
 });
 
+/** The Metrics Service's DNS name (DNS discovery): like external-dns + Route 53 in the talk. */
+export const DnsNameSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(
+      /^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+cluster\.local\.?$/,
+      'must be a name in the zone cluster.local, like metrics.default.svc.cluster.local',
+    )
+    .default('metrics.default.svc.cluster.local'),
+  ttlSeconds: nonNegInt(86_400).default(30),
+});
+export const DNS_DISCOVERY = ['dns-per-ip', 'dns-round-robin'] as const;
+
 export const MetricsServiceSchema = z.strictObject({
   replicas: posInt(50).default(2),
   gracefulStopSeconds: seconds(600).default(10),
@@ -89,12 +102,23 @@ export const MetricsServiceSchema = z.strictObject({
   dnsResolver: z.enum(['plain', 'ndots5', 'fqdn']).default('plain'),
   /** Names repeat after this many lookups (a cache can help); 0 = a new name every lookup. */
   dnsNamePool: z.number().int().min(0).max(10_000_000).default(0),
+  /** DNS discovery (Alerting Engine discovery dns-*): the name the upstream DNS serves with the ready pods' IPs
+   *  as A records, and their TTL (scaled by --fast like every duration). Unset: the defaults below. */
+  dns: DnsNameSchema.optional(),
 });
 
 export const AlertingEngineSchema = z.strictObject({
   instances: posInt(20).default(2),
   channelsPerBackend: posInt(20_000).default(200),
-  discovery: z.enum(['per-backend', 'round-robin']).default('per-backend'),
+  /** per-backend | round-robin: the harness POSTs the backend set (after dnsPropagationSeconds). DNS discovery: the
+   *  harness changes the name's A records after dnsPropagationSeconds and the engine resolves it through node-local
+   *  DNS: dns-per-ip = application code resolves every resolveIntervalMs, K pick_first channels per IP;
+   *  dns-round-robin = K channels `dns://<node-local>/name:port` with round_robin, resolved by grpc-js itself. */
+  discovery: z.enum(['per-backend', 'round-robin', ...DNS_DISCOVERY]).default('per-backend'),
+  /** dns-per-ip: the application's re-resolution period (default 5000; it honours no TTL, as application code typically did). */
+  resolveIntervalMs: posInt(3_600_000).optional(),
+  /** dns-round-robin: grpc.dns_min_time_between_resolutions_ms (grpc-js default 30000). */
+  dnsMinTimeBetweenResolutionsMs: nonNegInt(3_600_000).optional(),
   callIntervalMs: posInt(60_000).default(1000),
   callDeadlineMs: posInt(60_000).default(1000),
   dnsPropagationSeconds: z.number().min(0).max(3600).default(20),

@@ -76,7 +76,7 @@ describe('cli: unknown names → exit 2 and the closest name', function () {
     const s = refused(['run', 'rollout-syn-flood', '--variant', 'basline', '--provider', 'kubeconfig'], { cwd: dir });
     assert.match(
       s,
-      /experiment rollout-syn-flood has no variant "basline"\.\nFix: Did you mean `baseline`\? Use --variant with one of: baseline, fix, cilium-unreachable, nld-bigger\./,
+      /experiment rollout-syn-flood has no variant "basline"\.\nFix: Did you mean `baseline`\? Use --variant with one of: baseline, fix, cilium-unreachable, nld-bigger, dns-round-robin\./,
     );
   });
 

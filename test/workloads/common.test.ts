@@ -144,7 +144,11 @@ describe('workloads: common', () => {
           /--backends: 10\.9\.0\.1:1 outside --allow-cidr/,
         ],
         [WORKLOADS.alertingEngine, ['--backends', '10.1.0.1', '--allow-cidr', '10.1.0.0/16'], /--backends <list>.*expected IPv4:PORT/],
-        [WORKLOADS.alertingEngine, ['--discovery', 'x', '--allow-any-target'], /--discovery <mode>.*per-backend or round-robin/],
+        [
+          WORKLOADS.alertingEngine,
+          ['--discovery', 'x', '--allow-any-target'],
+          /--discovery <mode>.*per-backend, round-robin, dns-per-ip or dns-round-robin/,
+        ],
         [
           WORKLOADS.alertingEngine,
           ['--backends', '10.1.0.1:1,10.1.0.2:1', '--channels-per-backend', '3', '--max-channels', '5', '--allow-any-target'],

@@ -77,6 +77,8 @@ export class BackendUpdates {
   submit(raw: unknown): { status: number; body: unknown } {
     if (this.cfg.target)
       throw new HttpError(409, `backends are resolved from --target ${this.cfg.target}; POST /backends needs --backends mode`);
+    if (this.cfg.discovery === 'dns-per-ip')
+      throw new HttpError(409, 'backends are resolved from --dns-name (dns-per-ip); POST /backends needs --backends mode');
     const list = backendsOf(raw);
     if (!list) throw new HttpError(400, 'expected a JSON body {"backends":["IP:PORT", ...]}');
     let bs: Backend[];

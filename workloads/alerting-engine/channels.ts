@@ -3,6 +3,9 @@
 //               channel owns its subchannel and TCP connection (the talk's client). One call slot per channel.
 //  round-robin: ONE channel over all backends (`ipv4:a:p,b:p` or --target dns:///name:port) with round_robin,
 //               rebuilt when the set changes; K call slots per backend (K with --target) share it.
+//  dns-per-ip:  like per-backend; the set comes from the application's own DNS resolution (dns-discovery.ts).
+//  dns-round-robin: K channels given --target dns://server/name:port, round_robin, each resolved by grpc-js itself
+//               and owning its subchannels (local pool: K connections per backend, as per-backend); one slot each.
 // Every slot issues a Query each call interval (random phase) unless its previous call is still in flight.
 // All slots are driven by one timer (a timing wheel), which also sweeps connect deadlines.
 import * as grpc from '@grpc/grpc-js';
@@ -12,10 +15,16 @@ import type { EventLog } from '../common/cli.js';
 import type { ConnectGuard } from './connect-guard.js';
 import type { AeMetrics } from './metrics.js';
 import { Wheel } from './wheel.js';
+import { observedTarget } from './dns-discovery.js';
+
+/** Modes with K pick_first channels per backend IP. */
+const perIp = (cfg: Pick<ChannelConfig, 'discovery'>) => cfg.discovery === 'per-backend' || cfg.discovery === 'dns-per-ip';
 
 export interface ChannelConfig {
-  discovery: 'per-backend' | 'round-robin';
+  discovery: 'per-backend' | 'round-robin' | 'dns-per-ip' | 'dns-round-robin';
   channelsPerBackend: number;
+  /** dns-round-robin: grpc.dns_min_time_between_resolutions_ms (unset: grpc-js default 30000). */
+  dnsMinTimeBetweenResolutionsMs?: number;
   /** round-robin only: a fixed gRPC target (e.g. dns:///metrics.default.svc.cluster.local:50051). */
   target?: string;
   initialBackoffMs?: number;
@@ -47,6 +56,8 @@ export class ChannelSet {
   private readonly perBackend = new Map<string, Slot[]>();
   /** round-robin: the one channel and its slots. */
   private rr?: { holder: Holder; slots: Slot[] };
+  /** dns-round-robin: K channels, one slot each. */
+  private readonly dnsRr: Slot[] = [];
   private backends: Backend[] = [];
   private nextSlotId = 0;
   private timer?: NodeJS.Timeout;
@@ -59,8 +70,13 @@ export class ChannelSet {
   ) {
     this.wheel = new Wheel<Slot>(cfg.callIntervalMs, TICK_MS);
     const o: grpc.ChannelOptions = { 'grpc.enable_channelz': 0 };
-    if (cfg.discovery === 'per-backend') o['grpc.use_local_subchannel_pool'] = 1;
+    if (perIp(cfg)) o['grpc.use_local_subchannel_pool'] = 1;
     else o['grpc.service_config'] = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+    if (cfg.discovery === 'dns-round-robin') {
+      o['grpc.use_local_subchannel_pool'] = 1;
+      if (cfg.dnsMinTimeBetweenResolutionsMs !== undefined)
+        o['grpc.dns_min_time_between_resolutions_ms'] = cfg.dnsMinTimeBetweenResolutionsMs;
+    }
     if (cfg.initialBackoffMs !== undefined) o['grpc.initial_reconnect_backoff_ms'] = cfg.initialBackoffMs;
     if (cfg.maxBackoffMs !== undefined) o['grpc.max_reconnect_backoff_ms'] = cfg.maxBackoffMs;
     this.options = o;
@@ -68,11 +84,17 @@ export class ChannelSet {
 
   /** Number of gRPC channels a backend set needs. */
   static channelsFor(cfg: Pick<ChannelConfig, 'discovery' | 'channelsPerBackend'>, nBackends: number): number {
-    return cfg.discovery === 'per-backend' ? nBackends * cfg.channelsPerBackend : 1;
+    if (cfg.discovery === 'dns-round-robin') return cfg.channelsPerBackend;
+    return perIp(cfg) ? nBackends * cfg.channelsPerBackend : 1;
   }
 
   start(): void {
-    if (this.cfg.target) this.rebuildRoundRobin(this.cfg.target, this.cfg.channelsPerBackend);
+    if (this.cfg.discovery === 'dns-round-robin') {
+      if (!this.cfg.target) throw new Error('dns-round-robin needs a target');
+      const target = observedTarget(this.cfg.target);
+      for (let i = 0; i < this.cfg.channelsPerBackend; i++) this.dnsRr.push(this.addSlot({ client: this.newClient(target) }));
+      this.log('dns-round-robin-channels', { target: this.cfg.target, channels: this.dnsRr.length });
+    } else if (this.cfg.target) this.rebuildRoundRobin(this.cfg.target, this.cfg.channelsPerBackend);
     this.timer = setInterval(() => this.tick(), TICK_MS);
   }
 
@@ -81,7 +103,8 @@ export class ChannelSet {
   }
 
   channelCount(): number {
-    return this.cfg.discovery === 'per-backend' ? this.wheel.size : this.rr ? 1 : 0;
+    if (this.cfg.discovery === 'dns-round-robin') return this.dnsRr.length;
+    return perIp(this.cfg) ? this.wheel.size : this.rr ? 1 : 0;
   }
 
   /** Apply a backend set: per-backend adds channels for new backends and closes those of removed ones;
@@ -92,7 +115,7 @@ export class ChannelSet {
     const added = next.filter((b) => !before.has(b.key)).map((b) => b.key);
     const removed = [...before].filter((k) => !after.has(k));
     this.backends = next;
-    if (this.cfg.discovery === 'per-backend') {
+    if (perIp(this.cfg)) {
       for (const key of removed) {
         for (const slot of this.perBackend.get(key) ?? []) this.closeSlot(slot, true);
         this.perBackend.delete(key);
@@ -109,6 +132,10 @@ export class ChannelSet {
       for (const key of removed) this.guard.abortTo(key);
     }
     this.m.backends.set(this.cfg.target ? 1 : next.length);
+    if (this.cfg.discovery === 'per-backend' || this.cfg.discovery === 'round-robin') {
+      this.m.resolvedBackends.set(next.length);
+      if (added.length || removed.length) this.m.backendSetChanges.inc();
+    }
     return { added, removed };
   }
 
@@ -121,6 +148,7 @@ export class ChannelSet {
     };
     for (const slots of this.perBackend.values()) for (const s of slots) count(s.holder.client);
     if (this.rr) count(this.rr.holder.client);
+    for (const s of this.dnsRr) count(s.holder.client);
     return out;
   }
 
@@ -129,6 +157,7 @@ export class ChannelSet {
     for (const slots of this.perBackend.values()) for (const s of slots) this.closeSlot(s, true);
     this.perBackend.clear();
     this.closeRoundRobin();
+    for (const s of this.dnsRr.splice(0)) this.closeSlot(s, true);
   }
 
   private tick(): void {

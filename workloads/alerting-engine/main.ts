@@ -2,6 +2,7 @@
 // Alerting Engine: the gRPC client of the talk. Many channels, aggressive reconnect backoff, steady Query calls,
 // backend set changes with a DNS propagation delay. A load generator for the lab: bounded in time, channel count
 // and destinations (--allow-cidr).
+import './grpc-env.js'; // first: before grpc-js loads
 import { statSync } from 'node:fs';
 import { AdminServer, HttpError } from '../common/admin.js';
 import { ADMIN_ADDRESS_FORM, parseAdminAddress } from '../common/admin-address.js';
@@ -21,11 +22,16 @@ import { BackendUpdates, checkBackends } from './backends.js';
 import { ChannelSet, type ChannelConfig } from './channels.js';
 import { ConnectGuard } from './connect-guard.js';
 import { createMetrics } from './metrics.js';
+import { AppResolver, parseDnsName, registerObservedDns, ResolvedSets } from './dns-discovery.js';
 
 interface Opts {
   backends?: Backend[];
   target?: string;
-  discovery: 'per-backend' | 'round-robin';
+  discovery: 'per-backend' | 'round-robin' | 'dns-per-ip' | 'dns-round-robin';
+  dnsName?: { name: string; port: number };
+  dnsServer?: string;
+  resolveIntervalMs: number;
+  dnsMinTimeBetweenResolutionsMs?: number;
   channelsPerBackend: number;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -54,13 +60,31 @@ const program = createProgram(
   )
   .option(
     '--target <target>',
-    'round-robin only: a gRPC target resolved by grpc-js, e.g. dns:///metrics.default.svc.cluster.local:50051 (instead of --backends)',
+    'round-robin / dns-round-robin: a gRPC target resolved by grpc-js, e.g. dns:///metrics.default.svc.cluster.local:50051 or dns://169.254.20.10:53/metrics.default.svc.cluster.local:50051 (instead of --backends)',
+  )
+  .option(
+    '--dns-name <name:port>',
+    'dns-per-ip: the name the application resolves (A records) for its backend set',
+    argFrom((v) => parseDnsName(v)),
+  )
+  .option('--dns-server <ip[:port]>', 'dns-per-ip: the DNS server the application asks (default: the system resolver configuration)')
+  .option(
+    '--resolve-interval-ms <ms>',
+    'dns-per-ip: re-resolve every this many ms (whatever the TTL, as application code typically did)',
+    intArg(100, 3_600_000),
+    5000,
+  )
+  .option(
+    '--dns-min-time-between-resolutions-ms <ms>',
+    'dns-round-robin: grpc.dns_min_time_between_resolutions_ms (unset: grpc-js default 30000)',
+    intArg(0, 3_600_000),
   )
   .option(
     '--discovery <mode>',
-    "per-backend: K pick_first channels per backend (target ipv4:IP:PORT, local subchannel pool = own TCP connection each), like the talk's client; round-robin: ONE round_robin channel over all backends",
+    "per-backend: K pick_first channels per backend (target ipv4:IP:PORT, local subchannel pool = own TCP connection each), like the talk's client; round-robin: ONE round_robin channel over all backends; dns-per-ip: per-backend over the IPs the application resolves from --dns-name; dns-round-robin: K round_robin channels on --target dns://…, resolved by grpc-js",
     argFrom((v) => {
-      if (v !== 'per-backend' && v !== 'round-robin') throw new Error('expected per-backend or round-robin');
+      if (v !== 'per-backend' && v !== 'round-robin' && v !== 'dns-per-ip' && v !== 'dns-round-robin')
+        throw new Error('expected per-backend, round-robin, dns-per-ip or dns-round-robin');
       return v;
     }),
     'per-backend',
@@ -134,10 +158,12 @@ const program = createProgram(
 Metrics: ae_calls_total{code}, ae_call_errors_total, ae_calls_skipped_total, ae_call_latency_seconds (summary
   0.5/0.9/0.99 over 10 s), ae_channels{state}, ae_connect_attempts_total, ae_connect_timeouts_total,
   ae_connect_errors_total{kind}, ae_connects_in_progress, ae_backends, ae_pending_backend_updates,
-  ae_backend_updates_applied_total, plus process_*/nodejs_* defaults.
+  ae_backend_updates_applied_total, ae_resolved_backends, ae_resolutions_total{result} (DNS discovery), plus
+  process_*/nodejs_* defaults.
 Admin: POST /stop-load stops the load for good (channels closed, connects in progress aborted, every new connect
   refused, backend updates refused with 409) and keeps the admin endpoint up: the harness' fault removal.
-Events: one JSON line per event on stdout (started, backends-accepted, backends-applied, load-stopped, stopping, exit).`,
+Events: one JSON line per event on stdout (started, backends-accepted, backends-applied, dns-resolved-change,
+  load-stopped, stopping, exit).`,
   );
 
 program.parse();
@@ -148,8 +174,14 @@ Error.stackTraceLimit = 1;
 const cidrs = opts.allowCidr ?? [];
 if (!opts.allowAnyTarget && cidrs.length === 0)
   usageError(program, '--allow-cidr', 'required (e.g. --allow-cidr 10.1.0.0/16) unless --allow-any-target');
-if (opts.target && opts.discovery !== 'round-robin') usageError(program, '--target', 'needs --discovery round-robin');
+if (opts.target && opts.discovery !== 'round-robin' && opts.discovery !== 'dns-round-robin')
+  usageError(program, '--target', 'needs --discovery round-robin or dns-round-robin');
 if (opts.target && opts.backends) usageError(program, '--target', 'use either --target or --backends, not both');
+if (opts.discovery === 'dns-round-robin' && !opts.target?.startsWith('dns:'))
+  usageError(program, '--target', 'dns-round-robin needs --target dns:[//server/]name:port');
+if (opts.discovery === 'dns-per-ip' && (!opts.dnsName || opts.backends))
+  usageError(program, '--dns-name', 'dns-per-ip needs --dns-name NAME:PORT (and no --backends)');
+if (opts.dnsName && opts.discovery !== 'dns-per-ip') usageError(program, '--dns-name', 'needs --discovery dns-per-ip');
 
 const cfg: ChannelConfig = {
   discovery: opts.discovery,
@@ -160,6 +192,7 @@ const cfg: ChannelConfig = {
   callIntervalMs: opts.callIntervalMs,
   callDeadlineMs: opts.callDeadlineMs,
   callDelayMs: opts.callDelayMs,
+  dnsMinTimeBetweenResolutionsMs: opts.dnsMinTimeBetweenResolutionsMs,
 };
 const policy = { allowCidrs: cidrs, allowAny: opts.allowAnyTarget, maxChannels: opts.maxChannels };
 const initial = opts.backends ?? [];
@@ -178,6 +211,32 @@ const guard = new ConnectGuard({
 });
 guard.install();
 channels = new ChannelSet(cfg, m, guard, log);
+// DNS discovery: what the engine knows, when it learned it
+const resolvedSets = new ResolvedSets(
+  (ok) => m.resolutions.inc({ result: ok ? 'ok' : 'failed' }),
+  (ips) => {
+    m.resolvedBackends.set(ips.length);
+    m.backendSetChanges.inc();
+    log('dns-resolved-change', { ips, at: new Date().toISOString() });
+  },
+);
+if (opts.discovery === 'dns-round-robin') registerObservedDns(resolvedSets);
+const appResolver =
+  opts.discovery === 'dns-per-ip' && opts.dnsName
+    ? new AppResolver(
+        { ...opts.dnsName, server: opts.dnsServer, intervalMs: opts.resolveIntervalMs },
+        resolvedSets,
+        (bs) => {
+          if (loadStopped) return;
+          const problem = checkBackends(bs, policy, cfg);
+          if (problem) return void log('dns-backends-refused', { problem });
+          const r = channels!.setBackends(bs);
+          if (r.added.length || r.removed.length)
+            log('backends-applied', { id: 0, backends: bs.map((b) => b.key), ...r, channels: channels!.channelCount() });
+        },
+        log,
+      )
+    : undefined;
 const updates = new BackendUpdates(channels, cfg, policy, opts.dnsPropagationSeconds * 1000, m, log);
 const admin = opts.admin ? new AdminServer(opts.admin, m.registry) : undefined;
 let running = false;
@@ -189,6 +248,7 @@ const stop = manageLifetime({
   stop: async () => {
     running = false;
     updates.cancelAll();
+    appResolver?.stop();
     channels?.close();
     guard.abortAll();
     await admin?.close();
@@ -208,6 +268,7 @@ try {
         loadStopped = true;
         running = false;
         updates.cancelAll();
+        appResolver?.stop();
         channels?.close();
         guard.abortAll();
         log('load-stopped', { by: 'POST /stop-load' });
@@ -238,7 +299,8 @@ if (opts.leaseFile) {
   }, 500).unref();
 }
 channels.start();
-if (!opts.target) channels.setBackends(initial);
+if (appResolver) appResolver.start();
+else if (!opts.target) channels.setBackends(initial);
 else m.backends.set(1);
 running = true;
 const effInitial = cfg.initialBackoffMs ?? 1000;
@@ -250,6 +312,7 @@ if (cfg.maxBackoffMs !== undefined && effInitial > cfg.maxBackoffMs) {
 log('started', {
   discovery: cfg.discovery,
   target: cfg.target,
+  dnsName: opts.dnsName ? `${opts.dnsName.name}:${opts.dnsName.port}` : undefined,
   backends: initial.map((b) => b.key),
   channels: channels.channelCount(),
   initialBackoffMs: cfg.initialBackoffMs ?? 'default(1000)',

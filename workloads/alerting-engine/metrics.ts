@@ -77,9 +77,27 @@ export function createMetrics(channelStates: () => Record<string, number>) {
       registers,
     }),
     updatesApplied: new Counter({ name: 'ae_backend_updates_applied_total', help: 'Backend set updates applied', registers }),
+    // DNS discovery (dns-per-ip, dns-round-robin)
+    resolvedBackends: new Gauge({
+      name: 'ae_resolved_backends',
+      help: 'Backends the engine knows: DNS discovery = distinct IPs in the latest answers (of the application resolver, or of every grpc-js channel resolver); per-backend/round-robin = the applied set',
+      registers,
+    }),
+    backendSetChanges: new Counter({
+      name: 'ae_backend_set_changes_total',
+      help: 'Times the set of backends the engine knows changed (DNS discovery: a new answer; otherwise an applied update)',
+      registers,
+    }),
+    resolutions: new Counter({
+      name: 'ae_resolutions_total',
+      help: 'DNS discovery: resolutions of the name, by result (ok, failed)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
   };
   m.calls.inc({ code: 'OK' }, 0);
   for (const kind of CONNECT_ERROR_KINDS) m.connectErrors.inc({ kind }, 0);
+  for (const result of ['ok', 'failed']) m.resolutions.inc({ result }, 0);
   return m;
 }
 

@@ -3,7 +3,7 @@
 // `forward . <upstream> { force_tcp }`, unbound sends every upstream query over TCP, one query per connection,
 // and opens a NEW TCP connection to the upstream for every query: exactly what an exhausted ENA allowance
 // breaks. CoreDNS itself is not packaged in Debian; unboundConf says which CoreDNS setting each knob stands for.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { run, spawnLong } from '../../exec.js';
@@ -15,15 +15,45 @@ import { parseVmRss, unboundControl, unboundNldSample, type NldSample } from '..
 
 export const ZONE = 'cluster.local';
 
-export function zoneFile(upstreamIp: string): string {
+/** A name whose A records are a set of pod IPs, with its own TTL (external-dns + Route 53 in the talk). */
+export interface ServiceRecords {
+  /** A name in the zone, e.g. metrics.default.svc.cluster.local (a trailing dot is allowed). */
+  name: string;
+  ttlSeconds: number;
+  ips: readonly string[];
+}
+
+/** The name relative to the zone, or an error: only names inside ZONE, plain labels. */
+export function relativeName(name: string): string {
+  const n = name.replace(/\.$/, '').toLowerCase();
+  const suffix = `.${ZONE}`;
+  if (!n.endsWith(suffix)) throw new NotdnsError(`DNS name ${name} is not in the lab's zone ${ZONE}`, { kind: 'spec' });
+  const rel = n.slice(0, -suffix.length);
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(rel))
+    throw new NotdnsError(`DNS name ${name}: labels are letters, digits and inner hyphens`, { kind: 'spec' });
+  return rel;
+}
+
+export function zoneFile(upstreamIp: string, records: readonly ServiceRecords[] = [], serial = 1): string {
+  const service = records.flatMap((r) => {
+    const rel = relativeName(r.name);
+    if (!Number.isInteger(r.ttlSeconds) || r.ttlSeconds < 0)
+      throw new NotdnsError(`TTL of ${r.name} must be a whole number >= 0`, { kind: 'spec' });
+    for (const ip of r.ips)
+      if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip))
+        throw new NotdnsError(`${ip} (a record of ${r.name}) is not an IPv4 address`, { kind: 'spec' });
+    // no address (every pod gone): the name must still exist, or the wildcard below would answer for it
+    return r.ips.length ? r.ips.map((ip) => `${rel} ${r.ttlSeconds} IN A ${ip}`) : [`${rel} ${r.ttlSeconds} IN TXT "no ready pods"`];
+  });
   return [
     `$ORIGIN ${ZONE}.`,
     '$TTL 5',
-    `@ IN SOA ns.${ZONE}. hostmaster.${ZONE}. 1 3600 600 86400 5`,
+    `@ IN SOA ns.${ZONE}. hostmaster.${ZONE}. ${serial} 3600 600 86400 5`,
     `@ IN NS ns.${ZONE}.`,
     `ns IN A ${upstreamIp}`,
     // every name under default.svc resolves: the Metrics Service looks up a new name each time (a cache miss)
     '*.default.svc IN A 10.96.0.10',
+    ...service,
     '',
   ].join('\n');
 }
@@ -158,7 +188,8 @@ export function unboundConf(
     infra-keep-probing: yes
     infra-cache-max-rtt: 3000
     infra-host-ttl: 3
-    cache-max-ttl: 5
+    # the zone's records carry their own TTL (5 s; a service name's is configured): the cache honours it
+    cache-max-ttl: 86400
     cache-max-negative-ttl: 5
 forward-zone:
     name: "${ZONE}."
@@ -367,4 +398,66 @@ export async function startLinklocalNodeLocal(
     { timeoutMs: 10_000, intervalMs: 100, hint: 'Is unbound installed (apt-get install unbound)? Its log is in the output folder.' },
   );
   return { proc: p };
+}
+
+/** The A records of `name` as a server answers them (+tcp to ask nsd directly), and their (remaining) TTL. */
+export async function digRecords(
+  ns: string,
+  server: string,
+  name: string,
+  o: { tcp: boolean; timeoutS?: number } = { tcp: true },
+): Promise<{ ips: string[]; ttl: number | null; status: string }> {
+  const r = await run('dig', [...(o.tcp ? ['+tcp'] : []), '+tries=1', `+time=${o.timeoutS ?? 2}`, `@${server}`, name, 'A'], {
+    ns,
+    reject: false,
+    timeoutMs: ((o.timeoutS ?? 2) + 3) * 1000,
+  });
+  return { ...parseDigRecords(r.stdout), status: /status: ([A-Z]+)/.exec(r.stdout)?.[1] ?? 'TIMEOUT' };
+}
+
+/** dig's answer section (not the additional one: nsd adds its own address there): the A records' addresses
+ *  (sorted) and the smallest TTL. */
+export function parseDigRecords(stdout: string): { ips: string[]; ttl: number | null } {
+  const ips: string[] = [];
+  let ttl: number | null = null;
+  const answer = /;; ANSWER SECTION:\n([\s\S]*?)(?:\n\n|$)/.exec(stdout)?.[1] ?? '';
+  for (const m of answer.matchAll(/^\S+\s+(\d+)\s+IN\s+A\s+(\d+\.\d+\.\d+\.\d+)\s*$/gm)) {
+    ips.push(m[2]!);
+    ttl = ttl === null ? Number(m[1]) : Math.min(ttl, Number(m[1]));
+  }
+  return { ips: ips.sort(), ttl };
+}
+
+/**
+ * The service names of the zone: set a name's records by rewriting the zone file (serial + 1, written aside and
+ * renamed) and sending nsd SIGHUP (nsd re-reads zone files whose mtime changed); resolves once nsd serves the new
+ * set, with how long that took.
+ */
+export class ZoneRecords {
+  private serial = 1;
+  private readonly records = new Map<string, ServiceRecords>();
+  constructor(
+    private readonly dir: string,
+    private readonly ns: string,
+    private readonly upstreamIp: string,
+    private readonly nsd: ResultPromise,
+  ) {}
+
+  async set(r: ServiceRecords): Promise<{ servedMs: number }> {
+    relativeName(r.name);
+    this.records.set(r.name.replace(/\.$/, '').toLowerCase(), r);
+    this.serial += 1;
+    const file = join(this.dir, `${ZONE}.zone`);
+    await writeFile(`${file}.new`, zoneFile(this.upstreamIp, [...this.records.values()], this.serial));
+    const t0 = performance.now();
+    await rename(`${file}.new`, file);
+    if (!this.nsd.kill('SIGHUP')) throw new NotdnsError('nsd is not running: cannot reload the zone', { kind: 'harness' });
+    const want = [...r.ips].sort().join(',');
+    await waitFor(
+      `nsd to serve the new records of ${r.name}`,
+      async () => (await digRecords(this.ns, this.upstreamIp, r.name, { tcp: true, timeoutS: 1 })).ips.join(',') === want,
+      { timeoutMs: 10_000, intervalMs: 20, hint: 'nsd.log in the output folder says why the zone did not load.' },
+    );
+    return { servedMs: Math.round(performance.now() - t0) };
+  }
 }

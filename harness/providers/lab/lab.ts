@@ -42,6 +42,8 @@ import {
   startLinklocalUpstream,
   startNodeLocal,
   startUpstream,
+  ZoneRecords,
+  type ServiceRecords,
 } from './dns.js';
 import { nldProbes } from '../../probes/nld.js';
 import type { ProbeId } from '../../probes/catalog.js';
@@ -92,6 +94,8 @@ export class LabCluster implements Cluster {
   private readonly teardowns: TeardownStack;
   private readonly daemons: ResultPromise[] = [];
   private destroyed = false;
+  /** The upstream's service names (DNS discovery); only with node-local DNS. */
+  private zone?: ZoneRecords;
   private readonly exitWatchers: UnexpectedExit[] = [];
   /** Pod namespaces (they come and go; whatever is left is deleted on destroy). */
   private readonly extraNs: string[] = [];
@@ -290,7 +294,10 @@ export class LabCluster implements Cluster {
         await Promise.all(this.daemons.map((p) => stopProcess(p, 1000)));
       });
       const linklocal = t.dnsUpstream === 'linklocal-udp';
-      this.daemons.push(...(await (linklocal ? startLinklocalUpstream : startUpstream)(dnsDir, this.dnsNs, A.DNS_UPSTREAM, this.logDir)));
+      const upstream = await (linklocal ? startLinklocalUpstream : startUpstream)(dnsDir, this.dnsNs, A.DNS_UPSTREAM, this.logDir);
+      this.daemons.push(...upstream);
+      // DNS discovery rewrites the lab zone's records (the link-local mode serves other zones)
+      if (!linklocal) this.zone = new ZoneRecords(dnsDir, this.dnsNs, A.DNS_UPSTREAM, upstream[0]!);
       const caches = await Promise.all(
         this.nodes.map((n) =>
           linklocal
@@ -320,6 +327,12 @@ export class LabCluster implements Cluster {
     const c = this.nodeLocal.get(node.name);
     if (!c) return {};
     return nldProbes(await readNodeLocalStats(c.controlSocket, c.proc.pid));
+  }
+
+  /** DNS discovery: the upstream (nsd) serves `name` with these A records; resolves once it does. */
+  async setDnsRecords(r: ServiceRecords): Promise<{ servedMs: number }> {
+    if (!this.zone) throw new NotdnsError('DNS discovery needs the lab DNS (topology.nodeLocalDns: true)', { kind: 'spec' });
+    return this.zone.set(r);
   }
 
   pods(app?: AppName): PodHandle[] {
