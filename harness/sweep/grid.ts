@@ -121,6 +121,11 @@ function schemaAt(path: string): z.ZodType {
   return s!;
 }
 
+/** What values the field at a settable path takes (numbers, a switch, or one of some strings). */
+export function leafAt(path: string): NonNullable<ReturnType<typeof leafKind>> {
+  return leafKind(schemaAt(path))!;
+}
+
 function exampleValue(s: z.ZodType): string {
   const k = leafKind(s);
   return k?.kind === 'boolean' ? 'true,false' : k?.kind === 'strings' ? k.allowed.join(',') : '100,200';

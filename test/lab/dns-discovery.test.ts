@@ -127,7 +127,8 @@ describe('dns discovery: config', () => {
 
   it('the flagship keeps its variants and adds dns-round-robin', async () => {
     const { experiment } = await loadExperiment('rollout-syn-flood');
-    assert.deepEqual(Object.keys(experiment.variants), ['baseline', 'fix', 'cilium-unreachable', 'dns-round-robin']);
+    assert.deepEqual(Object.keys(experiment.variants).slice(0, 3), ['baseline', 'fix', 'cilium-unreachable']);
+    assert.ok('dns-round-robin' in experiment.variants);
     for (const v of ['baseline', 'fix', 'cilium-unreachable']) assert.equal(isDnsDiscovery(expandVariant(experiment, v)), false);
     assert.equal(expandVariant(experiment, 'dns-round-robin').workloads.alertingEngine.discovery, 'dns-round-robin');
   });

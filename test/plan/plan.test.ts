@@ -40,7 +40,7 @@ describe('plan: which expectations apply on which provider', () => {
     const lab = planOf(experiment, 'lab');
     const kind = planOf(experiment, 'kind');
     const flagship = planOf((await loadExperiment('rollout-syn-flood')).experiment, 'kind');
-    assert.equal(lab.expectations.length, 23 + 4);
+    assert.equal(lab.expectations.length, 29 + 4);
     assert.deepEqual(
       lab.expectations.filter((x) => x.na).map((x) => [x.variant, x.na]),
       [

@@ -10,6 +10,7 @@ import {
   parseSet,
   parseSets,
   pointExperiment,
+  leafAt,
   settablePaths,
   settingsLabel,
 } from '../../harness/sweep/grid.js';
@@ -120,13 +121,11 @@ describe('sweep: --set parsing and validation', () => {
     const paths = settablePaths();
     assert.ok(paths.includes(`${AE}.reconnect.maxMs`) && paths.includes('ena.conntrackAllowance'));
     assert.ok(!paths.includes('ena.timeouts') && !paths.includes('workloads.alertingEngine'), 'groups are not leaves');
-    for (const p of paths)
-      assert.equal(
-        parseSets([
-          `${p}=${p.endsWith('reconnect') ? 'grpc-defaults' : /Has|enabled|enforce|nodeLocalDns$|unreachable/.test(p) ? 'true' : p.endsWith('discovery') ? 'per-backend' : '2'}`,
-        ])[0]!.path,
-        p,
-      );
+    for (const p of paths) {
+      const k = leafAt(p);
+      const v = k.kind === 'strings' ? k.allowed[0]! : k.kind === 'boolean' ? 'true' : '2';
+      assert.equal(parseSets([`${p}=${v}`])[0]!.path, p);
+    }
   });
 });
 
