@@ -2,7 +2,7 @@
 // notdns — reproduce "It wasn't DNS" (gRPC reconnect SYN floods → rp_filter martians → ENA conntrack allowance
 // → node-local DNS errors) and prove fixes. See README.md.
 import { Command, Option } from 'commander';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { configureLog, log } from './log.js';
 import { formatError, NotdnsError } from './errors.js';
@@ -19,7 +19,7 @@ import { writeReports, loadResults } from './report/index.js';
 import { compareResults, compareExitCode, renderComparison } from './report/compare.js';
 import { resultsJsonSchema, type Results } from './results.js';
 import { newRunId } from './names.js';
-import { stateRoot } from './paths.js';
+import { createOutDir, stateRoot } from './paths.js';
 import { EXIT_STOPPED, findRunning, requestStop } from './stop.js';
 import { installSignalHandlers } from './signals.js';
 import { keepLongProcessesAfterExit } from './exec.js';
@@ -162,13 +162,7 @@ program
       });
       await provider.preflight(variants.map((v) => expandVariant(experiment, v).topology));
       const outDir = resolve(o.out ?? join('notdns-out', `${experiment.name}-${stamp()}`));
-      await mkdir(outDir, { recursive: true }).catch((e: Error) => {
-        throw new NotdnsError(`cannot create the output folder ${outDir}: ${e.message}`, {
-          kind: 'environment',
-          cause: e,
-          hint: 'Choose a writable folder with --out.',
-        });
-      });
+      await createOutDir(outDir);
       configureLog({ verbose: o.verbose, file: join(outDir, 'notdns.log') });
       const progress = new ProgressView({ quiet: o.quiet });
       for (const l of renderPlan(plan, { brief: true }).split('\n')) progress.log(l);

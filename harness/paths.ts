@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { NotdnsError } from './errors.js';
 import { homedir } from 'node:os';
 
 function findRoot(): string {
@@ -34,3 +36,15 @@ export function chooseStateRoot(env: Record<string, string | undefined>, uid: nu
 export const stateRoot = chooseStateRoot(process.env, process.getuid?.(), homedir());
 /** Build artefacts that are not TypeScript (compiled bpf objects). */
 export const buildDir = join(repoRoot, 'dist', 'build');
+
+/** Create a run's output folder (and its parents); an environment error naming the folder and the fix if it cannot be. */
+export async function createOutDir(outDir: string): Promise<string> {
+  await mkdir(outDir, { recursive: true }).catch((e: Error) => {
+    throw new NotdnsError(`cannot create the output folder ${outDir}: ${e.message}`, {
+      kind: 'environment',
+      cause: e,
+      hint: 'Choose a writable folder with --out.',
+    });
+  });
+  return outDir;
+}

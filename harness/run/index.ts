@@ -95,7 +95,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
         // a stopped variant's measurements end early: its expectations are not evaluated, the run stops here
         const why = `not evaluated: the variant was stopped at t=${result.stopped.t}s (${result.stopped.label})`;
         expectations.push(...(e.expect[name] ?? []).map((x) => notEvaluated(name, x, why)));
-        expectations.push(...(e.prometheus?.expect[name] ?? []).map((x) => promqlNotEvaluated(name, x, why)));
+        expectations.push(...(e.prometheus?.expect[name] ?? []).map((x) => notEvaluated(name, x, why)));
         const rest = names.slice(names.indexOf(name) + 1);
         if (rest.length) o.progress.log(`not run after the stop: ${rest.join(', ')}`);
         break;
@@ -105,7 +105,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
       if (promql.length) {
         const url = o.prometheusUrl ?? e.prometheus?.url;
         if (url && epochMs !== undefined) expectations.push(...(await evaluatePromql(url, result, epochMs, promql)));
-        else expectations.push(...promql.map((x) => promqlNotEvaluated(name, x, 'not evaluated: no Prometheus URL or no time axis')));
+        else expectations.push(...promql.map((x) => notEvaluated(name, x, 'not evaluated: no Prometheus URL or no time axis')));
       }
     }
     // a comparison needs both of its variants: with --variant it may have only one, then it is not evaluated
@@ -159,27 +159,13 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
   }
 }
 
-function promqlNotEvaluated(variant: string, x: PromqlExpectation, na: string): ExpectationResult {
-  return {
-    variant,
-    label: promqlLabel(x),
-    probe: 'promql',
-    stat: x.stat,
-    op: x.op,
-    threshold: x.value,
-    measured: null,
-    pass: false,
-    detail: x.why,
-    na,
-  };
-}
-
 /** The result of an expectation that was not evaluated (n/a on the provider, or its variant was stopped): why, in `na`. */
-function notEvaluated(variant: string, x: Expectation | CompareExpectation, na: string): ExpectationResult {
+function notEvaluated(variant: string, x: Expectation | CompareExpectation | PromqlExpectation, na: string): ExpectationResult {
+  const promql = 'promql' in x;
   return {
     variant,
-    label: labelOf(x),
-    probe: x.probe,
+    label: promql ? promqlLabel(x) : labelOf(x),
+    probe: promql ? 'promql' : x.probe,
     stat: x.stat,
     op: x.op,
     threshold: x.value,

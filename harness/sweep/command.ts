@@ -1,7 +1,7 @@
 // The `notdns sweep` command (harness/cli.ts declares its options): validate everything, announce the time, run
 // the points (run.ts), print the table and write sweep.json and sweep.html, also of the finished points when
 // interrupted (exit 130).
-import { mkdir } from 'node:fs/promises';
+import { createOutDir } from '../paths.js';
 import { join, resolve } from 'node:path';
 import { configureLog } from '../log.js';
 import { NotdnsError } from '../errors.js';
@@ -66,13 +66,7 @@ export async function sweepCommand(exp: string, o: SweepCommandOptions, { output
   const provider = await createProvider('lab', {});
   await provider.preflight(points.map((p) => expandVariant(p.experiment, variant).topology));
   const outDir = resolve(o.out ?? join('notdns-out', `sweep-${experiment.name}-${stamp()}`));
-  await mkdir(outDir, { recursive: true }).catch((e: Error) => {
-    throw new NotdnsError(`cannot create the output folder ${outDir}: ${e.message}`, {
-      kind: 'environment',
-      cause: e,
-      hint: 'Choose a writable folder with --out.',
-    });
-  });
+  await createOutDir(outDir);
   configureLog({ verbose: o.verbose, file: join(outDir, 'notdns.log') });
   const progress = new ProgressView({ quiet: o.quiet });
   process.stderr.write(

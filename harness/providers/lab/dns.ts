@@ -113,17 +113,9 @@ export function unboundControlSocket(dir: string, node: string): string {
   return join(dir, `ctl-${node}.sock`);
 }
 
-/** unbound as node-local-dns: TCP-only upstream, one query per connection, quick recovery. */
-export function unboundConf(
-  dir: string,
-  node: string,
-  listen: string,
-  upstreamIp: string,
-  logDir = dir,
-  limits: NodeLocalDnsLimits = LAB_NODE_LOCAL_DNS_LIMITS,
-): string {
-  return `server:
-    interface: ${listen}
+/** The `server:` lines every node-local unbound of the lab has: where it listens, runs, logs (one thread, IPv4). */
+function unboundServerHead(dir: string, node: string, listen: string, logDir: string): string {
+  return `    interface: ${listen}
     port: 53
     do-daemonize: no
     username: ""
@@ -137,7 +129,20 @@ export function unboundConf(
     num-threads: 1
     do-ip6: no
     access-control: 0.0.0.0/0 allow
-    module-config: "iterator"
+    module-config: "iterator"`;
+}
+
+/** unbound as node-local-dns: TCP-only upstream, one query per connection, quick recovery. */
+export function unboundConf(
+  dir: string,
+  node: string,
+  listen: string,
+  upstreamIp: string,
+  logDir = dir,
+  limits: NodeLocalDnsLimits = LAB_NODE_LOCAL_DNS_LIMITS,
+): string {
+  return `server:
+${unboundServerHead(dir, node, listen, logDir)}
     do-not-query-localhost: no
     # node-local-dns: forward . <upstream> { force_tcp }
     tcp-upstream: yes
@@ -332,21 +337,7 @@ export function linklocalUnboundConf(dir: string, node: string, listen: string, 
           'prefetch: yes',
         ];
   return `server:
-    interface: ${listen}
-    port: 53
-    do-daemonize: no
-    username: ""
-    chroot: ""
-    directory: "${dir}"
-    pidfile: "${dir}/unbound-${node}.pid"
-    use-syslog: no
-    logfile: "${logDir}/unbound-${node}.log"
-    log-time-ascii: yes
-    verbosity: ${process.env.NOTDNS_UNBOUND_VERBOSITY ?? 1}
-    num-threads: 1
-    do-ip6: no
-    access-control: 0.0.0.0/0 allow
-    module-config: "iterator"
+${unboundServerHead(dir, node, listen, logDir)}
     num-queries-per-thread: 1024
     # a lost upstream query is retried after the server's timeout, as CoreDNS forward does after its read timeout;
     # the RTT estimate starts at 200 ms and never gives the upstream up for long (it is the only one)
