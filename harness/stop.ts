@@ -1,7 +1,8 @@
 // Stopping a run early, safely: stop conditions (`abort:` in an experiment), `notdns stop <run-id>` from another
 // terminal, and the dead-man lease.
 //  - A stop condition has the form of an expectation and is measured the same way (expect.ts measure()) on the
-//    live series after every sample, window up to now. It TRIPS when it holds. No data = no trip.
+//    live series after every sample, window up to now. It TRIPS when it holds. No data = no trip. A promql stop
+//    condition is asked of Prometheus every few seconds instead (probes/prometheus.ts PromqlStopWatch).
 //  - On a trip (or `notdns stop`) the variant removes the fault first (every Alerting Engine pod stops its load,
 //    the ENA simulator is detached), marks the time axis, then aborts and tears down as usual (run/variant.ts).
 //    The run ends with exit code 4 (EXIT_STOPPED) and results.json's variant says `stopped`.
@@ -14,6 +15,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { holds, labelOf, measure, type TargetContext } from './expect.js';
+import { promqlLabel } from './probes/prometheus.js';
 import type { Marker, Series, VariantResult } from './results.js';
 import type { Budget, StopCondition } from './spec/schema.js';
 
@@ -43,6 +45,7 @@ export function checkStopConditions(
   if (conditions.length === 0) return undefined;
   const v = { series: live.series, markers: live.markers, durationSeconds: live.now } as VariantResult;
   for (const c of conditions) {
+    if ('promql' in c) continue; // asked of Prometheus every few seconds (probes/prometheus.ts PromqlStopWatch)
     if ('budget' in c) {
       const spent = budgetSpent(c, v, live.now, ctx);
       if (spent !== null && spent >= c.value) return { condition: c, label: stopLabel(c), value: spent };
@@ -67,6 +70,7 @@ export const BUDGET_PROBE = { maxFaultSeconds: undefined, maxSynsSent: 'syn.out'
 
 /** "stop if <expectation label>", or "stop if budget maxSynsSent (50000) is spent". */
 export function stopLabel(c: StopCondition): string {
+  if ('promql' in c) return `stop if ${promqlLabel(c)}`;
   if ('budget' in c) return `stop if budget ${c.budget} (${c.value}${c.budget === 'maxFaultSeconds' ? ' s' : ''}) is spent`;
   return `stop if ${labelOf({ ...c })}`;
 }

@@ -80,7 +80,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Results> {
   const runId = newRunId();
   // a stop condition on a probe this provider does not supply would silently never trip: say so before the run
   for (const c of e.abort) {
-    const probe = 'budget' in c ? BUDGET_PROBE[c.budget] : c.probe;
+    const probe = 'budget' in c ? BUDGET_PROBE[c.budget] : 'promql' in c ? undefined : c.probe;
     const why = probe && notApplicable({ probe }, o.provider.name);
     if (why) o.progress.log(`warning: stop condition "${stopLabel(c)}" can never trip here (${why})`);
   }

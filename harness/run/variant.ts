@@ -14,9 +14,19 @@ import { distDir, stateRoot } from '../paths.js';
 import { Recorder } from '../probes/recorder.js';
 import type { Cluster, ClusterNode, PodHandle } from '../providers/types.js';
 import type { Stopped, VariantResult } from '../results.js';
-import { checkStopConditions, LEASE_FILE, LEASE_SECONDS, STOP_REQUEST, stopRequested, writeHarnessInfo, HARNESS_FILE } from '../stop.js';
+import { PromqlStopWatch } from '../probes/prometheus.js';
+import {
+  checkStopConditions,
+  stopLabel,
+  LEASE_FILE,
+  LEASE_SECONDS,
+  STOP_REQUEST,
+  stopRequested,
+  writeHarnessInfo,
+  HARNESS_FILE,
+} from '../stop.js';
 import type { TargetContext } from '../expect.js';
-import type { VariantConfig } from '../spec/schema.js';
+import type { PromqlStopCondition, VariantConfig } from '../spec/schema.js';
 import { sleep } from '../wait.js';
 import { installEna, type EnaInstall } from '../ena-install.js';
 import { fault, scheduleUncaught, type FaultPoint } from '../faults.js';
@@ -433,6 +443,24 @@ async function probes(v: VariantRun): Promise<void> {
   });
   v.recorder = rec;
   o.metrics?.setStopped(v.runId, cfg.name, false);
+  // promql stop conditions: asked of Prometheus every few seconds (probes/prometheus.ts PromqlStopWatch)
+  const promqlStops = cfg.abort.filter((c): c is PromqlStopCondition => 'promql' in c);
+  const promUrl = o.prometheusUrl ?? o.experiment.prometheus?.url;
+  if (promqlStops.length && promUrl) {
+    // an answer that comes back once the steps are over (collect, teardown) is ignored: the measurement has ended
+    const watch = new PromqlStopWatch(promUrl, promqlStops, rec, {
+      trip: (t) => {
+        if (v.phase !== 'collect') stopVariant(v, 'condition', stopLabel(t.condition), t.value);
+      },
+      broken: (err) => {
+        if (v.phase === 'collect') return;
+        err.phase = v.phase;
+        v.broken.abort(err);
+      },
+    });
+    watch.start();
+    v.stack.push('promql stop conditions', async () => watch.stop());
+  }
   // the established-connection probe: an agent in the node's namespace keeps one TCP connection to the echo service
   const agents = cluster.echo
     ? dnsChecked.flatMap((n) =>

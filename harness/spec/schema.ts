@@ -239,13 +239,6 @@ function routed<A extends z.ZodType, B extends z.ZodType>(key: string, withKey: 
     });
 }
 
-/** A stop condition: the expectation form above, or a budget ({budget, value}). Not a promql query (post-run only). */
-export const StopConditionSchema = routed('budget', BudgetSchema, ProbeStopConditionSchema, {
-  key: 'promql',
-  message:
-    'a stop condition cannot be a promql query (promql is evaluated after the run): use a probe, e.g. {probe: dns.errors, stat: total, op: ">", value: 0}, and put the query under prometheus.expect',
-});
-
 /** A Prometheus server the user names: http(s) URL with no credentials, query or fragment. */
 export const PrometheusUrlSchema = z.string({ error: "must be a URL like 'http://127.0.0.1:9090'" }).refine((u) => {
   try {
@@ -272,6 +265,14 @@ export const PromqlExpectationSchema = z.strictObject({
   kind: z.enum(['counter', 'gauge']).default('gauge'),
   why: z.string().optional(),
 });
+
+/** A promql stop condition (issue #14): the form of a promql expectation without a window (always from the
+ *  variant's start to now), range-queried every PROMQL_STOP_INTERVAL_MS while the run is on (harness/probes/prometheus.ts
+ *  PromqlStopWatch); it TRIPS when it holds, like a probe stop condition. Needs a Prometheus URL, like prometheus.expect. */
+export const PromqlStopConditionSchema = PromqlExpectationSchema.omit({ window: true });
+
+/** A stop condition: the expectation form above, a budget ({budget, value}), or a promql query ({promql, ...}). */
+export const StopConditionSchema = routed('promql', PromqlStopConditionSchema, routed('budget', BudgetSchema, ProbeStopConditionSchema));
 
 export const PrometheusSchema = z.strictObject({
   /** The server (overridden by `notdns run --prometheus-url`). */
@@ -344,6 +345,7 @@ export type CompareExpectation = z.output<typeof CompareSchema>;
 export type StopCondition = z.output<typeof StopConditionSchema>;
 export type ProbeStopCondition = z.output<typeof ProbeStopConditionSchema>;
 export type Budget = z.output<typeof BudgetSchema>;
+export type PromqlStopCondition = z.output<typeof PromqlStopConditionSchema>;
 export type PromqlExpectation = z.output<typeof PromqlExpectationSchema>;
 export type Step = z.output<typeof StepSchema>;
 

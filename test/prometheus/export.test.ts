@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { exportedMetricNames, MetricsExporter, metricName, parseListen, STOP_METRIC } from '../../harness/metrics-export.js';
 import { CATALOG } from '../../harness/probes/catalog.js';
-import { evaluatePromql, resolvePrometheusUrl } from '../../harness/probes/prometheus.js';
+import { evaluatePromql, PromqlStopWatch, type PromqlTrip, resolvePrometheusUrl } from '../../harness/probes/prometheus.js';
 import { repoRoot } from '../../harness/paths.js';
 import type { Series, VariantResult } from '../../harness/results.js';
 import { validateExperiment } from '../../harness/spec/load.js';
@@ -270,11 +270,85 @@ describe('promql expectations', () => {
     }
   });
 
-  it('a promql stop condition is refused (post-run only), saying where the query goes', () => {
+  it('a promql stop condition: accepted in abort (experiment and variant), without a window; refused without a URL', () => {
+    const cond = { promql: 'max(notdns_syn_to_old_pod_ips_total)', stat: 'max', op: '>', value: 0 };
+    const e = validateExperiment({ ...base, abort: [cond], variants: { a: { abort: [{ ...cond, value: 5 }] } } }, 'x.yaml');
+    assert.deepEqual(e.abort[0], { ...cond, target: 'sum', kind: 'gauge' });
+    assert.equal(stopLabel(e.abort[0]!), 'stop if max promql(max(notdns_syn_to_old_pod_ips_total)) > 0');
+    // the promql form's own errors, not the probe form's
+    assert.throws(() => validateExperiment({ ...base, abort: [{ ...cond, window: 'rollout' }] }, 'x.yaml'), /abort\[0\].*window/s);
     assert.throws(
-      () => validateExperiment({ ...base, abort: [{ promql: 'x', stat: 'max', op: '>', value: 0 }] }, 'x.yaml'),
-      /abort\[0\]\.promql.*cannot be a promql query.*prometheus\.expect/s,
+      () => validateExperiment({ ...base, abort: [{ ...cond, promql: '' }] }, 'x.yaml'),
+      /abort\[0\]\.promql.*promql is empty/s,
     );
+    assert.throws(() => validateExperiment({ ...base, abort: [{ ...cond, stat: 'peak' }] }, 'x.yaml'), /abort\[0\]\.stat.*unknown stat/s);
+    // the URL rule of promql expectations: none given → refused, naming the stop conditions; a flag or prometheus.url → fine
+    assert.throws(() => resolvePrometheusUrl(e), /prom-test has 2 promql stop condition\(s\) \(abort:\) but no Prometheus server/);
+    const v = validateExperiment({ ...base, variants: { a: { abort: [cond] } } }, 'x.yaml');
+    assert.throws(() => resolvePrometheusUrl(v), /1 promql stop condition/);
+    assert.equal(resolvePrometheusUrl(v, 'http://127.0.0.1:9'), 'http://127.0.0.1:9');
+    const withUrl = validateExperiment({ ...base, abort: [cond], prometheus: { url: 'http://127.0.0.1:9090' } }, 'x.yaml');
+    assert.equal(resolvePrometheusUrl(withUrl), 'http://127.0.0.1:9090');
+    // the live probe conditions leave promql ones to the watch
+    assert.equal(checkStopConditions({ series: [], markers: [], now: 9 }, e.abort, ctx), undefined);
+  });
+
+  it('PromqlStopWatch: asks start..now, trips once when the condition holds; failed queries in a row are a broken harness', async () => {
+    const seen: URLSearchParams[] = [];
+    const t0 = 1_700_000_000_000;
+    let grow = 0;
+    const server = createServer((req, res) => {
+      const q = new URL(req.url!, 'http://x').searchParams;
+      seen.push(q);
+      if (q.get('query') === 'bad(') {
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ status: 'error', errorType: 'bad_data', error: 'parse error' }));
+        return;
+      }
+      const values: [number, string][] = [];
+      for (let t = Math.ceil(Number(q.get('start'))); t <= Number(q.get('end')); t++) values.push([t, String(grow)]);
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values }] } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      let now = 10;
+      const clock = { epochMs: t0, now: () => now };
+      const trips: PromqlTrip[] = [];
+      const broken: Error[] = [];
+      const cond = { promql: 'max(x)', target: 'sum', stat: 'max', op: '>', value: 0, kind: 'gauge' } as const;
+      const w = new PromqlStopWatch(url, [cond], clock, { trip: (t) => trips.push(t), broken: (e) => broken.push(e) });
+      await w.round();
+      assert.equal(Number(seen[0]!.get('start')), t0 / 1000);
+      assert.equal(Number(seen[0]!.get('end')), t0 / 1000 + 10);
+      assert.equal(seen[0]!.get('step'), '1');
+      assert.equal(trips.length, 0, 'max 0 > 0 does not hold');
+      grow = 3;
+      now = 15;
+      await w.round();
+      assert.equal(trips.length, 1);
+      assert.equal(trips[0]!.value, 3);
+      assert.equal(trips[0]!.condition, cond);
+      await w.round();
+      assert.equal(trips.length, 1, 'trips once: the watch stopped');
+      assert.equal(broken.length, 0);
+
+      const bad = { ...cond, promql: 'bad(' };
+      const w2 = new PromqlStopWatch(url, [bad], clock, { trip: (t) => trips.push(t), broken: (e) => broken.push(e) }, { maxFailures: 3 });
+      await w2.round();
+      await w2.round();
+      assert.equal(broken.length, 0, 'two failures are only logged');
+      await w2.round();
+      assert.equal(broken.length, 1);
+      assert.match(broken[0]!.message, /query "bad\(" failed 3 times in a row .*400: bad_data: parse error/);
+      assert.equal((broken[0] as { kind?: string }).kind, 'harness');
+      assert.equal(w2.failed, 3);
+    } finally {
+      server.close();
+    }
   });
 });
 
