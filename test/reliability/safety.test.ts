@@ -47,11 +47,15 @@ describe('reliability: safety (target allow-list, bounded load, kubeconfig opt-i
     assert.ok(variants.length >= 8);
     assert.equal(POD_SUPERNET, '10.1.0.0/16');
     for (const cfg of variants) {
+      const lab = new LabCluster('abc123', cfg.topology, '/nonexistent');
+      // as the runner calls it: the provider's pod network, and its node-local DNS (DNS-discovery variants resolve there)
       const args = alertingEngineArgs(
         cfg,
         ['10.1.1.10', '10.1.2.10'],
         plannedSeconds(cfg) + 120,
-        new LabCluster('abc123', cfg.topology, '/nonexistent').podCidr,
+        lab.podCidr,
+        undefined,
+        lab.dns.nodeLocal,
       );
       assert.equal(flag(args, '--allow-cidr'), '10.1.0.0/16', `${cfg.name}: ${args.join(' ')}`);
       assert.ok(!args.includes('--allow-any-target'), cfg.name);
@@ -72,7 +76,10 @@ describe('reliability: safety (target allow-list, bounded load, kubeconfig opt-i
       const max = Math.ceil(plannedSeconds(cfg) + 120);
       assert.ok(max <= 3600, `${cfg.name}: ${max} s`);
       assert.equal(
-        flag(alertingEngineArgs(cfg, ['10.1.1.10'], plannedSeconds(cfg) + 120, POD_SUPERNET), '--max-duration-seconds'),
+        flag(
+          alertingEngineArgs(cfg, ['10.1.1.10'], plannedSeconds(cfg) + 120, POD_SUPERNET, undefined, '169.254.20.10'),
+          '--max-duration-seconds',
+        ),
         String(max),
         cfg.name,
       );
