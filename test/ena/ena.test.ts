@@ -122,7 +122,15 @@ describe('ENA conntrack allowance simulator @root', function () {
       assert.ok(newConnSyns >= 1);
       assert.equal(s.exceededOut, newConnSyns, 'every SYN of the new connection was dropped on egress');
       assert.equal(s.allowanceExceeded, s.exceededIn + s.exceededOut);
-      assert.deepEqual(toEthtoolStyle(s), { conntrack_allowance_exceeded: s.allowanceExceeded, conntrack_allowance_available: 0 });
+      // the other allowances are off: their counters are there, at 0
+      assert.deepEqual(toEthtoolStyle(s), {
+        conntrack_allowance_exceeded: s.allowanceExceeded,
+        conntrack_allowance_available: 0,
+        bw_in_allowance_exceeded: 0,
+        bw_out_allowance_exceeded: 0,
+        pps_allowance_exceeded: 0,
+        linklocal_allowance_exceeded: 0,
+      });
       assert.equal(s.newFlows, cap);
       assert.equal(s.flowsByFlag.syn, cap);
       const flows = await listEnaFlows(h);
@@ -173,7 +181,13 @@ describe('ENA conntrack allowance simulator @root', function () {
     assert.equal(s.synsOut, 20);
     assert.equal(s.trackedFlows, 16);
     assert.ok(s.untrackedPackets > 0);
-    assert.deepEqual(toEthtoolStyle(s), { conntrack_allowance_exceeded: 0 });
+    assert.deepEqual(toEthtoolStyle(s), {
+      conntrack_allowance_exceeded: 0,
+      bw_in_allowance_exceeded: 0,
+      bw_out_allowance_exceeded: 0,
+      pps_allowance_exceeded: 0,
+      linklocal_allowance_exceeded: 0,
+    });
   });
 
   it('two nodes attached at once have independent tables', async () => {
