@@ -9,8 +9,8 @@
 import { defineExperiment } from '../harness/spec/schema.js';
 import flagship from './rollout-syn-flood.js';
 
-// The flagship's DNS-discovery variant needs records the harness can change (the lab's nsd): its expectations say
-// providers: [lab], so on kind nothing of it applies and the run leaves it out unless it is named with --variant.
+// The flagship's DNS-discovery variant runs on kind too: the records are the Metrics Service's headless Service
+// (docs/dns-discovery.md); its expectations that hold there say providers: [lab, kind], plus Cilium's drops below.
 const flagshipExpect = flagship.expect ?? {};
 
 export default defineExperiment({
@@ -52,6 +52,18 @@ export default defineExperiment({
         value: 1000,
         providers: ['kind'],
         why: "each reconnect to the deleted IP is a new flow in the client node's Cilium conntrack map (SYN timeout 60 s)",
+      },
+    ],
+    'dns-round-robin': [
+      ...(flagshipExpect['dns-round-robin'] ?? []),
+      {
+        probe: 'cilium.staleIpDrops',
+        target: 'flooded-nodes',
+        stat: 'total',
+        op: '>=',
+        value: 100,
+        providers: ['kind'],
+        why: "until the cached records expire, grpc-js reconnects to the deleted IP: Cilium's stale-IP drops",
       },
     ],
   },

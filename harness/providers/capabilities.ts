@@ -10,6 +10,7 @@ export const LAB_CAPABILITIES: Capabilities = {
   enaDefault: 'simulator',
   foreignDatapath: false,
   sharesHostFiles: true,
+  dnsRecords: 'harness',
 };
 
 const K8S_DEAD_WORKLOADS = "a watch on the run namespace's pods (a container that terminates or restarts)";
@@ -24,6 +25,7 @@ export const KIND_CAPABILITIES: Capabilities = {
   enaDefault: 'simulator',
   foreignDatapath: false,
   sharesHostFiles: false,
+  dnsRecords: 'kubernetes',
 };
 
 export const KUBECONFIG_CAPABILITIES: Capabilities = {

@@ -112,8 +112,14 @@ export interface Cluster {
    *  resolves to what stops it, called before the simulator is detached. */
   armEnaDeadMan?(h: EnaHandle): Promise<() => Promise<void>>;
   /** DNS discovery: the upstream DNS serves `name` with these A records and TTL; resolves once it does (with how
-   *  long the change took to be served). Lab only; elsewhere DNS-discovery variants are refused. */
+   *  long the change took to be served). capabilities.dnsRecords 'harness' (the lab). */
   setDnsRecords?(r: { name: string; ttlSeconds: number; ips: readonly string[] }): Promise<{ servedMs: number }>;
+  /** capabilities.dnsRecords 'kubernetes': the Metrics Service's headless-Service name
+   *  (metrics-service.<run namespace>.svc.cluster.local), used instead of metricsService.dns.name. */
+  readonly metricsServiceDnsName?: string;
+  /** capabilities.dnsRecords 'kubernetes': the cluster DNS answers its records with this TTL (set once), and waits
+   *  until the upstream serves exactly `ips` for metricsServiceDnsName (servedMs; null: not within the timeout). */
+  kubernetesDnsRecords?(r: { ttlSeconds: number; ips: readonly string[]; timeoutMs: number }): Promise<{ servedMs: number | null }>;
   /** Everything torn down, in reverse order of set-up. Idempotent. */
   destroy(): Promise<void>;
 }
@@ -166,6 +172,10 @@ export interface Capabilities {
   readonly foreignDatapath: boolean;
   /** The workloads see this host's files (lab: processes of this host): the dead-man lease is a file they watch. */
   readonly sharesHostFiles: boolean;
+  /** DNS discovery's records: the harness sets them (lab: Cluster.setDnsRecords), or Kubernetes does (the Metrics
+   *  Service's headless Service: the EndpointSlice controller follows readiness; Cluster.kubernetesDnsRecords only
+   *  sets the TTL and verifies). Absent: DNS-discovery variants are refused. */
+  readonly dnsRecords?: 'harness' | 'kubernetes';
 }
 
 /** `--ena-simulator` of a provider whose default is the real counters: off, counting only, or enforcing. */

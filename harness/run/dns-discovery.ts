@@ -3,6 +3,8 @@
 // records change dnsPropagationSeconds after the pod set did, and the clients learn it through node-local DNS when
 // their resolver asks again and the cache's copy has expired (TTL). Each change is a `note` marker on the time axis:
 // when the upstream served it (and how long the reload took), and what each client node's cache still held then.
+// Kubernetes (capabilities.dnsRecords 'kubernetes'): the records are the headless Service's, changed by the
+// EndpointSlice controller with readiness; the harness sets only CoreDNS's TTL and records when CoreDNS serves them.
 import { NotdnsError } from '../errors.js';
 import { log } from '../log.js';
 import type { Recorder } from '../probes/recorder.js';
@@ -14,22 +16,45 @@ import { isDnsDiscovery, serviceDns } from './workloads.js';
 
 export const usesDnsDiscovery = isDnsDiscovery;
 
-/** Serve the name with the first pods' IPs before the clients start. */
+/** The name the clients resolve: metricsService.dns.name, or on Kubernetes the headless Service's (its namespace is
+ *  the run's, so no experiment can name it: the provider maps it, docs/dns-discovery.md). */
+export function discoveryDnsName(cluster: Cluster, cfg: VariantConfig): string {
+  if (cluster.capabilities.dnsRecords === 'kubernetes' && cluster.metricsServiceDnsName) return cluster.metricsServiceDnsName;
+  return serviceDns(cfg).name;
+}
+
+/** How long the harness waits to see Kubernetes serve the ready pods' records (EndpointSlice + CoreDNS watch). */
+export const K8S_RECORDS_TIMEOUT_MS = 30_000;
+
+/** Serve the name with the first pods' IPs before the clients start; returns the name the clients resolve. On
+ *  Kubernetes the records are Kubernetes' own (the ready pods): set the TTL, verify and return. */
 export async function publishDnsRecords(
   cluster: Cluster,
   cfg: VariantConfig,
   pods: readonly PodHandle[],
   say: (line: string) => void,
-): Promise<void> {
-  if (!cluster.setDnsRecords || !cfg.topology.nodeLocalDns)
-    throw new NotdnsError(
-      `discovery ${cfg.workloads.alertingEngine.discovery} needs DNS records the harness can change: the ${cluster.provider} provider with node-local DNS does not serve them`,
-      { kind: 'usage', hint: 'Run DNS-discovery variants on the lab (--provider lab) with topology.nodeLocalDns: true.' },
-    );
-  const { name, ttlSeconds } = serviceDns(cfg);
+): Promise<string> {
+  const { ttlSeconds } = serviceDns(cfg);
+  const name = discoveryDnsName(cluster, cfg);
   const ips = pods.map((p) => p.ip);
+  if (cluster.capabilities.dnsRecords === 'kubernetes' && cluster.kubernetesDnsRecords && cfg.topology.nodeLocalDns) {
+    const r = await cluster.kubernetesDnsRecords({ ttlSeconds, ips, timeoutMs: K8S_RECORDS_TIMEOUT_MS });
+    say(
+      `DNS discovery: ${name} (the headless Service; metricsService.dns.name ${serviceDns(cfg).name} is not used) → ${ips.join(', ')} (TTL ${ttlSeconds} s), ${r.servedMs === null ? `NOT served by CoreDNS within ${K8S_RECORDS_TIMEOUT_MS / 1000} s` : `served by CoreDNS after ${r.servedMs} ms`}; records follow readiness, dnsPropagationSeconds is not used`,
+    );
+    return name;
+  }
+  if (cluster.capabilities.dnsRecords !== 'harness' || !cluster.setDnsRecords || !cfg.topology.nodeLocalDns)
+    throw new NotdnsError(
+      `discovery ${cfg.workloads.alertingEngine.discovery} needs DNS records the harness can change or Kubernetes serves: the ${cluster.provider} provider with node-local DNS ${cfg.topology.nodeLocalDns ? 'has neither' : 'off has no node-local DNS to resolve through'}`,
+      {
+        kind: 'usage',
+        hint: 'Run DNS-discovery variants on the lab (--provider lab) or kind (--provider kind) with topology.nodeLocalDns: true.',
+      },
+    );
   const r = await cluster.setDnsRecords({ name, ttlSeconds, ips });
   say(`DNS discovery: ${name} → ${ips.join(', ')} (TTL ${ttlSeconds} s), served by the upstream after ${r.servedMs} ms`);
+  return name;
 }
 
 /** The label of a record-change marker (parseDnsChange reads it back). */
@@ -81,8 +106,11 @@ export function dnsRecordsAfter(
   clientNodes: readonly ClusterNode[],
   stack: TeardownStack,
 ): (live: PodHandle[]) => void {
-  const { name, ttlSeconds } = serviceDns(cfg);
-  const delayMs = cfg.workloads.alertingEngine.dnsPropagationSeconds * 1000;
+  const { ttlSeconds } = serviceDns(cfg);
+  const name = discoveryDnsName(cluster, cfg);
+  const k8s = cluster.capabilities.dnsRecords === 'kubernetes';
+  // Kubernetes: the records changed with the pods' readiness already; the harness only sees when CoreDNS serves them
+  const delayMs = k8s ? 0 : cfg.workloads.alertingEngine.dnsPropagationSeconds * 1000;
   const timers = new Set<NodeJS.Timeout>();
   let chain = Promise.resolve();
   let cancelled = false;
@@ -93,8 +121,19 @@ export function dnsRecordsAfter(
   });
   const change = async (ips: string[]) => {
     if (cancelled) return;
-    const r = await cluster.setDnsRecords!({ name, ttlSeconds, ips });
+    const r = k8s
+      ? await cluster.kubernetesDnsRecords!({ ttlSeconds, ips, timeoutMs: K8S_RECORDS_TIMEOUT_MS })
+      : await cluster.setDnsRecords!({ name, ttlSeconds, ips });
     const t = rec.now();
+    if (r.servedMs === null) {
+      log.warn({ name, ips }, `CoreDNS did not serve the ready pods within ${K8S_RECORDS_TIMEOUT_MS} ms`);
+      rec.markers.push({
+        t,
+        kind: 'note',
+        label: `dns-records ${name} not served as ${ips.join(',')} within ${K8S_RECORDS_TIMEOUT_MS} ms`,
+      });
+      return;
+    }
     // what each client node's cache holds right now: the old set and its remaining TTL = how long its clients
     // can still learn only the old set
     const caches = await Promise.all(

@@ -388,7 +388,7 @@ async function deploy(v: VariantRun): Promise<void> {
     args: metricsServiceArgs(cfg, cluster.dns.nodeLocal, v.maxSeconds),
   });
   throwFault('deploy');
-  if (usesDnsDiscovery(cfg)) await publishDnsRecords(cluster, cfg, ms, (l) => o.progress.log(`  ${l}`));
+  const dnsName = usesDnsDiscovery(cfg) ? await publishDnsRecords(cluster, cfg, ms, (l) => o.progress.log(`  ${l}`)) : undefined;
   const lease = v.lease ? { file: v.lease, seconds: LEASE_SECONDS } : undefined;
   const client = cfg.workloads.client; // a custom client takes the Alerting Engine's place (docs/client-contract.md)
   const ae = await cluster.deploy({
@@ -413,6 +413,7 @@ async function deploy(v: VariantRun): Promise<void> {
           cluster.podCidr,
           lease,
           cluster.dns.nodeLocal,
+          dnsName,
         ),
     runtimeArgs: client ? [] : alertingEngineRuntimeArgs(cfg.workloads.alertingEngine.channelsPerBackend * ms.length),
     ...(client ? { client: { ...client, env: clientEnv(cfg, v.maxSeconds) } } : {}),

@@ -18,10 +18,12 @@ export function alertingEngineArgs(
   allowCidr: string,
   lease?: { file: string; seconds: number },
   nodeLocalDns?: string,
+  /** DNS discovery: the name to resolve when the provider's is not metricsService.dns.name (Kubernetes: the headless Service's). */
+  dnsName?: string,
 ): string[] {
   const ae = cfg.workloads.alertingEngine;
   const args = [
-    ...discoveryArgs(cfg, backends, nodeLocalDns),
+    ...discoveryArgs(cfg, backends, nodeLocalDns, dnsName),
     '--discovery',
     ae.discovery,
     '--channels-per-backend',
@@ -94,10 +96,10 @@ export const isDnsDiscovery = (cfg: VariantConfig): boolean =>
   (DNS_DISCOVERY as readonly string[]).includes(cfg.workloads.alertingEngine.discovery);
 
 /** How the engine learns its backends: the initial set (later POST /backends), or a name resolved through node-local DNS. */
-function discoveryArgs(cfg: VariantConfig, backends: string[], nodeLocalDns?: string): string[] {
+function discoveryArgs(cfg: VariantConfig, backends: string[], nodeLocalDns?: string, dnsName?: string): string[] {
   const ae = cfg.workloads.alertingEngine;
   if (!isDnsDiscovery(cfg)) return ['--backends', backends.map((ip) => `${ip}:${GRPC_PORT}`).join(',')];
-  const { name } = serviceDns(cfg);
+  const name = dnsName ?? serviceDns(cfg).name;
   if (!nodeLocalDns) throw new Error(`discovery ${ae.discovery} needs node-local DNS`);
   if (ae.discovery === 'dns-per-ip')
     return [

@@ -26,7 +26,7 @@ describe('plan: which expectations apply on which provider', () => {
     const na = p.expectations.filter((x) => x.na);
     assert.ok(na.length > 0 && na.length < p.expectations.length);
     for (const x of na) assert.match(x.na!, /^n\/a on kind: \S/);
-    // the dns-round-robin variant's expectations say providers: [lab] (DNS discovery needs the lab's nsd)
+    // the dns-round-robin variant is checked apart (the next test)
     const byLabel = (re: RegExp) => p.expectations.filter((x) => re.test(x.label) && x.variant !== 'dns-round-robin');
     for (const x of byLabel(/martian/)) assert.match(x.na ?? '', /rp_filter=0/, x.label);
     for (const x of byLabel(/dig \+tcp/)) assert.match(x.na ?? '', /dig/, x.label);
@@ -35,18 +35,40 @@ describe('plan: which expectations apply on which provider', () => {
     assert.match(renderPlan(p), new RegExp(`${p.expectations.length - na.length} apply, ${na.length} n/a on kind`));
   });
 
+  it("the flagship dns-round-robin on kind: SYNs, estab and the clients' resolutions apply; the allowance stays lab-only; martians n/a", async () => {
+    const { experiment } = await loadExperiment('rollout-syn-flood');
+    const dns = planOf(experiment, 'kind').expectations.filter((x) => x.variant === 'dns-round-robin');
+    assert.equal(dns.length, 6);
+    const naOf = (re: RegExp) => dns.filter((x) => re.test(x.label)).map((x) => x.na);
+    assert.deepEqual(naOf(/SYNs to old pod IPs|established-connection|resolutions|backend set changes/), [
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    assert.deepEqual(naOf(/conntrack_allowance_exceeded/), ['n/a on kind: the experiment applies it on lab only']);
+    assert.match(naOf(/martian/)[0] ?? '', /rp_filter=0/);
+    // kubeconfig: DNS discovery is refused there, nothing of the variant applies
+    assert.ok(
+      planOf(experiment, 'kubeconfig')
+        .expectations.filter((x) => x.variant === 'dns-round-robin')
+        .every((x) => x.na),
+    );
+  });
+
   it("rollout-syn-flood-kind: the flagship plus kind's own mechanism (Cilium's stale-IP drops and conntrack, node-local-dns health checks)", async () => {
     const { experiment } = await loadExperiment('rollout-syn-flood-kind');
     const lab = planOf(experiment, 'lab');
     const kind = planOf(experiment, 'kind');
     const flagship = planOf((await loadExperiment('rollout-syn-flood')).experiment, 'kind');
-    assert.equal(lab.expectations.length, 29 + 4);
+    assert.equal(lab.expectations.length, 29 + 5);
     assert.deepEqual(
       lab.expectations.filter((x) => x.na).map((x) => [x.variant, x.na]),
       [
         ['baseline', 'n/a on lab: the experiment applies it on kind only'],
         ['baseline', 'n/a on lab: the experiment applies it on kind only'],
         ['baseline', 'n/a on lab: the experiment applies it on kind only'],
+        ['dns-round-robin', 'n/a on lab: the experiment applies it on kind only'],
         ['compare', 'n/a on lab: the experiment applies it on kind only'],
       ],
     );
@@ -57,6 +79,7 @@ describe('plan: which expectations apply on which provider', () => {
         'baseline total Cilium drops: stale or unroutable IP [flooded-nodes] >= 100',
         'baseline total node-local DNS upstream failures [flooded-nodes] >= 1',
         'baseline max Cilium conntrack entries (TCP) [other-nodes] >= 1000',
+        'dns-round-robin total Cilium drops: stale or unroutable IP [flooded-nodes] >= 100',
         'compare max Cilium conntrack entries (TCP) [other-nodes]: baseline/fix >= 3',
       ],
     );

@@ -184,6 +184,12 @@ export abstract class K8sCluster implements Cluster {
     this.renewer.start();
   }
 
+  /** The Metrics Service's headless Service (manifests/workloads/metrics-service.yaml) in the run's namespace: DNS
+   *  discovery's name where capabilities.dnsRecords is 'kubernetes'. */
+  get metricsServiceDnsName(): string {
+    return `metrics-service.${this.namespace}.svc.cluster.local`;
+  }
+
   /** Remove what the provider created (the kind cluster, the run's namespace). */
   protected abstract teardown(): Promise<void>;
 

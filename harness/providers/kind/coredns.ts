@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { NotdnsError } from '../../errors.js';
+import { parseDigRecords } from '../lab/dns.js';
 import { ROLE_LABEL } from './config.js';
 
 export const COREDNS_NAMESPACE = 'kube-system';
@@ -117,4 +118,62 @@ export function corednsDeploymentPatch(corefile: string): V1Deployment {
       },
     },
   };
+}
+
+/** CoreDNS's kubernetes plugin: `ttl` 0..3600 (its default 5 s; kubeadm's Corefile sets 30). */
+export const KUBERNETES_TTL_MAX = 3600;
+
+/**
+ * DNS discovery on kind: the TTL the kubernetes plugin gives its answers (the Metrics Service's headless Service
+ * records) = the experiment's metricsService.dns.ttlSeconds. Replaces the `ttl` line of the `kubernetes
+ * cluster.local` block or adds one (and the block's braces if it has none).
+ */
+export function withKubernetesTtl(corefile: string, ttlSeconds: number): string {
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 0 || ttlSeconds > KUBERNETES_TTL_MAX)
+    throw new NotdnsError(
+      `metricsService.dns.ttlSeconds ${ttlSeconds}: CoreDNS's kubernetes plugin takes a ttl from 0 to ${KUBERNETES_TTL_MAX}`,
+      { kind: 'usage', hint: `Set workloads.metricsService.dns.ttlSeconds to at most ${KUBERNETES_TTL_MAX} for --provider kind.` },
+    );
+  const lines = corefile.split('\n');
+  const k = lines.findIndex((l) => /^\s+kubernetes\s+(\S+\s+)*cluster\.local(\s|$)/.test(l));
+  if (k < 0)
+    throw new NotdnsError('the CoreDNS Corefile has no `kubernetes cluster.local` plugin: cannot set its ttl', { kind: 'harness' });
+  const indent = /^\s+/.exec(lines[k]!)![0];
+  if (!/\{\s*$/.test(lines[k]!)) {
+    lines.splice(k, 1, `${lines[k]!.trimEnd()} {`, `${indent}${indent}ttl ${ttlSeconds}`, `${indent}}`);
+    return lines.join('\n');
+  }
+  let close = -1;
+  for (let i = k + 1; i < lines.length; i++) {
+    if (/^\s*\}\s*$/.test(lines[i]!)) {
+      close = i;
+      break;
+    }
+  }
+  if (close < 0) throw new NotdnsError('the CoreDNS Corefile has a kubernetes block without its closing brace', { kind: 'harness' });
+  const t = lines.findIndex((l, i) => i > k && i < close && /^\s*ttl(\s|$)/.test(l));
+  if (t >= 0) lines[t] = `${/^\s*/.exec(lines[t]!)![0]}ttl ${ttlSeconds}`;
+  else lines.splice(close, 0, `${indent}${indent}ttl ${ttlSeconds}`);
+  return lines.join('\n');
+}
+
+/**
+ * Kubernetes serves DNS discovery's records itself (EndpointSlice → CoreDNS's watch): ask `dig` (the upstream,
+ * from a node) until the answer is exactly `ips`; resolves to the milliseconds that took, or null after timeoutMs.
+ */
+export async function waitForRecords(
+  dig: () => Promise<string>,
+  ips: readonly string[],
+  timeoutMs: number,
+  o: { now?: () => number; sleep?: (ms: number) => Promise<void>; everyMs?: number } = {},
+): Promise<number | null> {
+  const now = o.now ?? Date.now;
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const want = [...ips].sort().join(',');
+  const start = now();
+  for (;;) {
+    if (parseDigRecords(await dig()).ips.join(',') === want) return now() - start;
+    if (now() - start >= timeoutMs) return null;
+    await sleep(o.everyMs ?? 250);
+  }
 }

@@ -40,7 +40,15 @@ import {
 } from './config.js';
 import { K8sCluster, type AdminTransport, type K8sPod } from '../k8s/cluster.js';
 import { defaultDoctorDeps, doctorProblems, FIX, kindDoctor, type DoctorDeps } from './doctor.js';
-import { COREDNS_NAME, COREDNS_NAMESPACE, corednsConfigMap, corednsDeploymentPatch, withSyntheticNames } from './coredns.js';
+import {
+  COREDNS_NAME,
+  COREDNS_NAMESPACE,
+  corednsConfigMap,
+  corednsDeploymentPatch,
+  waitForRecords,
+  withKubernetesTtl,
+  withSyntheticNames,
+} from './coredns.js';
 import { ensureNodeTools } from './node-tools.js';
 import { buildWorkloadImage, WORKLOAD_IMAGE } from './images.js';
 import { PREFIX } from '../../names.js';
@@ -173,6 +181,34 @@ export class KindCluster extends K8sCluster {
   ) {
     super(o);
     if (topology.unreachableOnDelete) this.emulations.push(UNREACHABLE_EMULATION);
+  }
+
+  /** The TTL the kubernetes plugin was last given (kubernetesDnsRecords). */
+  private dnsTtl?: number;
+
+  /** DNS discovery: the records are the headless Service's (Kubernetes changes them with readiness); the TTL is
+   *  CoreDNS's kubernetes plugin `ttl` (set here once per cluster: kind clusters are per variant), then wait until
+   *  the upstream (kube-dns-upstream, from the first node) answers exactly the ready pods. */
+  async kubernetesDnsRecords(r: { ttlSeconds: number; ips: readonly string[]; timeoutMs: number }): Promise<{ servedMs: number | null }> {
+    if (this.dnsTtl !== r.ttlSeconds) {
+      const cm = await this.client.core.readNamespacedConfigMap({ name: COREDNS_NAME, namespace: COREDNS_NAMESPACE });
+      const before = cm.data?.Corefile ?? '';
+      const corefile = withKubernetesTtl(before, r.ttlSeconds);
+      if (corefile !== before) {
+        await this.client.apply([corednsConfigMap(corefile), corednsDeploymentPatch(corefile)]);
+        await this.client.waitDeploymentAvailable(COREDNS_NAMESPACE, COREDNS_NAME, 300_000);
+      }
+      this.dnsTtl = r.ttlSeconds;
+    }
+    const node = this.nodes[0]!;
+    const dig = async () =>
+      (
+        await node.exec('dig', ['+tries=1', '+time=1', `@${this.dns.upstream}`, this.metricsServiceDnsName, 'A'], {
+          reject: false,
+          timeoutMs: 4000,
+        })
+      ).stdout;
+    return { servedMs: await waitForRecords(dig, r.ips, r.timeoutMs) };
   }
 
   /** Node containers with an armed ENA watchdog (ena-watchdog.ts): their lease file is renewed with the run's lease. */
