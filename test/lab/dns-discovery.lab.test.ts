@@ -29,15 +29,19 @@ function lastSynToOld(v: Variant): number {
 /** First sample at or after `from` from which every client pod knows `n` backends and its set changes no more:
  *  when the last client learned the final set (a count alone cannot tell {a,b} from {c,d}). */
 function learnedAt(v: Variant, from: number, n: number): number {
-  // each client pod's own series: the sample from which on it knows the final set for good (pods are sampled at
-  // their own timestamps, and a pod's sample may be missing: no common timestamp is needed); the last pod decides
+  // each client pod's own series: the sample from which on it knows n backends AND its set changes are done (the old
+  // set has n backends too); pods are sampled at their own timestamps: no common timestamp is needed; the last decides
   const known = v.series.filter((x) => x.probe === 'ae.backendsKnown');
-  assert.ok(known.length >= 1, 'ae.backendsKnown recorded for the client pods');
+  const changes = v.series.filter((x) => x.probe === 'ae.backendSetChanges');
+  assert.ok(known.length >= 1 && changes.length === known.length, 'ae.backendsKnown / ae.backendSetChanges recorded for the client pods');
   let at = from;
   for (const k of known) {
+    const c = changes.find((x) => x.target === k.target)!.points;
+    const final = c.at(-1)![1];
+    const changesAt = (t: number) => [...c].reverse().find((p) => p[0] <= t)?.[1];
     const pts = k.points.filter((p) => p[0] >= from && p[1] !== null);
     let firstGood = pts.length;
-    while (firstGood > 0 && pts[firstGood - 1]![1] === n) firstGood--;
+    while (firstGood > 0 && pts[firstGood - 1]![1] === n && changesAt(pts[firstGood - 1]![0]) === final) firstGood--;
     assert.ok(firstGood < pts.length, `${k.target}: knows ${pts.at(-1)?.[1]} backends at the end, not the final ${n} (after t=${from})`);
     at = Math.max(at, pts[firstGood]![0]);
   }
