@@ -58,10 +58,9 @@ export function zoneFile(upstreamIp: string, records: readonly ServiceRecords[] 
   ].join('\n');
 }
 
-export function nsdConf(dir: string, upstreamIp: string, logDir = dir): string {
-  return `server:
-    ip-address: ${upstreamIp}
-    port: 53
+/** The `server:` lines both of the lab's nsd configs have: port, files under `dir`, the log, one server process. */
+function nsdServerFiles(dir: string, logDir: string): string {
+  return `    port: 53
     username: ""
     chroot: ""
     zonesdir: "${dir}"
@@ -70,7 +69,13 @@ export function nsdConf(dir: string, upstreamIp: string, logDir = dir): string {
     xfrdfile: "${dir}/nsd-xfrd.state"
     zonelistfile: "${dir}/nsd-zone.list"
     logfile: "${logDir}/nsd.log"
-    server-count: 1
+    server-count: 1`;
+}
+
+export function nsdConf(dir: string, upstreamIp: string, logDir = dir): string {
+  return `server:
+    ip-address: ${upstreamIp}
+${nsdServerFiles(dir, logDir)}
     tcp-count: 512
     tcp-timeout: 30
     # one answer per connection, then close: the node-local cache needs a new TCP connection (a new flow)
@@ -232,6 +237,29 @@ export async function startUpstream(dir: string, ns: string, upstreamIp: string,
   return [nsd, echo];
 }
 
+/** Start a node's unbound with `conf` in its namespace; resolves once it answers on `listen` (or throws: exited, timeout).
+ *  Wrapped in an object: an execa subprocess is a thenable, which an async function would wait for. */
+async function spawnUnbound(
+  conf: string,
+  node: string,
+  ns: string,
+  listen: string,
+  logDir: string,
+  what: string,
+): Promise<{ proc: ResultPromise }> {
+  const p = spawnLong('unbound', ['-d', '-c', conf], { ns, logFile: join(logDir, `unbound-${node}.out`) });
+  await waitFor(
+    `${what} on ${node}`,
+    async () => {
+      if (p.exitCode !== null && p.exitCode !== undefined)
+        throw new NotdnsError(`unbound on ${node} exited (code ${p.exitCode}); see unbound-${node}.out`, { kind: 'environment' });
+      return (await digTcp(ns, listen, `ns.${ZONE}`, 1)).ok;
+    },
+    { timeoutMs: 10_000, intervalMs: 100, hint: 'Is unbound installed (apt-get install unbound)? Its log is in the output folder.' },
+  );
+  return { proc: p };
+}
+
 /** Returns the process wrapped in an object: an execa subprocess is a thenable, and an async function would wait for it. */
 export async function startNodeLocal(
   dir: string,
@@ -251,16 +279,7 @@ export async function startNodeLocal(
       hint: 'Use a shorter state directory (NOTDNS_STATE_DIR).',
     });
   await writeFile(conf, unboundConf(dir, node, listen, upstreamIp, logDir, limits));
-  const p = spawnLong('unbound', ['-d', '-c', conf], { ns, logFile: join(logDir, `unbound-${node}.out`) });
-  await waitFor(
-    `node-local DNS (unbound) on ${node}`,
-    async () => {
-      if (p.exitCode !== null && p.exitCode !== undefined)
-        throw new NotdnsError(`unbound on ${node} exited (code ${p.exitCode}); see unbound-${node}.out`, { kind: 'environment' });
-      return (await digTcp(ns, listen, `ns.${ZONE}`, 1)).ok;
-    },
-    { timeoutMs: 10_000, intervalMs: 100, hint: 'Is unbound installed (apt-get install unbound)? Its log is in the output folder.' },
-  );
+  const { proc: p } = await spawnUnbound(conf, node, ns, listen, logDir, 'node-local DNS (unbound)');
   return { proc: p, controlSocket };
 }
 
@@ -299,16 +318,7 @@ export function linklocalNsdConf(dir: string, upstreamIp: string, logDir = dir):
   return `server:
     ip-address: ${upstreamIp}
     ip-address: ${LINKLOCAL_RESOLVER}
-    port: 53
-    username: ""
-    chroot: ""
-    zonesdir: "${dir}"
-    database: ""
-    pidfile: "${dir}/nsd.pid"
-    xfrdfile: "${dir}/nsd-xfrd.state"
-    zonelistfile: "${dir}/nsd-zone.list"
-    logfile: "${logDir}/nsd.log"
-    server-count: 1
+${nsdServerFiles(dir, logDir)}
     # the VPC resolver answers everything it is sent: the only limit is the ENI's link-local allowance
     rrl-ratelimit: 0
     verbosity: 1
@@ -378,17 +388,7 @@ export async function startLinklocalNodeLocal(
 ): Promise<{ proc: ResultPromise }> {
   const conf = join(dir, `unbound-${node}.conf`);
   await writeFile(conf, linklocalUnboundConf(dir, node, listen, cache, logDir));
-  const p = spawnLong('unbound', ['-d', '-c', conf], { ns, logFile: join(logDir, `unbound-${node}.out`) });
-  await waitFor(
-    `node-local DNS (unbound, link-local upstream) on ${node}`,
-    async () => {
-      if (p.exitCode !== null && p.exitCode !== undefined)
-        throw new NotdnsError(`unbound on ${node} exited (code ${p.exitCode}); see unbound-${node}.out`, { kind: 'environment' });
-      return (await digTcp(ns, listen, `ns.${ZONE}`, 1)).ok;
-    },
-    { timeoutMs: 10_000, intervalMs: 100, hint: 'Is unbound installed (apt-get install unbound)? Its log is in the output folder.' },
-  );
-  return { proc: p };
+  return spawnUnbound(conf, node, ns, listen, logDir, 'node-local DNS (unbound, link-local upstream)');
 }
 
 /** The A records of `name` as a server answers them (+tcp to ask nsd directly), and their (remaining) TTL. */
