@@ -1,3 +1,4 @@
+import { chromium, type BrowserContext } from 'playwright-core';
 // Synthetic, realistic results for report tests: a rollout at t≈15 s, the old pod deleted at t≈28 s, then in
 // `baseline` a SYN flood to its IP that exhausts the ENA conntrack allowance on the client node (DNS and gRPC
 // errors follow), while `fix` (default gRPC backoff) sends a short burst that decays. Expectations are computed
@@ -439,4 +440,28 @@ export function artifactsDir(): string {
   const d = join(repoRoot, 'test-artifacts');
   mkdirSync(d, { recursive: true });
   return d;
+}
+
+/** The Chromium the report tests drive: NOTDNS_CHROMIUM, else Debian's. */
+export const CHROMIUM = process.env.NOTDNS_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Headless Chromium with a fresh profile (Playwright takes `userDataDir` as the persistent context's directory),
+ *  offline: a page that asks the network for anything fails the tests that count requests. */
+export function launchChromium(userDataDir: string, width: number): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    offline: true,
+    viewport: { width, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
 }

@@ -4,12 +4,10 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { renderHtml } from '../../harness/report/html.js';
 import { writeReports } from '../../harness/report/index.js';
-import { artifactsDir, makeResults } from './helpers.js';
-
-const CHROMIUM = process.env.NOTDNS_CHROMIUM ?? '/usr/bin/chromium';
+import { artifactsDir, CHROMIUM, launchChromium, makeResults } from './helpers.js';
 
 /** The main dashboard rows the page shows when their probes are recorded. */
 const MAIN_ROWS = ['syn', 'martian', 'enaExceeded', 'enaAvailable', 'ct', 'dnsErrors', 'dnsLatency', 'grpcErrors', 'grpcLatency'];
@@ -87,23 +85,7 @@ describe('report: report.html in headless Chromium', function () {
     }
     dir = await mkdtemp(join(tmpdir(), 'notdns-report-html-'));
     userDataDir = await mkdtemp(join(tmpdir(), 'notdns-chromium-'));
-    // A fresh profile (--user-data-dir) per run: Playwright takes it as the persistent context's directory.
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      offline: true,
-      viewport: { width: 1440, height: 900 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium(userDataDir, 1440);
   });
 
   after(async () => {

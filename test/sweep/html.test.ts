@@ -4,16 +4,15 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { repoRoot } from '../../harness/paths.js';
 import type { NotdnsError } from '../../harness/errors.js';
 import { fmtNum } from '../../harness/report/format.js';
 import { renderSweepHtml } from '../../harness/sweep/html.js';
 import { loadSweep, OUTCOMES, outcomeOf, renderSweepTable, SweepSchema, writeSweep, type Sweep } from '../../harness/sweep/run.js';
-import { artifactsDir, makeResults } from '../report/helpers.js';
+import { artifactsDir, CHROMIUM, launchChromium, makeResults } from '../report/helpers.js';
 import { notdns } from '../cli/helpers.js';
 
-const CHROMIUM = process.env.NOTDNS_CHROMIUM ?? '/usr/bin/chromium';
 const AE = 'workloads.alertingEngine';
 /** A real 3×3 sweep on the lab (rollout-syn-flood baseline, --fast), its series dropped to keep the file small. */
 const REAL = join(repoRoot, 'test', 'sweep', 'fixtures', 'sweep-3x3.json');
@@ -140,21 +139,7 @@ describe('sweep: sweep.html in headless Chromium', function () {
     }
     dir = await mkdtemp(join(tmpdir(), 'notdns-sweep-html-'));
     userDataDir = await mkdtemp(join(tmpdir(), 'notdns-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      offline: true,
-      viewport: { width: 1200, height: 900 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium(userDataDir, 1200);
   });
 
   after(async () => {
